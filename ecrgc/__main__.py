@@ -1,0 +1,3 @@
+from ecrgc.cli import main
+
+main()

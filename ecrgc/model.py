@@ -1,0 +1,318 @@
+"""The vocabulary of ecrgc: frozen values shared by the decision core, the adapters and the views.
+
+Nothing here does I/O or knows an SDK's shapes; adapters convert foreign dicts at the edge
+(`aws.image_from_ecr`, `kube.uses_from_pod` …). Timestamps are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+INDEX_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+    }
+)
+"""Manifest media types whose manifest lists other manifests (its children)."""
+
+_COSIGN_TAG = re.compile(r"^sha256-([0-9a-f]{64})\.(sig|att|sbom)$")
+
+
+class ImageStatus(StrEnum):
+    """ECR's imageStatus: archived images are invisible unless asked for."""
+
+    ACTIVE = "ACTIVE"
+    ARCHIVED = "ARCHIVED"
+    ACTIVATING = "ACTIVATING"
+
+
+class Action(StrEnum):
+    """What the plan does to one image."""
+
+    KEEP = "keep"
+    DELETE = "delete"
+    ARCHIVE = "archive"
+
+
+class Reason(StrEnum):
+    """Why an image gets its action. Kept reasons are listed in precedence order."""
+
+    IN_USE = "in_use"
+    PART_OF_KEPT_IMAGE = "part_of_kept_image"
+    HELD_TAG = "held_tag"
+    NEWEST_N = "newest_n"
+    TOO_YOUNG = "too_young"
+    RECENTLY_PULLED = "recently_pulled"
+    UNTAGGED_NOT_SELECTED = "untagged_not_selected"
+    ALREADY_ARCHIVED = "already_archived"
+    EXPIRED = "expired"
+    WITH_PARENT = "with_parent"
+
+    @property
+    def keeps(self) -> bool:
+        """True for the reasons that keep an image."""
+        return self not in (Reason.EXPIRED, Reason.WITH_PARENT)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Image:
+    """One manifest in one repository, as the registry describes it."""
+
+    repository: str
+    digest: str
+    tags: tuple[str, ...] = ()
+    pushed_at: datetime
+    last_pulled_at: datetime | None = None
+    size_bytes: int = 0
+    media_type: str = ""
+    artifact_type: str | None = None
+    subject: str | None = None
+    """subjectManifestDigest: this image is an OCI 1.1 referrer (signature, SBOM …) of that digest."""
+    children: tuple[str, ...] = ()
+    """For an index: the digests of the manifests it lists (learnt from its manifest)."""
+    status: ImageStatus = ImageStatus.ACTIVE
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_MEDIA_TYPES
+
+    @property
+    def referent(self) -> str | None:
+        """The digest this image is attached to: its OCI subject, else a cosign `sha256-<hex>.sig` tag's."""
+        if self.subject:
+            return self.subject
+        for tag in self.tags:
+            if match := _COSIGN_TAG.match(tag):
+                return f"sha256:{match.group(1)}"
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Repository:
+    """One ECR repository and every image in it (archived ones included)."""
+
+    name: str
+    uri: str = ""
+    registry_id: str = ""
+    images: tuple[Image, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class ImageRef:
+    """A parsed image reference. `account`/`region` are set only for this or another ECR registry."""
+
+    host: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+    account: str | None = None
+    region: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.host}/{self.repository}"
+        if self.tag:
+            text += f":{self.tag}"
+        if self.digest:
+            text += f"@{self.digest}"
+        return text
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class Use:
+    """One reference in use, and who uses it ("prd · payments · Deployment/api", "IMG_LIST/x.txt:12")."""
+
+    ref: ImageRef
+    source: str
+
+
+class InputKind(StrEnum):
+    IMAGE_LIST = "image_list"
+    KUBERNETES = "kubernetes"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class InputFingerprint:
+    """A source of truth that was read, so a reviewer (and apply) knows what the plan stands on."""
+
+    kind: InputKind
+    name: str
+    sha256: str = ""
+    references: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage:
+    """Everything in use according to the configured sources (union over all of them)."""
+
+    uses: tuple[Use, ...] = ()
+    inputs: tuple[InputFingerprint, ...] = ()
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(uses=self.uses + other.uses, inputs=self.inputs + other.inputs)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pattern:
+    """A tag or repository pattern; `source` uses re.search semantics plus the seed's `OR` / `&&`.
+
+    `alternatives` is the parsed form: any alternative matches when all of its regexes match.
+    """
+
+    source: str
+    alternatives: tuple[tuple[re.Pattern[str], ...], ...] = field(compare=False)
+
+    def search(self, text: str) -> bool:
+        return any(all(rx.search(text) for rx in conj) for conj in self.alternatives)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KubeContext:
+    """One cluster to read: a kubeconfig context, or the pod's own service account (`in_cluster`)."""
+
+    name: str
+    in_cluster: bool = False
+    allow_empty: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Protection:
+    """The sources of in-use images a policy names."""
+
+    kubernetes: tuple[KubeContext, ...] = ()
+    image_lists: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    """One validated policy document. `document` is the canonical JSON form that the plan embeds."""
+
+    name: str
+    region: str
+    registry_id: str | None = None
+    include: tuple[Pattern, ...]
+    exclude: tuple[Pattern, ...] = ()
+    untagged: bool = True
+    hold_tags: tuple[Pattern, ...] = ()
+    keep_latest: int
+    older_than: timedelta | None = None
+    not_pulled_for: timedelta | None = None
+    protect: Protection = Protection()
+    action: Action = Action.DELETE
+    delete_empty_repositories: bool = False
+    source: str = ""
+    document: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def selects(self, repository: str) -> bool:
+        """True when the repository matches an include pattern and no exclude pattern."""
+        return any(p.search(repository) for p in self.include) and not any(
+            p.search(repository) for p in self.exclude
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """The one decision for one image. `parent` names the index or subject it goes with or is kept by;
+    `detail` says which tag held it, which source uses it, …"""
+
+    image: Image
+    action: Action
+    reason: Reason
+    parent: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedAction:
+    """One image the plan deletes or archives, as recorded in the plan file."""
+
+    repository: str
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: datetime
+    last_pulled_at: datetime | None
+    size_bytes: int
+    media_type: str
+    action: Action
+    reason: Reason
+    parent: str | None = None
+    policy: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProtectedImage:
+    """An image kept because it is in use, with every source that uses it."""
+
+    repository: str
+    digest: str
+    tags: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyRecord:
+    """A policy as embedded in a plan: apply re-collects its protection sources from `document`."""
+
+    name: str
+    sha256: str
+    document: Mapping[str, Any] = field(compare=True, hash=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepositorySummary:
+    """Counts for one repository: what was scanned, kept (by reason) and removed."""
+
+    repository: str
+    policy: str
+    scanned: int
+    kept: Mapping[Reason, int] = field(hash=False)
+    deleted: int
+    archived: int
+    bytes_reclaimed: int
+    delete_repository: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """The canonical record that is reviewed and applied; `planfile` is the only module knowing its format."""
+
+    format_version: str
+    ecrgc_version: str
+    created_at: datetime
+    expires_at: datetime
+    account: str
+    region: str
+    policies: tuple[PolicyRecord, ...]
+    inputs: tuple[InputFingerprint, ...]
+    actions: tuple[PlannedAction, ...]
+    repository_deletions: tuple[str, ...]
+    protected: tuple[ProtectedImage, ...]
+    summary: tuple[RepositorySummary, ...]
+
+
+class OutcomeStatus(StrEnum):
+    """What apply did with one planned action."""
+
+    DELETED = "deleted"
+    ARCHIVED = "archived"
+    ALREADY_ABSENT = "already_absent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    WOULD_APPLY = "would_apply"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """The result for one planned image (or repository, when `digest` is empty)."""
+
+    repository: str
+    digest: str
+    status: OutcomeStatus
+    reason: str = ""
+    """For skipped: the failed precondition; for failed: ECR's failure code."""
+    detail: str = ""
