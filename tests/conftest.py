@@ -1,0 +1,28 @@
+"""Shared test set-up. Fixture modules are owned by the code they serve; this file only wires them in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+pytest_plugins: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """You forgot to fake it: any AWS call not pointed at a local server goes to a closed port and fails.
+
+    Tests that use the sandbox or moto set AWS_ENDPOINT_URL themselves (their fixture runs after this one).
+    """
+    for name in list(os.environ):
+        if name.startswith("AWS_") or name in ("KUBECONFIG",):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("KUBECONFIG", os.devnull)
+    yield
