@@ -11,13 +11,13 @@ pytest_plugins: list[str] = []
 
 
 @pytest.fixture(autouse=True)
-def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """You forgot to fake it: any AWS call not pointed at a local server goes to a closed port and fails.
 
     Tests that use the sandbox or moto set AWS_ENDPOINT_URL themselves (their fixture runs after this one).
     """
     for name in list(os.environ):
-        if name.startswith("AWS_") or name in ("KUBECONFIG",):
+        if name.startswith(("AWS_", "GITHUB_")) or name in ("KUBECONFIG", "NO_COLOR"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -25,4 +25,6 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("KUBECONFIG", os.devnull)
+    monkeypatch.setenv("LOGDIR", str(tmp_path_factory.mktemp("logs")))
+    monkeypatch.delenv("DEBUG", raising=False)
     yield
