@@ -1,0 +1,158 @@
+"""Reference parsing, imageID forms and ECR host spellings."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ecrgc.model import ImageRef
+from ecrgc.refs import ecr_host, ecr_registry, parse_image_id, parse_reference
+from tests import strategies as s
+
+D = "sha256:" + "ab" * 32
+ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("nginx", ImageRef(host="docker.io", repository="library/nginx")),
+        ("nginx:1.25", ImageRef(host="docker.io", repository="library/nginx", tag="1.25")),
+        ("bitnami/redis", ImageRef(host="docker.io", repository="bitnami/redis")),
+        ("index.docker.io/nginx", ImageRef(host="docker.io", repository="library/nginx")),
+        (f"nginx@{D}", ImageRef(host="docker.io", repository="library/nginx", digest=D)),
+        ("localhost/app", ImageRef(host="localhost", repository="app")),
+        ("localhost:5000/a/b:t", ImageRef(host="localhost:5000", repository="a/b", tag="t")),
+        ("GHCR.IO/org/app:V1.0", ImageRef(host="ghcr.io", repository="org/app", tag="V1.0")),
+        ("[::1]:5000/app", ImageRef(host="[::1]:5000", repository="app")),
+        (
+            f"  {ECR}/team/app:v1@{D}\n",
+            ImageRef(
+                host=ECR,
+                repository="team/app",
+                tag="v1",
+                digest=D,
+                account="123456789012",
+                region="eu-west-1",
+            ),
+        ),
+    ],
+)
+def test_parse_reference(text: str, expected: ImageRef) -> None:
+    assert parse_reference(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "not a valid repository name"),
+        ("   ", "not a valid repository name"),
+        ("Nginx", "not a valid repository name"),
+        ("ghcr.io/Org/app", "not a valid repository name"),
+        ("app:", "not a valid tag"),
+        ("app:-x", "not a valid tag"),
+        ("app@sha256:abc", "is not a digest"),
+        ("app@sha256:" + "AB" * 32, "64 lower-case hex"),
+        ("app@", "is not a digest"),
+        ("-bad.host/app", "not a valid registry host"),
+        ("ghcr.io/" + "a" * 260, "at most 255 characters"),
+        ("ghcr.io//app", "not a valid repository name"),
+    ],
+)
+def test_parse_reference_rejects_garbage(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_reference(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", None),
+        ("  ", None),
+        (D, None),
+        (f"docker://{D}", None),
+        (
+            f"{ECR}/app@{D}",
+            ImageRef(host=ECR, repository="app", digest=D, account="123456789012", region="eu-west-1"),
+        ),
+        (f"docker-pullable://nginx@{D}", ImageRef(host="docker.io", repository="library/nginx", digest=D)),
+        ("docker-pullable://nginx:1.25", None),
+    ],
+)
+def test_parse_image_id(text: str, expected: ImageRef | None) -> None:
+    assert parse_image_id(text) == expected
+
+
+def test_parse_image_id_rejects_garbage() -> None:
+    with pytest.raises(ValueError, match="not a digest"):
+        parse_image_id("docker-pullable://nginx@md5")
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        (ECR, ("123456789012", "eu-west-1")),
+        ("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com", ("123456789012", "us-gov-west-1")),
+        ("123456789012.dkr-ecr.us-east-1.on.aws", ("123456789012", "us-east-1")),
+        ("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", ("123456789012", "cn-north-1")),
+        ("123456789012.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn", ("123456789012", "cn-north-1")),
+        ("123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu", ("123456789012", "eusc-de-east-1")),
+        ("123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov", ("123456789012", "us-iso-east-1")),
+        ("123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov", ("123456789012", "us-isob-east-1")),
+        ("123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk", ("123456789012", "eu-isoe-west-1")),
+        ("123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov", ("123456789012", "us-isof-south-1")),
+        ("12345678901.dkr.ecr.eu-west-1.amazonaws.com", None),
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com.evil.io", None),
+        ("public.ecr.aws", None),
+        ("docker.io", None),
+    ],
+)
+def test_ecr_registry(host: str, expected: tuple[str, str] | None) -> None:
+    assert ecr_registry(host) == expected
+
+
+@pytest.mark.parametrize(
+    ("region", "host"),
+    [
+        ("eu-west-1", ECR),
+        ("cn-north-1", "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn"),
+    ],
+)
+def test_ecr_host(region: str, host: str) -> None:
+    assert ecr_host("123456789012", region) == host
+    assert ecr_registry(host) == ("123456789012", region)
+
+
+@given(
+    host=st.one_of(s.ecr_hosts(), s.other_hosts),
+    repository=s.repository_names,
+    tag=st.none() | s.tags,
+    digest=st.none() | s.digests,
+)
+def test_round_trip(host: str, repository: str, tag: str | None, digest: str | None) -> None:
+    ref = parse_reference(str(ImageRef(host=host.lower(), repository=repository, tag=tag, digest=digest)))
+    official = host == "docker.io" and "/" not in repository  # Docker Hub's one-element names are library/
+    expected = f"library/{repository}" if official else repository
+    assert (ref.host, ref.repository, ref.tag, ref.digest) == (host.lower(), expected, tag, digest)
+    assert parse_reference(str(ref)) == ref
+
+
+@given(
+    account=s.accounts,
+    region=s.regions,
+    repository=s.repository_names,
+    tag=st.none() | s.tags,
+    digest=st.none() | s.digests,
+)
+def test_every_ecr_spelling_reduces_to_one_key(
+    account: str, region: str, repository: str, tag: str | None, digest: str | None
+) -> None:
+    suffix = (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+    keys = {
+        (ref.account, ref.region, ref.repository, ref.tag, ref.digest)
+        for host in s.ecr_host_spellings(account, region)
+        for ref in [parse_reference(f"{host}/{repository}{suffix}")]
+    }
+    assert keys == {(account, region, repository, tag, digest)}
+    assert parse_reference(f"{ecr_host(account, region)}/{repository}").account == account
