@@ -171,6 +171,13 @@ class Pattern:
         return any(all(rx.search(text) for rx in conj) for conj in self.alternatives)
 
 
+CURRENT_CONTEXT = "current"
+"""The context name that means the kubeconfig's current-context (what the seed's `kubectl` read)."""
+
+IN_CLUSTER = "in-cluster"
+"""The name of the `KubeContext` for `inCluster: true` (the pod's own cluster and service account)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KubeContext:
     """One cluster to read: a kubeconfig context, or the pod's own service account (`in_cluster`)."""
