@@ -1,0 +1,127 @@
+"""boto3 clients for ECR and STS, and the translation of AWS failures into `ecrgc.errors`.
+
+The endpoint comes only from the environment (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_ECR` …), which botocore
+reads itself: tests and the sandbox point it at a local server, production leaves it unset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Literal
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+
+from ecrgc.errors import RemoteError
+
+if TYPE_CHECKING:
+    from types_boto3_ecr import ECRClient
+    from types_boto3_sts import STSClient
+
+RetryMode = Literal["standard", "adaptive"]
+
+BATCH_SIZE = 100
+"""The most imageIds ECR accepts in one BatchGetImage or BatchDeleteImage call (botocore does not check)."""
+
+DEFAULT_MAX_ATTEMPTS = 10
+"""Throttling is expected when many threads share one client; botocore's default of 3 gives up too soon."""
+
+NO_CREDENTIALS = (
+    "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+    "(or run `aws sso login`)"
+)
+
+_CREDENTIAL_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "MissingAuthenticationToken",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+    }
+)
+"""Codes meaning the credentials themselves are wrong, whatever the operation."""
+
+
+def client_config(*, max_pool_connections: int, retry_mode: RetryMode, max_attempts: int) -> Config:
+    """The botocore configuration shared by every client ecrgc builds."""
+    return Config(
+        max_pool_connections=max_pool_connections,
+        retries={"mode": retry_mode, "max_attempts": max_attempts},
+    )
+
+
+def ecr_client(
+    region: str,
+    *,
+    max_pool_connections: int = 16,
+    retry_mode: RetryMode = "standard",
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> ECRClient:
+    """One thread-safe ECR client; `max_pool_connections` bounds the requests it runs at once.
+
+    A fresh session per client: boto3 sessions are not thread-safe, clients are.
+    """
+    config = client_config(
+        max_pool_connections=max_pool_connections, retry_mode=retry_mode, max_attempts=max_attempts
+    )
+    return boto3.session.Session().client("ecr", region_name=region, config=config)
+
+
+def sts_client(region: str) -> STSClient:
+    """An STS client for GetCallerIdentity, in the same region (and endpoint) as ECR."""
+    config = client_config(max_pool_connections=1, retry_mode="standard", max_attempts=DEFAULT_MAX_ATTEMPTS)
+    return boto3.session.Session().client("sts", region_name=region, config=config)
+
+
+def caller_account(sts: STSClient) -> str:
+    """The 12-digit account id of the credentials in use."""
+    with translated("sts GetCallerIdentity"):
+        return sts.get_caller_identity()["Account"]
+
+
+def error_code(exc: ClientError) -> str:
+    """AWS's error code for a failed call: the only thing ecrgc classifies errors by."""
+    return str(exc.response.get("Error", {}).get("Code") or "Unknown")
+
+
+def failure_code(exc: BotoCoreError | ClientError) -> str:
+    """A short code for a whole-call failure, to record in an Outcome; bad credentials still raise."""
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        raise RemoteError(NO_CREDENTIALS) from exc
+    if not isinstance(exc, ClientError):
+        return type(exc).__name__
+    code = error_code(exc)
+    if code in _CREDENTIAL_CODES:
+        raise RemoteError(_rejected(code)) from exc
+    return code
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Turns any AWS failure inside the block into one RemoteError line naming `what` and the code."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise RemoteError(f"{what} failed: {failure_code(exc)}") from exc
+
+
+def _rejected(code: str) -> str:
+    return (
+        f"the AWS credentials were rejected ({code}): check AWS_PROFILE or AWS_ACCESS_KEY_ID, or log in again"
+    )
+
+
+def registry_argument(registry_id: str | None) -> Mapping[str, Any]:
+    """The `registryId` argument, only when the registry is not the caller's own."""
+    return {"registryId": registry_id} if registry_id else {}
+
+
+def batches(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    """`items` in consecutive slices of at most BATCH_SIZE, for the calls that take a list of imageIds."""
+    for start in range(0, len(items), BATCH_SIZE):
+        yield items[start : start + BATCH_SIZE]

@@ -1,0 +1,179 @@
+"""Reading a registry: repositories, every image (archived ones too) and the children of every index.
+
+Raw API pages are converted to `model.Image` as they arrive and dropped; only the model objects of one
+repository are held while it is scanned.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from ecrgc.aws.client import batches, registry_argument, translated
+from ecrgc.errors import SourceUnavailable
+from ecrgc.model import INDEX_MEDIA_TYPES, Image, ImageStatus, Repository
+
+if TYPE_CHECKING:
+    from types_boto3_ecr import ECRClient
+    from types_boto3_ecr.type_defs import BatchGetImageResponseTypeDef, ImageDetailTypeDef
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000
+"""maxResults for DescribeRepositories and DescribeImages: the largest page ECR serves."""
+
+ACCEPTED_MEDIA_TYPES = (
+    *sorted(INDEX_MEDIA_TYPES),
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+)
+"""BatchGetImage returns a manifest only in a type listed here; without the index types it refuses indexes."""
+
+RepositoryListing = tuple[str, str, str]
+"""(name, uri, registry id) of one repository."""
+
+
+def list_repositories(
+    client: ECRClient, selects: Callable[[str], bool], *, registry_id: str | None = None
+) -> list[RepositoryListing]:
+    """Every repository whose name `selects` accepts, sorted by name."""
+    paginator = client.get_paginator("describe_repositories")
+    pages = paginator.paginate(**registry_argument(registry_id), PaginationConfig={"PageSize": PAGE_SIZE})
+    found: list[RepositoryListing] = []
+    with translated("ecr DescribeRepositories"):
+        for page in pages:
+            found.extend(
+                (repo["repositoryName"], repo["repositoryUri"], repo["registryId"])
+                for repo in page["repositories"]
+                if selects(repo["repositoryName"])
+            )
+    return sorted(found)
+
+
+def scan_repository(
+    client: ECRClient, name: str, *, uri: str = "", registry_id: str | None = None
+) -> Repository:
+    """One repository with every image (sorted by digest), each index's children read from its manifest."""
+    found_in = registry_id or ""
+    images: list[Image] = []
+    for detail in describe_images(client, name, registry_id=registry_id):
+        found_in = found_in or detail.get("registryId", "")
+        images.append(image_from_ecr(detail))
+    indexes = [image.digest for image in images if image.is_index]
+    children = read_children(client, name, indexes, registry_id=registry_id)
+    images = [
+        replace(image, children=children[image.digest]) if image.is_index else image for image in images
+    ]
+    images.sort(key=lambda image: image.digest)
+    log.debug("scanned %s: %d images, %d indexes", name, len(images), len(indexes))
+    return Repository(name=name, uri=uri, registry_id=found_in, images=tuple(images))
+
+
+def describe_images(
+    client: ECRClient, name: str, *, registry_id: str | None = None
+) -> Iterator[ImageDetailTypeDef]:
+    """Every image of one repository, archived ones included (ECR's default filter hides them)."""
+    paginator = client.get_paginator("describe_images")
+    pages = paginator.paginate(
+        repositoryName=name,
+        filter={"tagStatus": "ANY", "imageStatus": "ANY"},
+        PaginationConfig={"PageSize": PAGE_SIZE},
+        **registry_argument(registry_id),
+    )
+    with translated(f"ecr DescribeImages of {name}"):
+        for page in pages:
+            yield from page["imageDetails"]
+
+
+def image_from_ecr(detail: ImageDetailTypeDef) -> Image:
+    """The model of one DescribeImages `imageDetails[]` entry (children are filled in later for indexes)."""
+    return Image(
+        repository=detail["repositoryName"],
+        digest=detail["imageDigest"],
+        tags=tuple(sorted(detail.get("imageTags", ()))),  # omitted when untagged; order is undocumented
+        pushed_at=_utc(detail["imagePushedAt"]),
+        last_pulled_at=_utc(detail["lastRecordedPullTime"]) if "lastRecordedPullTime" in detail else None,
+        size_bytes=detail.get("imageSizeInBytes", 0),
+        media_type=detail.get("imageManifestMediaType", ""),
+        artifact_type=detail.get("artifactMediaType"),
+        subject=detail.get("subjectManifestDigest"),
+        status=_status(detail),
+    )
+
+
+def read_children(
+    client: ECRClient, name: str, indexes: Sequence[str], *, registry_id: str | None = None
+) -> dict[str, tuple[str, ...]]:
+    """The children of each index, read from its manifest in BatchGetImage calls of at most 100.
+
+    BatchGetImage is the pull API and bumps lastRecordedPullTime of what it returns. That is acceptable for
+    indexes, whose children cannot be known otherwise; it is never called for other images, so a plain
+    image's pull time stays the registry's own record of real pulls.
+    """
+    children: dict[str, tuple[str, ...]] = {}
+    for batch in batches(indexes):
+        with translated(f"ecr BatchGetImage in {name}"):
+            reply = client.batch_get_image(
+                repositoryName=name,
+                imageIds=[{"imageDigest": digest} for digest in batch],
+                acceptedMediaTypes=list(ACCEPTED_MEDIA_TYPES),
+                **registry_argument(registry_id),
+            )
+        children.update(_children_of_batch(name, batch, reply))
+    return children
+
+
+def _children_of_batch(
+    name: str, batch: Sequence[str], reply: BatchGetImageResponseTypeDef
+) -> dict[str, tuple[str, ...]]:
+    """Fail closed: an index that came back as a failure, not at all, or unparseable stops the scan."""
+    if failures := reply.get("failures"):
+        digest = failures[0].get("imageId", {}).get("imageDigest") or f"{batch[0]} (or another of its batch)"
+        raise _unreadable(name, digest, failures[0].get("failureCode", "unknown failure"))
+    manifests = {
+        image["imageId"]["imageDigest"]: image.get("imageManifest", "") for image in reply.get("images", ())
+    }
+    children: dict[str, tuple[str, ...]] = {}
+    for digest in batch:
+        if digest not in manifests:
+            raise _unreadable(name, digest, "missing from the reply")
+        children[digest] = parse_children(manifests[digest], name=name, digest=digest)
+    return children
+
+
+def parse_children(manifest: str, *, name: str, digest: str) -> tuple[str, ...]:
+    """The digests an index or manifest list names in `manifests[].digest`, in manifest order."""
+    try:
+        entries = json.loads(manifest)["manifests"]
+        found = tuple(str(entry["digest"]) for entry in entries)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _unreadable(name, digest, f"unparseable manifest ({type(exc).__name__})") from exc
+    if not all(child.startswith("sha256:") for child in found):
+        raise _unreadable(name, digest, "a child digest is not sha256")
+    return found
+
+
+def _unreadable(name: str, digest: str, why: str) -> SourceUnavailable:
+    return SourceUnavailable(
+        f"cannot read the manifest of index {name}@{digest} ({why}): its children are unknown, "
+        "so nothing is planned; fix or delete that index by hand and plan again"
+    )
+
+
+def _status(detail: ImageDetailTypeDef) -> ImageStatus:
+    value = detail.get("imageStatus", ImageStatus.ACTIVE.value)
+    try:
+        return ImageStatus(value)
+    except ValueError:
+        raise SourceUnavailable(
+            f"unknown imageStatus {value!r} of {detail['repositoryName']}@{detail['imageDigest']}: "
+            "upgrade ecrgc"
+        ) from None
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)

@@ -1,0 +1,90 @@
+"""`Registry`: the one object the commands hold to read and change one ECR registry."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+
+from ecrgc.aws import inventory, mutations
+from ecrgc.aws.client import DEFAULT_MAX_ATTEMPTS, RetryMode, caller_account, ecr_client, sts_client
+from ecrgc.aws.inventory import RepositoryListing
+from ecrgc.model import Outcome, Repository
+
+DEFAULT_WORKERS = 8
+"""Repositories scanned at once; measured in tests/bench/bench_plan_scan.py."""
+
+
+class Registry:
+    """One thread-safe ECR client (plus STS) for one region and registry, sized for `workers` threads.
+
+    Methods may be called from several threads at once, up to `workers` of them: the connection pool has
+    that many connections, so no thread waits for a connection.
+    """
+
+    def __init__(
+        self,
+        region: str,
+        *,
+        registry_id: str | None = None,
+        workers: int = DEFAULT_WORKERS,
+        retry_mode: RetryMode = "standard",
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> None:
+        self.region = region
+        self.registry_id = registry_id
+        self.workers = max(1, workers)
+        self.client = ecr_client(
+            region, max_pool_connections=self.workers, retry_mode=retry_mode, max_attempts=max_attempts
+        )
+        self._sts = sts_client(region)
+        self._listed: dict[str, RepositoryListing] = {}
+
+    def caller_account(self) -> str:
+        """The account id of the credentials in use (STS GetCallerIdentity)."""
+        return caller_account(self._sts)
+
+    def list_repositories(self, selects: Callable[[str], bool]) -> list[RepositoryListing]:
+        """(name, uri, registry id) of every repository `selects` accepts, sorted by name."""
+        found = inventory.list_repositories(self.client, selects, registry_id=self.registry_id)
+        self._listed.update((listing[0], listing) for listing in found)
+        return found
+
+    def scan_repository(self, name: str) -> Repository:
+        """One repository with all its images; uri and registry id come from `list_repositories` if known."""
+        _, uri, listed_in = self._listed.get(name, (name, "", ""))
+        repository = inventory.scan_repository(self.client, name, uri=uri, registry_id=self.registry_id)
+        return replace(repository, registry_id=listed_in) if listed_in else repository
+
+    def scan(self, names: Iterable[str], *, workers: int | None = None) -> Iterator[Repository]:
+        """Scans repositories concurrently and yields them sorted by name.
+
+        At most twice `workers` repositories are in flight or waiting to be consumed, so memory does not
+        grow with the number of repositories unless the caller keeps them. The first failure stops the
+        scan: the repositories not yet started are cancelled and the error propagates.
+        """
+        threads = min(workers or self.workers, self.workers)
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ecrgc-scan")
+        pending: deque[Future[Repository]] = deque()
+        try:
+            for name in sorted(set(names)):
+                pending.append(pool.submit(self.scan_repository, name))
+                if len(pending) >= 2 * threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def delete_images(self, repository: str, digests: Sequence[str]) -> list[Outcome]:
+        """One Outcome per digest, deleted in BatchDeleteImage calls of at most 100, in the given order."""
+        return mutations.delete_images(self.client, repository, digests, registry_id=self.registry_id)
+
+    def archive_images(self, repository: str, digests: Sequence[str]) -> list[Outcome]:
+        """One Outcome per digest, each moved to the ARCHIVE storage class."""
+        return mutations.archive_images(self.client, repository, digests, registry_id=self.registry_id)
+
+    def delete_repository_if_empty(self, name: str) -> Outcome:
+        """Deletes the repository only if ECR finds it empty now (never `force`)."""
+        return mutations.delete_repository_if_empty(self.client, name, registry_id=self.registry_id)
