@@ -1,0 +1,86 @@
+"""Image-list files (the seed's `IMG_LIST/<ENV>_IMG_LIST.txt`) <-> Usage.
+
+One reference per line, `#` comments and blank lines, tag and/or digest references, any registry host.
+A configured list that is missing, unreadable or holds a line that does not parse stops the plan (fail
+closed): guessing would mean deleting what the list was written to protect.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ecrgc.errors import SourceUnavailable
+from ecrgc.model import ImageRef, InputFingerprint, InputKind, Usage, Use
+from ecrgc.refs import parse_reference
+
+
+def read_image_list(path: Path) -> Usage:
+    """Read one image-list file; each Use's source is `<path>:<line>`."""
+    return _read(path, str(path))
+
+
+def read_image_lists(patterns: Sequence[str], base: Path) -> Usage:
+    """Read every file matching the glob `patterns` (relative to `base`); one that matches nothing stops."""
+    usage = Usage()
+    for pattern in patterns:
+        for name in _expand(pattern, base):
+            usage += _read(base / name, name)
+    return usage
+
+
+def format_image_list(uses: Iterable[Use]) -> str:
+    """Render uses as an image list: one distinct reference per line, sorted, its sources as a comment."""
+    sources: dict[ImageRef, set[str]] = {}
+    for use in uses:
+        sources.setdefault(use.ref, set()).add(use.source)
+    lines = [f"# images in use, written by ecrgc: {len(sources)} references"]
+    for ref in sorted(sources, key=str):
+        lines += [f"# used by {', '.join(sorted(sources[ref]))}", str(ref)]
+    return "\n".join(lines) + "\n"
+
+
+def write_image_list(uses: Iterable[Use], out: Path) -> None:
+    """Write `format_image_list(uses)` to `out` (UTF-8, final newline)."""
+    out.write_text(format_image_list(uses), encoding="utf-8")
+
+
+def _expand(pattern: str, base: Path) -> list[str]:
+    if not any(char in pattern for char in "*?["):
+        return [pattern]  # a plain name is read as is, so a missing file says "cannot be read"
+    names = sorted(glob.glob(pattern, root_dir=base))  # noqa: PTH207  # Path.glob refuses absolute patterns
+    if not names:
+        raise SourceUnavailable(
+            f"image list pattern {pattern!r} matches no file under {base}: "
+            "create the list or remove the pattern from protect.imageLists"
+        )
+    return names
+
+
+def _read(path: Path, name: str) -> Usage:
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8-sig")  # a BOM from an editor is not part of the first reference
+    except (OSError, UnicodeDecodeError) as error:
+        reason = (error.strerror or str(error)).lower() if isinstance(error, OSError) else "not utf-8 text"
+        raise SourceUnavailable(
+            f"image list {name} cannot be read ({reason}): restore it or remove it from protect.imageLists"
+        ) from None
+    uses = tuple(_parse_lines(text, name))
+    fingerprint = InputFingerprint(
+        kind=InputKind.IMAGE_LIST, name=name, sha256=hashlib.sha256(data).hexdigest(), references=len(uses)
+    )
+    return Usage(uses=uses, inputs=(fingerprint,))
+
+
+def _parse_lines(text: str, name: str) -> Iterable[Use]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        reference = line.split(" #", 1)[0].split("\t#", 1)[0].strip()
+        if not reference or reference.startswith("#"):
+            continue
+        try:
+            yield Use(ref=parse_reference(reference), source=f"{name}:{number}")
+        except ValueError as error:
+            raise SourceUnavailable(f"{name}:{number}: {error}: fix or remove the line") from None
