@@ -7,6 +7,7 @@ its exit code; anything else is a bug, shown as a traceback only under `--debug`
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,9 @@ from typer._click.core import Context  # typer vendors click; its Group.invoke t
 from typer.core import TyperGroup
 
 from ecrgc import __version__
-from ecrgc.errors import ConfigError, EcrgcError
+from ecrgc.commands import github as github_command
+from ecrgc.errors import ConfigError, EcrgcError, UsageError
+from ecrgc.github import GitHub
 
 log = logging.getLogger("ecrgc")
 
@@ -112,3 +115,65 @@ def _setup_logging(*, debug: bool, log_dir: Path, verb: str) -> None:
     file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(file)
     root.propagate = False
+
+
+github_app = typer.Typer(no_args_is_help=True, help="Publish renderings to a pull request or a job summary.")
+app.add_typer(github_app, name="github")
+
+
+@github_app.command("comment")
+def _github_comment(
+    *,
+    body_file: Annotated[
+        list[Path], typer.Option("--body-file", help="Markdown to post; repeat to post several parts.")
+    ],
+    pr: Annotated[int | None, typer.Option("--pr", help="The pull request number.")] = None,
+    commit: Annotated[
+        str | None, typer.Option("--commit", help="Instead of --pr: the pull request this commit merged.")
+    ] = None,
+    repo: Annotated[str, typer.Option("--repo", envvar="GITHUB_REPOSITORY", help="OWNER/NAME.")] = "",
+    marker: Annotated[
+        str, typer.Option("--marker", help="Hidden marker naming the sticky comment.")
+    ] = github_command.DEFAULT_MARKER,
+    author: Annotated[
+        str | None, typer.Option("--author", help="Login the token posts as (default: asked of GitHub).")
+    ] = None,
+) -> None:
+    """Create or update the sticky comment (found by its marker and author) on a pull request."""
+    repo = github_command.check_repo(repo)
+    parts = github_command.read_bodies(body_file)
+    body = github_command.compose_body(parts, marker=marker, sources=[str(p) for p in body_file])
+    client = GitHub.from_env(os.environ)
+    number = _pull_request(client, repo=repo, pr=pr, commit=commit)
+    if number is None:
+        typer.echo(f"ecrgc: no pull request contains commit {commit}; nothing posted", err=True)
+        return
+    result = github_command.run_comment(
+        client, repo=repo, pull_request=number, body=body, marker=marker, author=author
+    )
+    typer.echo(f"{result.action} {result.comment.html_url or result.comment.id}")
+
+
+def _pull_request(client: GitHub, *, repo: str, pr: int | None, commit: str | None) -> int | None:
+    if (pr is None) == (commit is None):
+        raise UsageError("pass exactly one of --pr N or --commit SHA")
+    if pr is not None:
+        return pr
+    assert commit is not None
+    return github_command.pull_request_for_commit(client, repo=repo, sha=commit)
+
+
+@github_app.command("summary")
+def _github_summary(
+    body_file: Annotated[Path, typer.Option("--body-file", help="Markdown to append.")],
+    summary: Annotated[
+        str, typer.Option("--summary-file", envvar="GITHUB_STEP_SUMMARY", help="The job summary file.")
+    ] = "",
+) -> None:
+    """Append to $GITHUB_STEP_SUMMARY, cut (with a note) so that it stays within GitHub's 1 MiB."""
+    if not summary:
+        raise UsageError("GITHUB_STEP_SUMMARY is not set: run in GitHub Actions or pass --summary-file")
+    (text,) = github_command.read_bodies([body_file])
+    result = github_command.run_summary(Path(summary), text, source=str(body_file))
+    if result.truncated:
+        typer.echo(f"ecrgc: {body_file} was cut to fit the 1 MiB job summary", err=True)
