@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from ecrgc import __version__
 from ecrgc.commands import github as github_command
+from ecrgc.commands import plans as plans_command
 from ecrgc.errors import ConfigError, EcrgcError, UsageError
 from ecrgc.github import GitHub
 
@@ -177,3 +178,31 @@ def _github_summary(
     result = github_command.run_summary(Path(summary), text, source=str(body_file))
     if result.truncated:
         typer.echo(f"ecrgc: {body_file} was cut to fit the 1 MiB job summary", err=True)
+
+
+plans_app = typer.Typer(no_args_is_help=True, help="The plan files of a GitOps repository: list, prune.")
+app.add_typer(plans_app, name="plans")
+
+
+@plans_app.command("list")
+def _plans_list(
+    directory: Annotated[Path, typer.Argument(help="The directory of plan files.")] = Path("plans"),
+    unexpired: Annotated[
+        bool, typer.Option("--unexpired", help="Only plans apply would accept now.")
+    ] = False,
+) -> None:
+    """Print the plan files, one path per line, oldest first (by created_at): the order to apply them in."""
+    now = datetime.now(UTC)
+    for entry in plans_command.run_list(directory):
+        if not (unexpired and entry.expired(now)):
+            typer.echo(str(entry.path))
+
+
+@plans_app.command("prune-expired")
+def _plans_prune_expired(
+    directory: Annotated[Path, typer.Argument(help="The directory of plan files.")] = Path("plans"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be removed.")] = False,
+) -> None:
+    """Remove the plan files that have expired, printing each removed path."""
+    for entry in plans_command.run_prune_expired(directory, now=datetime.now(UTC), dry_run=dry_run):
+        typer.echo(str(entry.path))

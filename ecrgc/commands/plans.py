@@ -1,0 +1,48 @@
+"""`ecrgc plans list|prune-expired DIR`: the plan files of a GitOps repository, by age and expiry.
+
+The apply workflow applies `plans list --unexpired` in order (oldest first, by `created_at`, not by file
+name); the scheduled workflow removes `prune-expired` files in the pull request that adds a new plan.
+Every file is loaded and verified through `planfile`, so a tampered or unreadable plan stops both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ecrgc.errors import UsageError
+from ecrgc.planfile import load_plan_file
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanFile:
+    """One plan file and the two timestamps that order and expire it."""
+
+    path: Path
+    created_at: datetime
+    expires_at: datetime
+
+    def expired(self, now: datetime) -> bool:
+        """True once `now` has reached `expires_at` (apply refuses the plan from then on)."""
+        return now >= self.expires_at
+
+
+def run_list(directory: Path) -> list[PlanFile]:
+    """Every `*.json` plan directly in `directory`, oldest first (ties broken by path)."""
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: not a directory of plan files")
+    entries = []
+    for path in sorted(directory.glob("*.json")):
+        plan = load_plan_file(path)
+        entries.append(PlanFile(path=path, created_at=plan.created_at, expires_at=plan.expires_at))
+    return sorted(entries, key=lambda e: (e.created_at, str(e.path)))
+
+
+def run_prune_expired(directory: Path, *, now: datetime, dry_run: bool = False) -> list[PlanFile]:
+    """Remove the expired plan files of `directory` (none when `dry_run`) and return them."""
+    expired = [entry for entry in run_list(directory) if entry.expired(now)]
+    if not dry_run:
+        for entry in expired:
+            entry.path.unlink()
+    return expired
