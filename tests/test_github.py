@@ -218,19 +218,24 @@ def test_several_parts_too_long_together_keep_every_verdict(github: FakeGitHub, 
     files = []
     for i in range(3):
         files.append(tmp_path / f"plan{i}.md")
-        files[-1].write_text(f"**verdict {i}**\n" + "row\n" * 10_000, encoding="utf-8")
+        files[-1].write_text(f"### plan{i}.json\n{STICKY}\n\n**verdict {i}**\n" + "row\n" * 10_000, "utf-8")
 
     result = comment(github, "--pr", str(PR), *(a for f in files for a in ("--body-file", str(f))))
 
     assert result.exit_code == 0, result.stderr
     assert github.state.bodies(REPO, PR) == [
-        STICKY + "\n**verdict 0**\n\n**verdict 1**\n\n**verdict 2**\n\n"
-        "_Truncated: the full renderings are in the workflow run's job summary._\n"
+        STICKY + "\n### plan0.json\n**verdict 0**\n\n### plan1.json\n**verdict 1**\n\n"
+        "### plan2.json\n**verdict 2**\n\n"
+        "_Shortened to each plan's verdict: the full renderings are in the workflow run's job summary._\n"
     ]
 
 
-def test_parts_that_fit_are_joined_by_rules() -> None:
-    assert compose_body(["a\n", "b\n"], marker="m", sources=["x"]) == "<!-- m -->\na\n\n---\n\nb\n"
+def test_parts_that_fit_are_joined_by_rules_under_one_marker() -> None:
+    parts = [STICKY + "\n\na\n", "b\n<!-- ecrgc:apply -->\n<!-- other -->\n"]
+
+    body = compose_body(parts, marker="ecrgc:plan", sources=["x"])
+
+    assert body == STICKY + "\na\n\n---\n\nb\n<!-- other -->\n"
 
 
 def test_comment_on_the_pull_request_a_commit_merged(github: FakeGitHub, body: Path) -> None:

@@ -23,6 +23,8 @@ SUMMARY_LIMIT = 1_048_576
 """$GITHUB_STEP_SUMMARY: up to 1 MiB per step; over that GitHub drops the upload silently."""
 DEFAULT_MARKER = "ecrgc:plan"
 _SEPARATOR = "\n\n---\n\n"
+_ECRGC_MARKER = re.compile(r"^<!-- ecrgc:[^>]*-->[ \t]*\n?", re.MULTILINE)
+_CUT_NOTE = "_Shortened to each plan's verdict: the full renderings are in the workflow run's job summary._\n"
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
@@ -56,19 +58,21 @@ def marker_line(marker: str) -> str:
 
 
 def compose_body(parts: Sequence[str], *, marker: str, sources: Sequence[str]) -> str:
-    """The comment body: marker line, then each part; refused (one line) when over GitHub's limit.
+    """The comment body: our marker line, then each part; refused (one line) when over GitHub's limit.
 
-    With several parts that together are too long, each part is cut to its first line (the renderer's
-    verdict, never truncated) with a note pointing at the job summary, which keeps the full renderings.
+    The parts' own `<!-- ecrgc:… -->` markers (the renderer writes one) are dropped, so the body holds
+    exactly one. With several parts that together are too long, each part is cut to its first two lines
+    (a workflow's title line and the renderer's verdict, which is never truncated) with a note pointing at
+    the job summary, which keeps the full renderings.
     """
     head = marker_line(marker) + "\n"
-    body = head + _SEPARATOR.join(p.rstrip("\n") for p in parts) + "\n"
+    cleaned = [_ECRGC_MARKER.sub("", part).strip("\n") for part in parts]
+    body = head + _SEPARATOR.join(cleaned) + "\n"
     if len(body) <= COMMENT_LIMIT:
         return body
     if len(parts) > 1:
-        verdicts = [p.lstrip("\n").split("\n", 1)[0] for p in parts]
-        note = "\n\n_Truncated: the full renderings are in the workflow run's job summary._\n"
-        short = head + "\n\n".join(verdicts) + note
+        heads = ["\n".join([line for line in part.splitlines() if line.strip()][:2]) for part in cleaned]
+        short = head + "\n\n".join(heads) + "\n\n" + _CUT_NOTE
         if len(short) <= COMMENT_LIMIT:
             return short
     raise UsageError(
