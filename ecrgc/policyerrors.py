@@ -1,0 +1,89 @@
+"""JSON Schema errors → (JSON path, message) pairs a policy author can act on.
+
+jsonschema's own messages are kept where they already say what to do; the rest are rewritten: a regex
+pattern is replaced by the schema's `title` ("a duration …"), and a type error quotes what the YAML said
+(`1.10`, not Python's `1.1`), because an unquoted version tag is the classic way to break a policy.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import jsonschema
+
+from ecrgc.yamlfile import JsonPath
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "empty",
+}
+# bool before int: True is an int to Python, a boolean to a YAML author.
+_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"),
+    (int, "a number"),
+    (float, "a number"),
+    (str, "a string"),
+    (date, "a date"),
+    (dict, "a mapping"),
+    (list, "a list"),
+)
+
+
+def schema_problem(
+    error: jsonschema.ValidationError, typed_scalars: Mapping[JsonPath, str]
+) -> tuple[JsonPath, str]:
+    """The path of one schema error and a message naming the fix."""
+    path: JsonPath = tuple(error.absolute_path)
+    instance: Any = error.instance
+    expected: Any = error.validator_value
+    schema = error.schema
+    assert isinstance(schema, Mapping)
+    match error.validator:
+        case "type":
+            message = _type_message(instance, expected, typed_scalars.get(path), schema)
+        case "pattern" if "title" in schema:
+            message = f"{instance!r} is not {schema['title']}"
+        case "additionalProperties":
+            unknown = ", ".join(repr(key) for key in sorted(set(instance) - set(schema["properties"])))
+            message = f"unknown key {unknown}: the keys allowed here are {', '.join(schema['properties'])}"
+        case "uniqueItems":
+            twice = [repr(item) for item, count in Counter(map(str, instance)).items() if count > 1]
+            message = f"{', '.join(twice)} listed more than once: keep one"
+        case "minItems":
+            message = "is empty: list at least one"
+        case "minLength":
+            message = "is empty: write a non-empty string"
+        case _:
+            message = error.message
+    return path, message
+
+
+def _type_message(
+    instance: Any, expected: str | list[str], raw: str | None, schema: Mapping[str, Any]
+) -> str:
+    names = [expected] if isinstance(expected, str) else expected
+    wanted = schema.get("title") or " or ".join(_TYPE_NAMES[name] for name in names)
+    if instance is None:
+        return f"is empty: expected {wanted}"
+    kind = _kind(instance)
+    if isinstance(instance, dict | list):
+        return f"is {kind}, not {wanted}"
+    if raw is None:
+        return f"{instance!r} is {kind}, not {wanted}"
+    message = f"{raw} is {kind}, not {wanted}"
+    if "string" in names and "title" not in schema:
+        quoted = "'" + raw.replace("'", "''") + "'"
+        message += f": quote it ({quoted})"
+    return message
+
+
+def _kind(instance: Any) -> str:
+    return next((name for kind, name in _KINDS if isinstance(instance, kind)), "an unsupported YAML value")
