@@ -1,0 +1,289 @@
+"""The decision core: one repository, the images in use and a policy -> one Decision per image.
+
+PURE: stdlib and `ecrgc.model` only; no I/O, no logging, no clock (`now` is an argument). The output is
+sorted, so the order in which the registry or the in-use sources list things never changes it.
+
+The rules, in precedence order (the first that applies gives the reason):
+
+    IN_USE                 a use names its digest (any repository) or one of its tags (this repository);
+                           an index that lists an in-use manifest, at any depth, is in use too
+    PART_OF_KEPT_IMAGE     listed by a kept index, or attached (OCI subject, cosign tag) to a kept image
+    HELD_TAG               one of its tags matches a hold pattern
+    NEWEST_N               among the `keep_latest` most recently pushed top-level images
+    TOO_YOUNG              pushed less than `older_than` ago
+    RECENTLY_PULLED        pulled (never pulled: pushed) less than `not_pulled_for` ago
+    UNTAGGED_NOT_SELECTED  untagged, and the policy leaves untagged images alone
+    EXPIRED                any other top-level image: deleted or archived per the policy
+    WITH_PARENT            a child or referrer of an expired image goes with it
+
+A top-level image is one that no index of the repository lists and that is attached to no image of the
+repository; the last four rules apply to top-level images only. ALREADY_ARCHIVED replaces an archive action
+on an image that is archived (or being restored) already.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar, assert_never
+
+from ecrgc.model import Action, Decision, Image, ImageStatus, Policy, Reason, Repository, Usage
+
+DEFAULT_TAG = "latest"
+"""The tag a reference without tag or digest means (`nginx` is `nginx:latest`)."""
+
+_SOURCES_SHOWN = 3
+_Edges = Mapping[str, Iterable[str]]
+_K = TypeVar("_K")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InUse:
+    """The uses that concern one ECR registry, keyed the way they protect images.
+
+    `digests`: a digest in use protects that digest in every repository. `tags`: (repository, tag) in use
+    protects the image the tag points to now. Values are the sorted, distinct sources.
+    """
+
+    account: str
+    region: str
+    digests: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    tags: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict, hash=False)
+    ignored: int = 0
+    """Uses of other registries (another account, region or host): counted, protecting nothing here."""
+
+    def sources(self, image: Image) -> tuple[str, ...]:
+        """Who uses `image`, by its digest or by a tag it carries now: sorted and distinct."""
+        found = set(self.digests.get(image.digest, ()))
+        for tag in image.tags:
+            found.update(self.tags.get((image.repository, tag), ()))
+        return tuple(sorted(found))
+
+
+def in_use(usage: Usage, *, account: str, region: str) -> InUse:
+    """Keep the uses of this registry (every host spelling: `refs` sets account and region on the ref)."""
+    digests: dict[str, set[str]] = {}
+    tags: dict[tuple[str, str], set[str]] = {}
+    ignored = 0
+    for use in usage.uses:
+        ref = use.ref
+        if (ref.account, ref.region) != (account, region):
+            ignored += 1
+        elif ref.digest:  # the digest decides; a tag beside it is information only
+            digests.setdefault(ref.digest, set()).add(use.source)
+        else:
+            tags.setdefault((ref.repository, ref.tag or DEFAULT_TAG), set()).add(use.source)
+    return InUse(
+        account=account, region=region, digests=_frozen(digests), tags=_frozen(tags), ignored=ignored
+    )
+
+
+def decide(repository: Repository, in_use: InUse, policy: Policy, *, now: datetime) -> tuple[Decision, ...]:
+    """Decide every image of `repository` exactly once, sorted by digest (unique in a repository)."""
+    graph = _Graph.of(repository.images)
+    used = _in_use(graph, in_use)
+    held = {d: detail for d, image in graph.images.items() if (detail := _held(image, policy))}
+    chosen = _policy_keeps([graph.images[d] for d in sorted(graph.top)], policy, now)
+    kept = _reach(used.keys() | held.keys() | chosen.keys(), graph.members)
+    rules = _Rules(graph=graph, policy=policy, now=now, used=used, held=held, chosen=chosen, kept=kept)
+    return tuple(sorted((rules.decide(image) for image in repository.images), key=_order))
+
+
+@dataclass(frozen=True, slots=True)
+class _Graph:
+    """Who is part of whom inside one repository; edges to digests absent from it are dropped."""
+
+    images: Mapping[str, Image]
+    parents: Mapping[str, tuple[str, ...]]
+    """image -> the indexes listing it and the image it is attached to (sorted)."""
+    members: Mapping[str, tuple[str, ...]]
+    """image -> its children and referrers (the inverse of `parents`)."""
+    listed_by: Mapping[str, tuple[str, ...]]
+    """image -> the indexes listing it (index edges only)."""
+    top: frozenset[str]
+
+    @classmethod
+    def of(cls, images: Iterable[Image]) -> _Graph:
+        by_digest = {image.digest: image for image in images}
+        listed_by: dict[str, set[str]] = {}
+        attached_to: dict[str, set[str]] = {}
+        for image in by_digest.values():
+            for child in image.children:
+                _link(listed_by, child, image.digest, by_digest)
+            _link(attached_to, image.digest, image.referent, by_digest)
+        parents = _frozen(_union(listed_by, attached_to))
+        members = _frozen(_inverse(parents))
+        roots = {digest for digest in by_digest if digest not in parents}
+        # A cycle (possible only through cosign tags) has no root: its images count as top-level.
+        top = roots | (by_digest.keys() - _reach(roots, members))
+        return cls(by_digest, parents, members, _frozen(listed_by), frozenset(top))
+
+
+def _link(edges: dict[str, set[str]], image: str, parent: str | None, present: Mapping[str, Image]) -> None:
+    if parent is not None and parent != image and parent in present and image in present:
+        edges.setdefault(image, set()).add(parent)
+
+
+def _union(a: Mapping[str, set[str]], b: Mapping[str, set[str]]) -> dict[str, set[str]]:
+    return {key: a.get(key, set()) | b.get(key, set()) for key in a.keys() | b.keys()}
+
+
+def _inverse(edges: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
+    inverse: dict[str, set[str]] = {}
+    for source, targets in edges.items():
+        for target in targets:
+            inverse.setdefault(target, set()).add(source)
+    return inverse
+
+
+def _frozen(edges: Mapping[_K, set[str]]) -> dict[_K, tuple[str, ...]]:
+    return {key: tuple(sorted(values)) for key, values in edges.items()}
+
+
+def _reach(starts: Iterable[str], edges: _Edges) -> set[str]:
+    """Every digest reachable from `starts` (included) along `edges`."""
+    seen = set(starts)
+    stack = list(seen)
+    while stack:
+        for target in edges.get(stack.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                stack.append(target)
+    return seen
+
+
+def _in_use(graph: _Graph, in_use: InUse) -> dict[str, str]:
+    """digest -> detail for images in use, and for every index that lists one (at any depth)."""
+    used = {
+        d: f"in use by {_few(sources)}" for d, i in graph.images.items() if (sources := in_use.sources(i))
+    }
+    for digest in sorted(used):  # sorted: the smallest in-use digest names the reason, whatever the order
+        for index in sorted(_reach(graph.listed_by.get(digest, ()), graph.listed_by)):
+            used.setdefault(index, f"lists {digest}, {used[digest]}")
+    return used
+
+
+def _held(image: Image, policy: Policy) -> str | None:
+    for tag in sorted(image.tags):
+        for pattern in policy.hold_tags:
+            if pattern.search(tag):
+                return f"tag {tag!r} matches hold pattern {pattern.source!r}"
+    return None
+
+
+def _policy_keeps(top: list[Image], policy: Policy, now: datetime) -> dict[str, tuple[Reason, str]]:
+    """digest -> (reason, detail) for the top-level images (sorted by digest) the policy's rules keep."""
+    # Untagged images the policy leaves alone do not take a newest-N place from a tagged one.
+    candidates = [image for image in top if policy.untagged or image.tags]
+    # A stable sort of digest-sorted images: equal push times rank by digest.
+    newest = sorted(candidates, key=lambda image: image.pushed_at, reverse=True)[: max(policy.keep_latest, 0)]
+    keeps = {
+        image.digest: (Reason.NEWEST_N, f"#{rank} of the {policy.keep_latest} newest")
+        for rank, image in enumerate(newest, start=1)
+    }
+    for image in top:
+        if image.digest not in keeps and (keep := _age_keep(image, policy, now)):
+            keeps[image.digest] = keep
+    return keeps
+
+
+def _age_keep(image: Image, policy: Policy, now: datetime) -> tuple[Reason, str] | None:
+    age = now - image.pushed_at
+    if policy.older_than is not None and age < policy.older_than:
+        return Reason.TOO_YOUNG, f"pushed {_span(age)} ago, younger than {_span(policy.older_than)}"
+    # A pull time before the push (the digest was pushed again) is older news than the push.
+    idle = now - max(image.pushed_at, image.last_pulled_at or image.pushed_at)
+    if policy.not_pulled_for is not None and idle < policy.not_pulled_for:
+        return Reason.RECENTLY_PULLED, f"{_pulled(image, now)}, within {_span(policy.not_pulled_for)}"
+    if not (policy.untagged or image.tags):
+        return Reason.UNTAGGED_NOT_SELECTED, "untagged, and the policy sets untagged: false"
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Rules:
+    """The facts gathered for one repository, applied to one image at a time in precedence order."""
+
+    graph: _Graph
+    policy: Policy
+    now: datetime
+    used: Mapping[str, str]
+    held: Mapping[str, str]
+    chosen: Mapping[str, tuple[Reason, str]]
+    kept: set[str]
+
+    def decide(self, image: Image) -> Decision:
+        digest = image.digest
+        if digest in self.used:
+            return Decision(image=image, action=Action.KEEP, reason=Reason.IN_USE, detail=self.used[digest])
+        if kept_parents := [p for p in self.graph.parents.get(digest, ()) if p in self.kept]:
+            parent = kept_parents[0]
+            detail = f"{self._relation(digest, parent)} kept {parent}"
+            return Decision(
+                image=image,
+                action=Action.KEEP,
+                reason=Reason.PART_OF_KEPT_IMAGE,
+                parent=parent,
+                detail=detail,
+            )
+        if digest in self.held:
+            return Decision(image=image, action=Action.KEEP, reason=Reason.HELD_TAG, detail=self.held[digest])
+        if digest in self.chosen:
+            reason, detail = self.chosen[digest]
+            return Decision(image=image, action=Action.KEEP, reason=reason, detail=detail)
+        if digest in self.graph.top:
+            return self._remove(image, Reason.EXPIRED, None, _expired(image, self.now))
+        parent = self.graph.parents[digest][0]
+        return self._remove(
+            image, Reason.WITH_PARENT, parent, f"{self._relation(digest, parent)} {parent}, which goes"
+        )
+
+    def _relation(self, digest: str, parent: str) -> str:
+        return "listed by index" if digest in self.graph.images[parent].children else "attached to"
+
+    def _remove(self, image: Image, reason: Reason, parent: str | None, detail: str) -> Decision:
+        match self.policy.action:
+            case Action.ARCHIVE if image.status is not ImageStatus.ACTIVE:
+                detail = f"already {image.status.lower()}; {detail}"
+                return Decision(
+                    image=image,
+                    action=Action.KEEP,
+                    reason=Reason.ALREADY_ARCHIVED,
+                    parent=parent,
+                    detail=detail,
+                )
+            case Action.DELETE | Action.ARCHIVE as action:
+                return Decision(image=image, action=action, reason=reason, parent=parent, detail=detail)
+            case Action.KEEP:
+                raise ValueError(
+                    f"policy {self.policy.name}: action keep removes nothing (use delete or archive)"
+                )
+            case unreachable:  # pragma: no cover  # mypy proves every Action is handled above
+                assert_never(unreachable)
+
+
+def _expired(image: Image, now: datetime) -> str:
+    return f"pushed {_span(now - image.pushed_at)} ago, {_pulled(image, now)}"
+
+
+def _pulled(image: Image, now: datetime) -> str:
+    if image.last_pulled_at is None:
+        return "never pulled"
+    return f"last pulled {_span(now - image.last_pulled_at)} ago"
+
+
+def _span(delta: timedelta) -> str:
+    """A duration as a reviewer reads it: whole days from two days up, else whole hours."""
+    hours = max(0, int(delta.total_seconds() // 3600))
+    return f"{hours // 24}d" if hours >= 48 else f"{hours}h"
+
+
+def _few(sources: tuple[str, ...]) -> str:
+    shown = ", ".join(sources[:_SOURCES_SHOWN])
+    more = len(sources) - _SOURCES_SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _order(decision: Decision) -> str:
+    return decision.image.digest

@@ -1,0 +1,79 @@
+"""Apply's preconditions: does a planned action still hold against the live repository and current usage?
+
+PURE, like `decide` (which it re-runs on the live state: one set of rules, two moments). A planned action
+passes when its digest is still there with the tags the plan recorded, and deciding the live repository
+afresh removes it the same way. `live` must be the whole repository as it is now: rules such as NEWEST_N
+rank every top-level image, so a partial view would rank the wrong ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from ecrgc.decide import InUse, decide
+from ecrgc.model import Decision, PlannedAction, Policy, Reason, Repository
+
+
+class Verdict(StrEnum):
+    """The result of checking one planned action; every verdict but OK and GONE is a conflict."""
+
+    OK = "ok"
+    GONE = "gone"
+    """The digest is no longer in the repository: apply reports it as already absent."""
+    TAGS_CHANGED = "tags_changed"
+    """A tag moved onto the image or away from it since the plan (a held tag may have appeared)."""
+    KEPT = "kept"
+    """Deciding the live state keeps the image; `reason` says why (in use, held, part of a kept image …)."""
+    ACTION_CHANGED = "action_changed"
+    """Deciding the live state removes the image another way than planned (delete vs archive)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Check:
+    """The verdict on one planned action; `reason` is the live decision's reason when it keeps the image."""
+
+    action: PlannedAction
+    verdict: Verdict
+    reason: Reason | None = None
+    detail: str = ""
+
+    @property
+    def conflict(self) -> bool:
+        """True when apply must not carry out the action."""
+        return self.verdict not in (Verdict.OK, Verdict.GONE)
+
+
+def verify(
+    planned: Sequence[PlannedAction], live: Repository, in_use: InUse, policy: Policy, *, now: datetime
+) -> tuple[Check, ...]:
+    """One Check per planned action of `live`'s repository, in the order given."""
+    decisions = {decision.image.digest: decision for decision in decide(live, in_use, policy, now=now)}
+    return tuple(_check(action, live.name, decisions.get(action.digest)) for action in planned)
+
+
+def _check(action: PlannedAction, repository: str, live: Decision | None) -> Check:
+    if action.repository != repository:
+        raise ValueError(f"planned action for {action.repository} checked against {repository}")
+    if live is None:
+        return Check(
+            action=action, verdict=Verdict.GONE, detail=f"{action.digest} is no longer in {repository}"
+        )
+    if set(live.image.tags) != set(action.tags):
+        return Check(action=action, verdict=Verdict.TAGS_CHANGED, detail=_tag_change(action, live))
+    if live.reason.keeps:
+        return Check(action=action, verdict=Verdict.KEPT, reason=live.reason, detail=live.detail)
+    if live.action != action.action:
+        detail = f"planned {action.action}, the live state says {live.action}"
+        return Check(action=action, verdict=Verdict.ACTION_CHANGED, reason=live.reason, detail=detail)
+    return Check(action=action, verdict=Verdict.OK, reason=live.reason, detail=live.detail)
+
+
+def _tag_change(action: PlannedAction, live: Decision) -> str:
+    added = sorted(set(live.image.tags) - set(action.tags))
+    removed = sorted(set(action.tags) - set(live.image.tags))
+    parts = [f"tagged {', '.join(added)} since the plan"] if added else []
+    parts += [f"lost {', '.join(removed)}"] if removed else []
+    return "; ".join(parts)
