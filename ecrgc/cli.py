@@ -20,8 +20,10 @@ from typer.core import TyperGroup
 from ecrgc import __version__
 from ecrgc.commands import github as github_command
 from ecrgc.commands import plans as plans_command
+from ecrgc.commands import sandbox as sandbox_command
 from ecrgc.errors import ConfigError, EcrgcError, UsageError
 from ecrgc.github import GitHub
+from ecrgc.sandbox import Sandbox
 
 log = logging.getLogger("ecrgc")
 
@@ -206,3 +208,63 @@ def _plans_prune_expired(
     """Remove the plan files that have expired, printing each removed path."""
     for entry in plans_command.run_prune_expired(directory, now=datetime.now(UTC), dry_run=dry_run):
         typer.echo(str(entry.path))
+
+
+@app.command("sandbox")
+def _sandbox(
+    *,
+    seed: Annotated[
+        list[Path] | None, typer.Option("--seed", help="A YAML registry description; repeatable.")
+    ] = None,
+    synthetic: Annotated[
+        str | None, typer.Option("--synthetic", help="N_REPOS:N_IMAGES of synthetic images (fixed seed).")
+    ] = None,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: a free one).")] = 0,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    account: Annotated[str, typer.Option("--account", help="The account id it answers as.")] = "123456789012",
+    region: Annotated[str, typer.Option("--region", help="The region it answers as.")] = "ap-northeast-1",
+    latency: Annotated[float, typer.Option("--latency", help="Milliseconds added to every call.")] = 0.0,
+    throttle: Annotated[
+        list[str] | None,
+        typer.Option("--throttle", help="OP=RATE calls per second (OP may be *); repeatable."),
+    ] = None,
+    error_rate: Annotated[float, typer.Option("--error-rate", help="Share of calls answered 500.")] = 0.0,
+    drop_rate: Annotated[float, typer.Option("--drop-rate", help="Share of connections dropped.")] = 0.0,
+    fault_seed: Annotated[int, typer.Option("--fault-seed", help="Seed of the fault injection.")] = 0,
+    activation_seconds: Annotated[
+        float, typer.Option("--activation-seconds", help="How long a restore from archive takes.")
+    ] = 1200.0,
+    subject_delete: Annotated[
+        str, typer.Option("--subject-delete", help="Deleting a subject: orphan|cascade|block its referrers.")
+    ] = "orphan",
+    same_call_children: Annotated[
+        str,
+        typer.Option(
+            "--same-call-children", help="Index + children in one call: reject|in_order|indexes_first."
+        ),
+    ] = "reject",
+) -> None:
+    """Serve a local ECR (and STS) endpoint until interrupted; prints the variables to export."""
+    options = sandbox_command.SandboxOptions(
+        account=account,
+        region=region,
+        host=host,
+        port=port,
+        seeds=tuple(seed or ()),
+        synthetic=synthetic,
+        latency_ms=latency,
+        throttles=tuple(throttle or ()),
+        error_rate=error_rate,
+        drop_rate=drop_rate,
+        fault_seed=fault_seed,
+        activation_seconds=activation_seconds,
+        subject_delete=subject_delete,
+        same_call_children=same_call_children,
+    )
+
+    def ready(sandbox: Sandbox) -> None:
+        typer.echo(sandbox_command.export_lines(sandbox.environ()), nl=False)
+        typer.echo(f"ecrgc: ECR sandbox on {sandbox.endpoint_url}; Ctrl-C to stop", err=True)
+
+    summary = sandbox_command.run_sandbox(options, ready=ready)
+    typer.echo(f"ecrgc: served {summary.calls} calls; {summary.images} images left", err=True)

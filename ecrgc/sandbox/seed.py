@@ -80,7 +80,7 @@ def load(registry: Registry, path: Path) -> SeedSummary:
 
 def apply(registry: Registry, document: Any, source: str = "<seed>") -> SeedSummary:
     """Seed `registry` from an already parsed description."""
-    doc = _mapping(document, source, "$")
+    doc = _mapping(document if document is not None else {}, source, "$")
     if "now" in doc:
         registry.clock.set(_instant(doc["now"], source, "$.now"))
     now = registry.clock.now()
