@@ -10,19 +10,26 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, assert_never
 
 import typer
 from typer._click.core import Context  # typer vendors click; its Group.invoke takes this Context
 from typer.core import TyperGroup
 
-from ecrgc import __version__
+from ecrgc import __version__, render
+from ecrgc.aws import Registry
 from ecrgc.commands import github as github_command
+from ecrgc.commands import plan as plan_command
 from ecrgc.commands import plans as plans_command
 from ecrgc.commands import sandbox as sandbox_command
 from ecrgc.errors import ConfigError, EcrgcError, UsageError
 from ecrgc.github import GitHub
+from ecrgc.model import Plan
+from ecrgc.planfile import load_plan_file, write_plan_file
+from ecrgc.policy import load_policies, parse_duration
+from ecrgc.report import ApplyReport, dumps_report, load_report_file
 from ecrgc.sandbox import Sandbox
 
 log = logging.getLogger("ecrgc")
@@ -268,3 +275,81 @@ def _sandbox(
 
     summary = sandbox_command.run_sandbox(options, ready=ready)
     typer.echo(f"ecrgc: served {summary.calls} calls; {summary.images} images left", err=True)
+
+
+class Format(StrEnum):
+    TEXT = "text"
+    MARKDOWN = "markdown"
+    JSON = "json"
+
+
+def _render_plan(plan: Plan, output: Format) -> str:
+    match output:
+        case Format.TEXT:
+            return render.plan_text(plan)
+        case Format.MARKDOWN:
+            return render.plan_markdown(plan)
+        case Format.JSON:
+            return render.plan_json(plan)
+        case _:
+            assert_never(output)
+
+
+def _render_report(report: ApplyReport, output: Format) -> str:
+    match output:
+        case Format.TEXT:
+            return render.report_text(report, details=True)
+        case Format.MARKDOWN:
+            return render.report_markdown(report)
+        case Format.JSON:
+            return dumps_report(report)
+        case _:
+            assert_never(output)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@app.command("plan")
+def _plan(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Policy files or directories.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the plan file here (else: what-if).")
+    ] = None,
+    expires_in: Annotated[str, typer.Option("--expires-in", help="How long the plan may be applied.")] = "7d",
+    output: Annotated[Format, typer.Option("--format", help="How to print the summary.")] = Format.TEXT,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 0: nothing to delete, 2: deletions planned.")
+    ] = False,
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", envvar="ECRGC_KUBECONFIG")] = None,
+) -> None:
+    """Plan what to delete from the live registry and the images in use; print it, and save it with --out."""
+    policies = load_policies(paths or [Path("policies")])
+    region = plan_command.target_region(policies)
+    registry = Registry(region, registry_id=policies[0].registry_id)
+    plan = plan_command.run_plan(
+        policies,
+        inventory=registry,
+        usage=lambda chosen: plan_command.collect_usage(chosen, kubeconfig=kubeconfig),
+        now=_now(),
+        expires_in=parse_duration(expires_in),
+    )
+    if out is not None:
+        write_plan_file(plan, out)
+        log.info("wrote %s", out)
+    typer.echo(_render_plan(plan, output), nl=False)
+    if detailed_exitcode and plan.actions:
+        raise typer.Exit(2)
+
+
+@app.command("show")
+def _show(
+    path: Annotated[Path, typer.Argument(help="A plan file (.json) or an apply report (.jsonl).")],
+    output: Annotated[Format, typer.Option("--format")] = Format.TEXT,
+) -> None:
+    """Render a plan file or an apply report as text, Markdown (PR comments) or JSON."""
+    if path.suffix == ".jsonl":
+        typer.echo(_render_report(load_report_file(path), output), nl=False)
+    else:
+        typer.echo(_render_plan(load_plan_file(path), output), nl=False)

@@ -1,0 +1,225 @@
+"""`ecrgc plan`: policies + live inventory + images in use → a `Plan`.
+
+The registry and the in-use sources are ports: the CLI passes the boto3-backed `aws.Registry` and
+`collect_usage` (image lists + Kubernetes); tests may pass the same real adapters pointed at local servers.
+Repositories are decided one at a time as the scan yields them and then dropped, so memory holds one
+repository's images plus the (much smaller) plan.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from ecrgc import __version__, decide, imagelists, kube
+from ecrgc.errors import ConfigError
+from ecrgc.model import (
+    Action,
+    Decision,
+    InputFingerprint,
+    KubeContext,
+    Plan,
+    PlannedAction,
+    Policy,
+    PolicyRecord,
+    ProtectedImage,
+    Reason,
+    Repository,
+    RepositorySummary,
+    Usage,
+)
+from ecrgc.planfile import FORMAT_VERSION
+from ecrgc.policy import check_overlaps, policy_sha256
+
+DEFAULT_EXPIRY = timedelta(days=7)
+
+
+class Inventory(Protocol):
+    """What planning needs from a registry (implemented by `ecrgc.aws.Registry`)."""
+
+    def caller_account(self) -> str: ...
+
+    def list_repositories(self, selects: Callable[[str], bool]) -> list[tuple[str, str, str]]: ...
+
+    def scan(self, names: Iterable[str]) -> Iterator[Repository]: ...
+
+
+UsageCollector = Callable[[Sequence[Policy]], Usage]
+"""Reads every in-use source the policies name; raises SourceUnavailable when one cannot be read."""
+
+
+def collect_usage(policies: Sequence[Policy], *, base: Path = Path(), kubeconfig: str | None = None) -> Usage:
+    """The union of the policies' image lists (relative to `base`) and Kubernetes contexts, each read once."""
+    lists = sorted({pattern for p in policies for pattern in p.protect.image_lists})
+    contexts: dict[str, KubeContext] = {}
+    for policy in policies:
+        for context in policy.protect.kubernetes:
+            known = contexts.get(context.name)
+            # A context named twice is read once; it may be empty only if every policy allows that.
+            allow_empty = context.allow_empty and (known is None or known.allow_empty)
+            contexts[context.name] = KubeContext(
+                name=context.name, in_cluster=context.in_cluster, allow_empty=allow_empty
+            )
+    usage = imagelists.read_image_lists(lists, base) if lists else Usage()
+    if contexts:
+        usage += kube.collect([contexts[name] for name in sorted(contexts)], kubeconfig=kubeconfig)
+    return usage
+
+
+def target_region(policies: Sequence[Policy]) -> str:
+    """The one region all policies are for: a plan binds to one account and one region."""
+    regions = sorted({p.region for p in policies})
+    if not policies:
+        raise ConfigError("no policies to plan: pass policy files or a directory holding *.yaml policies")
+    if len(regions) > 1:
+        raise ConfigError(
+            f"the policies target {len(regions)} regions ({', '.join(regions)}): a plan binds to one region;"
+            " plan each region's policies separately (pass their files or directories)"
+        )
+    return regions[0]
+
+
+def check_account(policies: Sequence[Policy], account: str) -> None:
+    """A policy pinned to another registry must not be planned with these credentials."""
+    for policy in policies:
+        if policy.registry_id and policy.registry_id != account:
+            raise ConfigError(
+                f"{policy.source}::$.spec.registryId: the policy is for registry {policy.registry_id} but the"
+                f" credentials in use are for account {account}; use that account's credentials"
+            )
+
+
+def run_plan(
+    policies: Sequence[Policy],
+    *,
+    inventory: Inventory,
+    usage: UsageCollector,
+    now: datetime,
+    expires_in: timedelta = DEFAULT_EXPIRY,
+) -> Plan:
+    """Plan the policies against the live registry and in-use sources, as of `now`."""
+    region = target_region(policies)
+    account = inventory.caller_account()
+    check_account(policies, account)
+    listed = inventory.list_repositories(lambda name: any(p.selects(name) for p in policies))
+    names = [name for name, _, _ in listed]
+    check_overlaps(policies, names)
+    owner = {name: next(p for p in policies if p.selects(name)) for name in names}
+    collected = usage(policies)
+    in_use = decide.in_use(collected, account=account, region=region)
+    builder = _PlanBuilder()
+    for repository in inventory.scan(names):
+        policy = owner[repository.name]
+        builder.add(repository, policy, decide.decide(repository, in_use, policy, now=now), in_use)
+    return builder.build(
+        policies=policies,
+        inputs=collected.inputs,
+        account=account,
+        region=region,
+        now=now,
+        expires_in=expires_in,
+    )
+
+
+@dataclass
+class _PlanBuilder:
+    """Accumulates the per-repository results of `decide` into the plan's lists."""
+
+    actions: list[PlannedAction] = field(default_factory=list)
+    protected: list[ProtectedImage] = field(default_factory=list)
+    summaries: list[RepositorySummary] = field(default_factory=list)
+    deletions: list[str] = field(default_factory=list)
+
+    def add(
+        self, repository: Repository, policy: Policy, decisions: Sequence[Decision], in_use: decide.InUse
+    ) -> None:
+        removed = [d for d in decisions if d.action is not Action.KEEP]
+        self.actions.extend(_planned(d, policy) for d in removed)
+        self.protected.extend(_protected(d, in_use) for d in decisions if d.reason is Reason.IN_USE)
+        empties = bool(decisions) and len(removed) == len(decisions) and policy.action is Action.DELETE
+        delete_repository = empties and policy.delete_empty_repositories
+        if delete_repository:
+            self.deletions.append(repository.name)
+        self.summaries.append(
+            _summary(repository.name, policy, decisions, delete_repository=delete_repository)
+        )
+
+    def build(
+        self,
+        *,
+        policies: Sequence[Policy],
+        inputs: Sequence[InputFingerprint],
+        account: str,
+        region: str,
+        now: datetime,
+        expires_in: timedelta,
+    ) -> Plan:
+        return Plan(
+            format_version=FORMAT_VERSION,
+            ecrgc_version=__version__,
+            created_at=now,
+            expires_at=now + expires_in,
+            account=account,
+            region=region,
+            policies=tuple(
+                sorted(
+                    (
+                        PolicyRecord(name=p.name, sha256=policy_sha256(p), document=p.document)
+                        for p in policies
+                    ),
+                    key=lambda r: r.name,
+                )
+            ),
+            inputs=tuple(sorted(set(inputs))),
+            actions=tuple(sorted(self.actions, key=lambda a: (a.repository, a.digest))),
+            repository_deletions=tuple(sorted(self.deletions)),
+            protected=tuple(sorted(self.protected, key=lambda p: (p.repository, p.digest))),
+            summary=tuple(sorted(self.summaries, key=lambda s: s.repository)),
+        )
+
+
+def _planned(decision: Decision, policy: Policy) -> PlannedAction:
+    image = decision.image
+    return PlannedAction(
+        repository=image.repository,
+        digest=image.digest,
+        tags=image.tags,
+        pushed_at=image.pushed_at,
+        last_pulled_at=image.last_pulled_at,
+        size_bytes=image.size_bytes,
+        media_type=image.media_type,
+        action=decision.action,
+        reason=decision.reason,
+        parent=decision.parent,
+        policy=policy.name,
+    )
+
+
+def _protected(decision: Decision, in_use: decide.InUse) -> ProtectedImage:
+    image = decision.image
+    # An index kept for an in-use child has no use of its own: its decision's detail says which child.
+    sources = in_use.sources(image) or (decision.detail,)
+    return ProtectedImage(repository=image.repository, digest=image.digest, tags=image.tags, sources=sources)
+
+
+def _summary(
+    name: str, policy: Policy, decisions: Sequence[Decision], *, delete_repository: bool
+) -> RepositorySummary:
+    kept = Counter(d.reason for d in decisions if d.action is Action.KEEP)
+    return RepositorySummary(
+        repository=name,
+        policy=policy.name,
+        scanned=len(decisions),
+        kept=dict(sorted(kept.items())),
+        deleted=sum(d.action is Action.DELETE for d in decisions),
+        archived=sum(d.action is Action.ARCHIVE for d in decisions),
+        # An index reports its largest child's size and the children are counted themselves.
+        bytes_reclaimed=sum(
+            d.image.size_bytes for d in decisions if d.action is not Action.KEEP and not d.image.is_index
+        ),
+        delete_repository=delete_repository,
+    )
