@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -20,10 +21,13 @@ from typer.core import TyperGroup
 
 from ecrgc import __version__, render
 from ecrgc.aws import Registry
+from ecrgc.commands import demo as demo_command
 from ecrgc.commands import github as github_command
 from ecrgc.commands import plan as plan_command
 from ecrgc.commands import plans as plans_command
+from ecrgc.commands import policy as policy_command
 from ecrgc.commands import sandbox as sandbox_command
+from ecrgc.commands import validate as validate_command
 from ecrgc.errors import ConfigError, EcrgcError, UsageError
 from ecrgc.github import GitHub
 from ecrgc.model import Plan
@@ -353,3 +357,52 @@ def _show(
         typer.echo(_render_report(load_report_file(path), output), nl=False)
     else:
         typer.echo(_render_plan(load_plan_file(path), output), nl=False)
+
+
+@app.command("validate")
+def _validate(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Policy (.yaml, .yml) and plan (.json) files or directories.")
+    ] = None,
+) -> None:
+    """Check policy and plan files: every error on stderr, a one-line verdict on stdout; exit 1 if any."""
+    report = validate_command.run_validate(paths or [Path("policies")])
+    for line in report.errors:
+        typer.echo(line, err=True)
+    typer.echo(report.summary())
+    if report.errors:
+        raise typer.Exit(1)
+
+
+policy_app = typer.Typer(no_args_is_help=True, help="Policy documents: migrate from the seed's .env.")
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("from-env")
+def _policy_from_env(
+    env_file: Annotated[
+        Path | None,
+        typer.Argument(help="The seed's .env file. Default: ./.env if it exists, else the environment only."),
+    ] = None,
+) -> None:
+    """Print the policy YAML equivalent to the seed's variables; the environment overrides the file."""
+    if env_file is None and Path(".env").is_file():
+        env_file = Path(".env")
+    typer.echo(policy_command.run_from_env(env_file, os.environ), nl=False)
+
+
+@app.command("demo")
+def _demo(
+    workdir: Annotated[
+        Path | None, typer.Option("--workdir", help="Keep the demo's policy, image list and plan here.")
+    ] = None,
+) -> None:
+    """Plan and apply against an embedded sample registry: no AWS account, no network."""
+    with tempfile.TemporaryDirectory(prefix="ecrgc-demo-") as scratch:
+        where = workdir or Path(scratch)
+        typer.echo("ecrgc: starting the sandbox with the sample registry …", err=True)
+        result = demo_command.run_demo(where, now=_now())
+        typer.echo(f"== plan ({result.images_before} images scanned; saved to {result.plan_path})\n")
+        typer.echo(render.plan_text(result.plan), nl=False)
+        after = sum(result.images_after.values())
+        typer.echo(f"\n== registry after apply: {after} images left of {result.images_before}")
