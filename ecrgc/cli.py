@@ -26,9 +26,7 @@ from ecrgc.commands import github as github_command
 from ecrgc.commands import plan as plan_command
 from ecrgc.commands import plans as plans_command
 from ecrgc.commands import policy as policy_command
-from ecrgc.commands import policy as policy_command
 from ecrgc.commands import sandbox as sandbox_command
-from ecrgc.commands import validate as validate_command
 from ecrgc.commands import validate as validate_command
 from ecrgc.errors import ConfigError, EcrgcError, UsageError
 from ecrgc.github import GitHub
@@ -408,35 +406,3 @@ def _demo(
         typer.echo(render.plan_text(result.plan), nl=False)
         after = sum(result.images_after.values())
         typer.echo(f"\n== registry after apply: {after} images left of {result.images_before}")
-
-
-@app.command("validate")
-def _validate(
-    paths: Annotated[
-        list[Path] | None, typer.Argument(help="Policy (.yaml, .yml) and plan (.json) files or directories.")
-    ] = None,
-) -> None:
-    """Check policy and plan files: every error on stderr, a one-line verdict on stdout; exit 1 if any."""
-    report = validate_command.run_validate(paths or [Path("policies")])
-    for line in report.errors:
-        typer.echo(line, err=True)
-    typer.echo(report.summary())
-    if report.errors:
-        raise typer.Exit(1)
-
-
-policy_app = typer.Typer(no_args_is_help=True, help="Policy documents: migrate from the seed's .env.")
-app.add_typer(policy_app, name="policy")
-
-
-@policy_app.command("from-env")
-def _policy_from_env(
-    env_file: Annotated[
-        Path | None,
-        typer.Argument(help="The seed's .env file. Default: ./.env if it exists, else the environment only."),
-    ] = None,
-) -> None:
-    """Print the policy YAML equivalent to the seed's variables; the environment overrides the file."""
-    if env_file is None and Path(".env").is_file():
-        env_file = Path(".env")
-    typer.echo(policy_command.run_from_env(env_file, os.environ), nl=False)
