@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
+from itertools import islice
 
 from ecrgc.aws import inventory, mutations
 from ecrgc.aws.client import DEFAULT_MAX_ATTEMPTS, RetryMode, caller_account, ecr_client, sts_client
@@ -58,24 +58,22 @@ class Registry:
         return replace(repository, registry_id=listed_in) if listed_in else repository
 
     def scan(self, names: Iterable[str], *, workers: int | None = None) -> Iterator[Repository]:
-        """Scans repositories concurrently and yields them sorted by name.
+        """Scans repositories concurrently and yields each as soon as it is complete (completion order).
 
-        At most twice `workers` repositories are in flight or waiting to be consumed, so memory does not
-        grow with the number of repositories unless the caller keeps them. The first failure stops the
-        scan: the repositories not yet started are cancelled and the error propagates.
+        Completion order, not name order: a sorted stream would hold every repository finished behind a
+        large one, and the decision core does not depend on order (callers sort if they need to). At most
+        `workers` repositories are in flight, so memory does not grow with their number unless the caller
+        keeps them. The first failure stops the scan: the rest are cancelled and the error propagates.
         """
         threads = min(workers or self.workers, self.workers)
-        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ecrgc-scan")
-        pending: deque[Future[Repository]] = deque()
-        try:
-            for name in sorted(set(names)):
-                pending.append(pool.submit(self.scan_repository, name))
-                if len(pending) >= 2 * threads:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        todo = iter(sorted(set(names)))
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ecrgc-scan") as pool:
+            running = {pool.submit(self.scan_repository, name) for name in islice(todo, threads)}
+            while running:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+                    running.update(pool.submit(self.scan_repository, name) for name in islice(todo, 1))
 
     def delete_images(self, repository: str, digests: Sequence[str]) -> list[Outcome]:
         """One Outcome per digest, deleted in BatchDeleteImage calls of at most 100, in the given order."""

@@ -1,0 +1,182 @@
+"""Benchmark: scan a large synthetic registry in the sandbox with ecrgc's inventory code (issue 4, item 7).
+
+The sandbox (ECR with 10 ms latency per call) runs in its own process, and every measured scan in a fresh
+process too, so the figures (wall, CPU, peak RSS) are the scanner's alone. The scanner keeps every
+repository it scanned, as `ecrgc plan` does. Minimum calls: DescribeImages Σ ceil(images/1000) per
+repository, BatchGetImage Σ ceil(indexes/100), DescribeRepositories ceil(repositories/1000).
+
+    ECRGC_BENCH_SCALE=small|full (default full: 2,000 repositories / 1,000,000 images)
+    ECRGC_BENCH_REPEAT=N         runs per configuration (default 3); medians are reported
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import statistics
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ecrgc.aws import Registry, RetryMode
+from ecrgc.sandbox import Sandbox
+from ecrgc.sandbox.synth import SynthSpec, generate
+
+LATENCY_MS = 10.0
+SHARE = 1 / 17
+"""Index and signature share of pushes so that 5 % of all images are indexes and 5 % are signatures
+(a push is 1 image, or 3 for an index with two children, plus 1 for a signature)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    repositories: int
+    images: int
+    workers: tuple[int, ...]
+    """Worker counts compared without throttling."""
+
+
+SCALES = {
+    "full": Scale(repositories=2_000, images=1_000_000, workers=(8, 16)),
+    "small": Scale(repositories=200, images=100_000, workers=(4, 8, 16, 32)),
+}
+THROTTLE_RATE = 100.0
+"""Calls per second the sandbox admits in the retry-mode comparison (all operations together)."""
+
+
+def run() -> dict[str, object]:
+    """Measure and report; never asserts a time."""
+    name = os.environ.get("ECRGC_BENCH_SCALE", "full")
+    scale, repeat = SCALES[name], int(os.environ.get("ECRGC_BENCH_REPEAT", "3"))
+    report: dict[str, object] = {"scale": name, "repeat": repeat, "latency_ms": LATENCY_MS}
+    with sandbox_process(scale) as sandbox:
+        report["registry"] = sandbox.ask("stats")
+        report["runs"] = [_measure(sandbox, workers=w, mode="standard", repeat=repeat) for w in scale.workers]
+        sandbox.ask("throttle", THROTTLE_RATE)
+        report["throttled"] = {
+            "rate_per_second": THROTTLE_RATE,
+            "runs": [_measure(sandbox, workers=16, mode=m, repeat=repeat) for m in ("standard", "adaptive")],
+        }
+    return report
+
+
+def _measure(sandbox: _SandboxClient, *, workers: int, mode: RetryMode, repeat: int) -> dict[str, object]:
+    """Medians over `repeat` fresh-process scans of everything, with the calls the sandbox received."""
+    runs = []
+    for _ in range(repeat):
+        sandbox.ask("reset")
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            figures = pool.submit(scan_everything, sandbox.environ, workers, mode).result()
+        figures["calls"] = sandbox.ask("calls")
+        runs.append(figures)
+    return _summary(runs, workers=workers, mode=mode)
+
+
+def _summary(runs: list[dict[str, Any]], *, workers: int, mode: RetryMode) -> dict[str, object]:
+    last = runs[-1]
+    calls: Mapping[str, int] = last["calls"]
+    minimum: Mapping[str, int] = last["minimum"]
+    return {
+        "workers": workers,
+        "retry_mode": mode,
+        "wall_s": statistics.median(r["wall_s"] for r in runs),
+        "cpu_s": statistics.median(r["cpu_s"] for r in runs),
+        "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in runs),
+        "wall_s_each": [r["wall_s"] for r in runs],
+        "images": last["images"],
+        "calls": dict(calls),
+        "minimum_calls": dict(minimum),
+        "describe_images_at_minimum": all(
+            r["calls"]["DescribeImages"] == minimum["DescribeImages"] for r in runs
+        ),
+        "only_batch_operations": set(calls) <= {*minimum, "GetCallerIdentity"},
+    }
+
+
+def scan_everything(environ: Mapping[str, str], workers: int, mode: RetryMode) -> dict[str, Any]:
+    """One measured scan of every repository (runs in a fresh process)."""
+    os.environ.update(environ)
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    registry = Registry(environ["AWS_DEFAULT_REGION"], workers=workers, retry_mode=mode)
+    names = [name for name, _, _ in registry.list_repositories(lambda _: True)]
+    repositories = list(registry.scan(names))
+    wall, cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
+    images = [len(r.images) for r in repositories]
+    indexes = [sum(i.is_index for i in r.images) for r in repositories]
+    return {
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "images": sum(images),
+        "minimum": {
+            "DescribeRepositories": math.ceil(len(names) / 1000) or 1,
+            "DescribeImages": sum(max(1, math.ceil(n / 1000)) for n in images),
+            "BatchGetImage": sum(math.ceil(n / 100) for n in indexes),
+        },
+    }
+
+
+class _SandboxClient:
+    """The benchmark's handle on the sandbox process: its environment and a request/answer pipe."""
+
+    def __init__(self, pipe: Connection, environ: Mapping[str, str]) -> None:
+        self.pipe, self.environ = pipe, dict(environ)
+
+    def ask(self, *command: object) -> Any:
+        self.pipe.send(command)
+        return self.pipe.recv()
+
+
+@contextmanager
+def sandbox_process(scale: Scale) -> Iterator[_SandboxClient]:
+    """A sandbox holding the synthetic registry, served from its own process until the block ends."""
+    context = get_context("spawn")
+    mine, theirs = context.Pipe()
+    process = context.Process(target=serve, args=(theirs, scale), name="ecr-sandbox")
+    process.start()
+    try:
+        yield _SandboxClient(mine, mine.recv())
+    finally:
+        mine.send(("stop",))
+        process.join()
+
+
+def serve(pipe: Connection, scale: Scale) -> None:
+    """The sandbox process: seed, serve, and answer the benchmark's requests until told to stop."""
+    spec = SynthSpec(
+        repositories=scale.repositories, images=scale.images, index_share=SHARE, referrer_share=SHARE
+    )
+    with Sandbox() as sandbox:
+        start = time.perf_counter()
+        stored = generate(sandbox.registry, spec)
+        stats = {
+            "images": stored,
+            "repositories": scale.repositories,
+            "seed_s": round(time.perf_counter() - start, 1),
+            "spec": repr(spec),
+        }
+        sandbox.knobs.latency_ms = LATENCY_MS
+        pipe.send(sandbox.environ())
+        while (command := pipe.recv())[0] != "stop":
+            pipe.send(_answer(sandbox, command, stats))
+
+
+def _answer(sandbox: Sandbox, command: tuple[Any, ...], stats: Mapping[str, object]) -> object:
+    match command:
+        case ("stats",):
+            return stats
+        case ("reset",):
+            sandbox.calls.reset()
+            return None
+        case ("calls",):
+            return dict(sandbox.calls.snapshot())
+        case ("throttle", rate):
+            sandbox.knobs.throttle("*", rate=rate)
+            return None
+    raise ValueError(f"unknown command {command!r}")
