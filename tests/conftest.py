@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.kube.fixtures", "tests.sandbox.fixtures"]
 
 
 @pytest.fixture(autouse=True)
