@@ -1,0 +1,569 @@
+"""The plan file: canonical, round-tripping, hashed, versioned, validated. Sample plans for the views too."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecrgc import planfile
+from ecrgc.errors import ConfigError, PlanRefused
+from ecrgc.model import (
+    Action,
+    InputFingerprint,
+    InputKind,
+    Plan,
+    PlannedAction,
+    PolicyRecord,
+    ProtectedImage,
+    Reason,
+    RepositorySummary,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+INDEX = "application/vnd.oci.image.index.v1+json"
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+KEEPING = [r for r in Reason if r.keeps]
+
+
+def assert_golden(name: str, text: str) -> None:
+    """Compare `text` with tests/golden/`name`; ECRGC_UPDATE_GOLDEN=1 rewrites the file instead."""
+    path = GOLDEN / name
+    if os.environ.get("ECRGC_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
+    assert path.exists(), f"{path} is missing: run with ECRGC_UPDATE_GOLDEN=1 and review the diff"
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed: ECRGC_UPDATE_GOLDEN=1 updates it"
+
+
+def digest(seed: str) -> str:
+    return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
+
+
+def action(repository: str, seed: str, **fields: object) -> PlannedAction:
+    values: dict[str, object] = {
+        "repository": repository,
+        "digest": digest(seed),
+        "tags": (),
+        "pushed_at": T0 - timedelta(days=200),
+        "last_pulled_at": None,
+        "size_bytes": 50_000_000,
+        "media_type": MANIFEST,
+        "action": Action.DELETE,
+        "reason": Reason.EXPIRED,
+        "policy": "default",
+    }
+    values.update(fields)
+    return PlannedAction(**values)  # type: ignore[arg-type]
+
+
+def plan(**fields: object) -> Plan:
+    values: dict[str, object] = {
+        "format_version": planfile.FORMAT_VERSION,
+        "ecrgc_version": "0.1.0",
+        "created_at": T0,
+        "expires_at": T0 + timedelta(days=7),
+        "account": "123456789012",
+        "region": "eu-west-1",
+        "policies": (PolicyRecord(name="default", sha256="ab" * 32, document={"name": "default"}),),
+        "inputs": (),
+        "actions": (),
+        "repository_deletions": (),
+        "protected": (),
+        "summary": (),
+    }
+    values.update(fields)
+    return planfile.canonical(Plan(**values))  # type: ignore[arg-type]
+
+
+def empty_plan() -> Plan:
+    """Nothing to delete: every image is kept, some in use."""
+    return plan(
+        summary=(
+            RepositorySummary(
+                repository="payments/api",
+                policy="default",
+                scanned=14,
+                kept={Reason.IN_USE: 2, Reason.NEWEST_N: 10, Reason.TOO_YOUNG: 2},
+                deleted=0,
+                archived=0,
+                bytes_reclaimed=0,
+            ),
+            RepositorySummary(
+                repository="web/frontend",
+                policy="default",
+                scanned=3,
+                kept={Reason.NEWEST_N: 3},
+                deleted=0,
+                archived=0,
+                bytes_reclaimed=0,
+            ),
+        ),
+        protected=(
+            ProtectedImage(
+                repository="payments/api",
+                digest=digest("api-live"),
+                tags=("v2.4.0",),
+                sources=("prd · payments · Deployment/api",),
+            ),
+        ),
+    )
+
+
+def small_plan() -> Plan:
+    """A handful of repositories: an index with children and a signature, an archive policy, in-use images,
+    a repository emptied and deleted, release-looking tags."""
+    index = digest("api-index")
+    child = digest("api-amd64")
+    api = [
+        action("payments/api", "api-index", tags=("v1.2.3",), media_type=INDEX, size_bytes=1_234),
+        action("payments/api", "api-amd64", reason=Reason.WITH_PARENT, parent=index, size_bytes=300_000_000),
+        action("payments/api", "api-arm64", reason=Reason.WITH_PARENT, parent=index, size_bytes=280_000_000),
+        action(
+            "payments/api",
+            "api-amd64-sbom",
+            tags=(f"sha256-{child[7:]}.sbom",),
+            reason=Reason.WITH_PARENT,
+            parent=child,
+            size_bytes=20_000,
+        ),
+        action(
+            "payments/api", "api-pr", tags=("pr-1234", "feature-x"), last_pulled_at=T0 - timedelta(days=90)
+        ),
+    ]
+    web = [
+        action("web/frontend", f"web-{n}", tags=(f"build-{n}",), action=Action.ARCHIVE, policy="frontend")
+        for n in range(2)
+    ]
+    cron = [
+        action("tools/legacy-cron", f"cron-{n}", tags=("release-2023",) if n == 0 else ()) for n in range(3)
+    ]
+    return plan(
+        policies=(
+            PolicyRecord(name="default", sha256="ab" * 32, document={"name": "default", "keepLatest": 10}),
+            PolicyRecord(
+                name="frontend", sha256="cd" * 32, document={"name": "frontend", "action": "archive"}
+            ),
+        ),
+        inputs=(
+            InputFingerprint(
+                kind=InputKind.IMAGE_LIST, name="IMG_LIST/prd_IMG_LIST.txt", sha256="ef" * 32, references=42
+            ),
+            InputFingerprint(kind=InputKind.KUBERNETES, name="prd", references=120),
+        ),
+        actions=(*api, *web, *cron),
+        repository_deletions=("tools/legacy-cron",),
+        protected=(
+            ProtectedImage(
+                repository="payments/api",
+                digest=digest("api-live"),
+                tags=("v2.4.0", "latest"),
+                sources=("prd · payments · Deployment/api", "IMG_LIST/prd_IMG_LIST.txt:12"),
+            ),
+            ProtectedImage(
+                repository="web/frontend",
+                digest=digest("web-live"),
+                tags=(),
+                sources=("prd · web · Deployment/web",),
+            ),
+        ),
+        summary=(
+            _summary(
+                "payments/api", 17, {Reason.IN_USE: 1, Reason.PART_OF_KEPT_IMAGE: 2, Reason.NEWEST_N: 9}, api
+            ),
+            _summary(
+                "web/frontend", 8, {Reason.IN_USE: 1, Reason.HELD_TAG: 1, Reason.NEWEST_N: 4}, web, "frontend"
+            ),
+            _summary("tools/legacy-cron", 3, {}, cron, delete_repository=True),
+            _summary(
+                "infra/base",
+                6,
+                {Reason.TOO_YOUNG: 2, Reason.RECENTLY_PULLED: 3, Reason.ALREADY_ARCHIVED: 1},
+                [],
+            ),
+        ),
+    )
+
+
+def _summary(
+    repository: str,
+    scanned: int,
+    kept: dict[Reason, int],
+    actions: list[PlannedAction],
+    policy: str = "default",
+    *,
+    delete_repository: bool = False,
+) -> RepositorySummary:
+    deleted = [a for a in actions if a.action is Action.DELETE]
+    return RepositorySummary(
+        repository=repository,
+        policy=policy,
+        scanned=scanned,
+        kept=kept,
+        deleted=len(deleted),
+        archived=len(actions) - len(deleted),
+        bytes_reclaimed=sum(a.size_bytes for a in deleted),
+        delete_repository=delete_repository,
+    )
+
+
+def big_plan(actions: int, repositories: int, *, seed: int = 7) -> Plan:
+    """`actions` deletions spread over `repositories`, every tenth an index with two children."""
+    rng = random.Random(seed)
+    names = [f"team-{n % 37}/service-{n:04d}" for n in range(repositories)]
+    listed: list[PlannedAction] = []
+    for n in range(actions):
+        repository = names[n % repositories]
+        parent = listed[-1] if n % 10 in (1, 2) and listed and listed[-1].repository == repository else None
+        listed.append(
+            action(
+                repository,
+                f"big-{n}",
+                tags=() if parent else (f"build-{n}",) if n % 97 else (f"v{n // 97}.0.0",),
+                pushed_at=T0 - timedelta(days=30 + rng.randrange(700), seconds=rng.randrange(86_400)),
+                size_bytes=rng.randrange(1_000, 900_000_000),
+                reason=Reason.WITH_PARENT if parent else Reason.EXPIRED,
+                parent=parent.digest if parent else None,
+            )
+        )
+    by_repository: dict[str, list[PlannedAction]] = {}
+    for a in listed:
+        by_repository.setdefault(a.repository, []).append(a)
+    summary = tuple(
+        _summary(name, len(group) * 3, {Reason.NEWEST_N: len(group) * 2}, group)
+        for name, group in by_repository.items()
+    )
+    return plan(actions=tuple(listed), summary=summary)
+
+
+# --- hypothesis strategies ---------------------------------------------------------------------------
+
+digests = st.binary(min_size=4, max_size=4).map(lambda b: "sha256:" + hashlib.sha256(b).hexdigest())
+_names = st.text(alphabet="abcz019", min_size=2, max_size=5)
+repositories = st.one_of(_names, st.tuples(_names, _names).map("/".join))
+tags = st.lists(st.text(min_size=1, max_size=12), max_size=3, unique=True).map(tuple)
+moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@st.composite
+def planned_actions(draw: st.DrawFn, min_size: int = 0) -> tuple[PlannedAction, ...]:
+    keys = draw(st.lists(st.tuples(repositories, digests), min_size=min_size, max_size=12, unique=True))
+    listed: list[PlannedAction] = []
+    for repository, image in keys:
+        parents = [a.digest for a in listed if a.repository == repository]
+        parent = draw(st.none() | st.sampled_from(parents)) if parents else None
+        listed.append(
+            PlannedAction(
+                repository=repository,
+                digest=image,
+                tags=draw(tags),
+                pushed_at=draw(moments),
+                last_pulled_at=draw(st.none() | moments),
+                size_bytes=draw(st.integers(min_value=0, max_value=10**13)),
+                media_type=draw(st.sampled_from([INDEX, MANIFEST, ""])),
+                action=draw(st.sampled_from([Action.DELETE, Action.ARCHIVE])),
+                reason=Reason.WITH_PARENT if parent else Reason.EXPIRED,
+                parent=parent,
+                policy=draw(st.text(min_size=1, max_size=8)),
+            )
+        )
+    return tuple(draw(st.permutations(listed)))
+
+
+summaries = st.builds(
+    RepositorySummary,
+    repository=repositories,
+    policy=st.text(min_size=1, max_size=8),
+    scanned=st.integers(0, 10**6),
+    kept=st.dictionaries(st.sampled_from(KEEPING), st.integers(0, 10**6)),
+    deleted=st.integers(0, 10**6),
+    archived=st.integers(0, 10**6),
+    bytes_reclaimed=st.integers(0, 10**15),
+    delete_repository=st.booleans(),
+)
+
+
+@st.composite
+def plans(draw: st.DrawFn, min_actions: int = 0) -> Plan:
+    """Arbitrary valid plans, in any order (compare with `planfile.canonical`)."""
+    return Plan(
+        format_version=planfile.FORMAT_VERSION,
+        ecrgc_version=draw(st.text(min_size=1, max_size=8)),
+        created_at=draw(moments),
+        expires_at=draw(moments),
+        account=draw(st.integers(0, 10**12 - 1).map("{:012d}".format)),
+        region=draw(st.sampled_from(["us-east-1", "eu-west-3", "cn-north-1", "us-gov-west-1"])),
+        policies=tuple(
+            draw(
+                st.lists(
+                    st.builds(
+                        PolicyRecord,
+                        name=st.text(min_size=1, max_size=8),
+                        sha256=st.binary(min_size=2, max_size=2).map(lambda b: hashlib.sha256(b).hexdigest()),
+                        document=st.dictionaries(st.text(max_size=6), json_values, max_size=4),
+                    ),
+                    max_size=3,
+                    unique_by=lambda p: p.name,
+                )
+            )
+        ),
+        inputs=tuple(
+            draw(
+                st.lists(
+                    st.builds(
+                        InputFingerprint,
+                        kind=st.sampled_from(InputKind),
+                        name=st.text(min_size=1, max_size=10),
+                        sha256=st.sampled_from(["", "0f" * 32]),
+                        references=st.integers(0, 10**6),
+                    ),
+                    max_size=3,
+                )
+            )
+        ),
+        actions=draw(planned_actions(min_actions)),
+        repository_deletions=tuple(draw(st.lists(repositories, max_size=3, unique=True))),
+        protected=tuple(
+            draw(
+                st.lists(
+                    st.builds(
+                        ProtectedImage,
+                        repository=repositories,
+                        digest=digests,
+                        tags=tags,
+                        sources=st.lists(st.text(min_size=1, max_size=10), min_size=1, max_size=3).map(tuple),
+                    ),
+                    max_size=3,
+                    unique_by=lambda p: (p.repository, p.digest),
+                )
+            )
+        ),
+        summary=tuple(draw(st.lists(summaries, max_size=4, unique_by=lambda s: s.repository))),
+    )
+
+
+# --- properties --------------------------------------------------------------------------------------
+
+# The machine is shared: time limits per example would measure the neighbours, not ecrgc.
+properties = settings(deadline=None)
+
+
+@properties
+@given(plans())
+def test_loads_of_dumps_is_the_canonical_plan(p: Plan) -> None:
+    assert planfile.loads(planfile.dumps(p)) == planfile.canonical(p)
+
+
+@properties
+@given(plans())
+def test_dumps_of_loads_gives_the_same_bytes(p: Plan) -> None:
+    text = planfile.dumps(p)
+    assert planfile.dumps(planfile.loads(text)) == text
+
+
+@properties
+@given(plans())
+def test_canonical_text_does_not_depend_on_input_order(p: Plan) -> None:
+    shuffled = Plan(
+        **{
+            **{name: getattr(p, name) for name in Plan.__dataclass_fields__},
+            "actions": tuple(reversed(p.actions)),
+            "protected": tuple(reversed(p.protected)),
+            "summary": tuple(reversed(p.summary)),
+        }
+    )
+    assert planfile.dumps(shuffled) == planfile.dumps(p)
+
+
+@properties
+@given(plans())
+def test_every_parent_comes_before_what_goes_with_it(p: Plan) -> None:
+    ordered = planfile.canonical(p).actions
+    position = {(a.repository, a.digest): n for n, a in enumerate(ordered)}
+    for n, a in enumerate(ordered):
+        if a.parent:
+            assert position[(a.repository, a.parent)] < n
+
+
+@properties
+@given(plans(min_actions=1), st.data())
+def test_any_one_character_edit_of_a_digest_is_refused(p: Plan, data: st.DataObject) -> None:
+    text = planfile.dumps(p)
+    target = data.draw(st.sampled_from(planfile.canonical(p).actions)).digest
+    start = text.index(f'"imageDigest": "{target}"') + len('"imageDigest": "')
+    position = data.draw(st.integers(start, start + len(target) - 1))
+    replacement = data.draw(st.characters(exclude_characters='"\\', codec="utf-8").filter(lambda c: c >= " "))
+    if replacement == text[position]:
+        replacement = "0" if text[position] != "0" else "1"
+    edited = text[:position] + replacement + text[position + 1 :]
+    with pytest.raises(
+        PlanRefused, match=r"^plans/x\.json: content hash mismatch: the plan was edited after"
+    ):
+        planfile.loads(edited, source="plans/x.json")
+
+
+# --- examples ----------------------------------------------------------------------------------------
+
+
+def test_small_plan_file_is_the_golden_one() -> None:
+    assert_golden("plan-small.json", planfile.dumps(small_plan()))
+
+
+def test_empty_plan_file_is_the_golden_one() -> None:
+    assert_golden("plan-empty.json", planfile.dumps(empty_plan()))
+
+
+def test_the_hash_is_reproducible_from_its_documented_recipe() -> None:
+    document = json.loads(planfile.dumps(small_plan()))
+    claimed = document.pop("content_sha256")
+    recipe = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert (
+        hashlib.sha256(recipe.encode("utf-8")).hexdigest() == claimed == planfile.content_hash(small_plan())
+    )
+
+
+def test_reindenting_the_file_changes_nothing() -> None:
+    text = planfile.dumps(small_plan())
+    assert planfile.loads(json.dumps(json.loads(text))) == small_plan()
+
+
+def test_timestamps_are_utc_with_z_and_microseconds_only_when_present() -> None:
+    paris = timezone(timedelta(hours=1))
+    assert planfile.format_timestamp(datetime(2026, 1, 15, 13, 0, tzinfo=paris)) == "2026-01-15T12:00:00Z"
+    assert (
+        planfile.format_timestamp(datetime(2026, 1, 15, 12, 0, 0, 5, tzinfo=UTC))
+        == "2026-01-15T12:00:00.000005Z"
+    )
+    with pytest.raises(ValueError, match="naive datetime"):
+        planfile.format_timestamp(datetime(2026, 1, 15))
+
+
+def test_indexes_and_subjects_come_before_what_goes_with_them() -> None:
+    ordered = [(a.repository, a.digest) for a in small_plan().actions]
+    api = [d for r, d in ordered if r == "payments/api"]
+    index, amd64, arm64, sbom = (
+        api.index(digest(s)) for s in ("api-index", "api-amd64", "api-arm64", "api-amd64-sbom")
+    )
+    assert index < amd64 < sbom
+    assert index < arm64
+    assert api[-1] == digest("api-amd64-sbom")  # depth 2: a referrer of a child of the index
+
+
+@pytest.mark.parametrize(
+    ("size_bytes", "usd"),
+    [(0, "0.00"), (10**9, "0.10"), (3_400_000_000, "0.34"), (50_000_000, "0.01"), (49_999_999, "0.00")],
+)
+def test_monthly_saving_is_ten_cents_per_decimal_gb_rounded_half_up(size_bytes: int, usd: str) -> None:
+    assert planfile.monthly_saving_usd(size_bytes) == Decimal(usd)
+
+
+def test_summary_totals_are_derived_from_the_repositories() -> None:
+    summary = json.loads(planfile.dumps(small_plan()))["summary"]
+    assert summary["images_deleted"] == 8
+    assert summary["images_archived"] == 2
+    assert summary["kept_by_reason"]["in_use"] == 2
+    assert summary["bytes_reclaimed"] == 780_021_234  # archived images free nothing
+    assert summary["estimated_monthly_saving_usd"] == "0.08"
+
+
+def _rehash(document: dict[str, object]) -> str:
+    document.pop("content_sha256", None)
+    document["content_sha256"] = planfile._hash(document)
+    return json.dumps(document)
+
+
+def test_an_unsupported_major_version_is_refused() -> None:
+    document = json.loads(planfile.dumps(small_plan()))
+    document["format_version"] = "2.0"
+    with pytest.raises(
+        PlanRefused, match=r"^p\.json: format_version '2\.0' is not supported \(this ecrgc reads 1\.x\)"
+    ):
+        planfile.loads(_rehash(document), source="p.json")
+
+
+def test_a_newer_minor_version_may_add_keys_anywhere() -> None:
+    document = json.loads(planfile.dumps(small_plan()))
+    document["format_version"] = "1.7"
+    document["approvals"] = ["someone"]
+    document["actions"][0]["artifactType"] = "application/spdx+json"
+    loaded = planfile.loads(_rehash(document))
+    assert loaded.actions == small_plan().actions
+    assert loaded.format_version == "1.7"
+
+
+def test_unknown_keys_in_our_own_version_are_errors_with_their_path() -> None:
+    document = json.loads(planfile.dumps(small_plan()))
+    document["actions"][3]["artifactType"] = "x"
+    document["actions"][4]["sizeBytes"] = -1
+    with pytest.raises(ConfigError, match=r"^p\.json: not a valid plan file \(2 errors\)") as raised:
+        planfile.loads(_rehash(document), source="p.json")
+    assert raised.value.errors == (
+        "p.json::$.actions[3]: Additional properties are not allowed ('artifactType' was unexpected)",
+        "p.json::$.actions[4].sizeBytes: -1 is less than the minimum of 0",
+    )
+
+
+def test_summary_totals_that_disagree_are_an_error() -> None:
+    document = json.loads(planfile.dumps(small_plan()))
+    document["summary"]["images_deleted"] += 1
+    with pytest.raises(ConfigError, match=r"summary totals disagree"):
+        planfile.loads(_rehash(document))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"), [("{", "not valid JSON"), ("[]", "not an ecrgc plan"), ("{}", "not an ecrgc plan")]
+)
+def test_text_that_is_not_a_plan_is_an_error(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        planfile.loads(text)
+
+
+def test_plan_files_are_written_atomically_and_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "plans" / "prod.json"
+    planfile.write_plan_file(small_plan(), path)
+    assert path.read_bytes() == planfile.dumps(small_plan()).encode()
+    assert [p.name for p in path.parent.iterdir()] == ["prod.json"]
+    assert planfile.load_plan_file(path) == small_plan()
+
+
+def test_a_missing_plan_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"missing\.json: cannot read the plan file"):
+        planfile.load_plan_file(tmp_path / "missing.json")
+
+
+def test_dumps_refuses_what_it_cannot_write() -> None:
+    with pytest.raises(ValueError, match=r"ecrgc writes plan format 1\.0, not 1\.1"):
+        planfile.dumps(
+            Plan(
+                **{
+                    **{n: getattr(small_plan(), n) for n in Plan.__dataclass_fields__},
+                    "format_version": "1.1",
+                }
+            )
+        )
+    with pytest.raises(ValueError, match="the same image twice"):
+        planfile.order_actions([action("a/b", "x"), action("a/b", "x")])
+
+
+def test_the_schema_enums_are_the_model_enums() -> None:
+    schema = json.loads((Path(__file__).parent.parent / "schemas" / "plan.schema.json").read_text())
+    action_fields = schema["properties"]["actions"]["items"]["properties"]
+    assert action_fields["action"]["enum"] == [a.value for a in Action if a is not Action.KEEP]
+    assert action_fields["reason"]["enum"] == [r.value for r in Reason if not r.keeps]
+    assert schema["$defs"]["kept"]["propertyNames"]["enum"] == [r.value for r in KEEPING]
+    kinds = schema["properties"]["inputs"]["items"]["properties"]["kind"]["enum"]
+    assert kinds == [k.value for k in InputKind]
