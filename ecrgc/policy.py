@@ -46,7 +46,7 @@ def load_policies(paths: Sequence[Path]) -> tuple[Policy, ...]:
     """
     errors: list[str] = []
     policies: list[Policy] = []
-    for file in _policy_files(paths, errors):
+    for file in list(_policy_files(paths, errors)):  # path errors first, then each file's
         try:
             policies.append(load_policy_text(file.read_text(encoding="utf-8"), str(file)))
         except ConfigError as error:

@@ -7,6 +7,7 @@ pattern is replaced by the schema's `title` ("a duration …"), and a type error
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping
 from datetime import date
@@ -55,8 +56,11 @@ def schema_problem(
             unknown = ", ".join(repr(key) for key in sorted(set(instance) - set(schema["properties"])))
             message = f"unknown key {unknown}: the keys allowed here are {', '.join(schema['properties'])}"
         case "uniqueItems":
-            twice = [repr(item) for item, count in Counter(map(str, instance)).items() if count > 1]
-            message = f"{', '.join(twice)} listed more than once: keep one"
+            counts = Counter(map(_shown, instance))
+            message = (
+                f"{', '.join(item for item, count in counts.items() if count > 1)} listed more than once"
+            )
+            message += ": keep one"
         case "minItems":
             message = "is empty: list at least one"
         case "minLength":
@@ -83,6 +87,11 @@ def _type_message(
         quoted = "'" + raw.replace("'", "''") + "'"
         message += f": quote it ({quoted})"
     return message
+
+
+def _shown(item: Any) -> str:
+    """An item as an error quotes it: strings as Python does (like jsonschema), the rest as JSON."""
+    return repr(item) if isinstance(item, str) else json.dumps(item, sort_keys=True, default=str)
 
 
 def _kind(instance: Any) -> str:

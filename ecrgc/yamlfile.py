@@ -123,7 +123,9 @@ class _Walk:
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
-                self.problems.append((json_path(path), f"the key at line {line} is not a plain name"))
+                self.problems.append(
+                    (json_path(path), f"the key at line {line} is a list or a mapping: keys are plain names")
+                )
                 continue
             # The key's source text, so `yes:` or `1:` stay the names the user wrote.
             key = str(key_node.value)
