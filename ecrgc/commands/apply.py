@@ -1,0 +1,436 @@
+"""`ecrgc apply`: execute exactly a reviewed plan — refused if stale, re-verified, resumable, reported.
+
+Three phases, each over the planned repositories in a bounded thread pool:
+
+1. Refuse the plan as a whole (nothing touched) when it is tampered, of another major format, expired, or
+   for another account or region than the credentials in use (`check_target`).
+2. Re-collect the live state — every planned repository in full, and the in-use sources its policies name
+   — and check each action's preconditions with `verify` (one set of rules, two moments).
+3. Carry out what passed: by digest, parents before their children and referrers (a later call per level
+   of the plan's parent chains), then the repository deletions the plan asks for, only if ECR finds the
+   repository empty now.
+
+The registry is reached only through `_Guard`, which refuses any digest or repository the plan does not
+name: whatever verification filters, apply can never delete more than what was reviewed. An image already
+gone counts as done, so re-applying a finished plan changes nothing, and re-applying an interrupted one
+finishes the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Protocol
+
+from ecrgc import decide
+from ecrgc.commands.plan import UsageCollector
+from ecrgc.errors import PlanRefused
+from ecrgc.model import Action, Outcome, OutcomeStatus, Plan, PlannedAction, Policy, Reason, Repository
+from ecrgc.planfile import content_hash, format_timestamp, load_plan_file
+from ecrgc.policy import policy_from_document
+from ecrgc.report import ApplyReport
+from ecrgc.verify import Check, Verdict, verify
+
+DEFAULT_WORKERS = 8
+"""Repositories applied at once (the CLI sizes the registry's connection pool to match)."""
+
+_DONE = frozenset({OutcomeStatus.DELETED, OutcomeStatus.ARCHIVED, OutcomeStatus.ALREADY_ABSENT})
+# The rules that rank top-level images: a child becomes top-level only because its parent went already.
+_RANKING = frozenset(
+    {Reason.NEWEST_N, Reason.TOO_YOUNG, Reason.RECENTLY_PULLED, Reason.UNTAGGED_NOT_SELECTED}
+)
+
+
+class OnDrift(StrEnum):
+    """What to do when some action's preconditions no longer hold."""
+
+    SKIP = "skip"
+    """Apply the rest; report each drifted image as skipped, with why."""
+    ABORT = "abort"
+    """Apply nothing at all."""
+
+
+class Target(Protocol):
+    """What apply needs from a registry (implemented by `ecrgc.aws.Registry`)."""
+
+    @property
+    def region(self) -> str: ...
+
+    def caller_account(self) -> str: ...
+
+    def list_repositories(self, selects: Callable[[str], bool]) -> list[tuple[str, str, str]]: ...
+
+    def scan_repository(self, name: str) -> Repository: ...
+
+    def delete_images(self, repository: str, digests: Sequence[str]) -> list[Outcome]: ...
+
+    def archive_images(self, repository: str, digests: Sequence[str]) -> list[Outcome]: ...
+
+    def delete_repository_if_empty(self, name: str) -> Outcome: ...
+
+
+OutcomeSink = Callable[[Outcome], None]
+"""Called once per outcome as soon as it is known (from worker threads, one at a time)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplyResult:
+    """What one apply (or dry run, or check) of one plan did; `report` is what the report file holds."""
+
+    plan: Plan
+    report: ApplyReport
+    aborted: bool = False
+    """`--on-drift=abort` found a failed precondition, so nothing was applied."""
+
+    @property
+    def conflicts(self) -> tuple[Outcome, ...]:
+        """The images skipped or failed, in report order."""
+        problems = (OutcomeStatus.SKIPPED, OutcomeStatus.FAILED)
+        return tuple(o for o in self.report.outcomes if o.status in problems)
+
+
+def run_apply(
+    plan_path: str | os.PathLike[str],
+    *,
+    registry: Target,
+    usage: UsageCollector,
+    now: datetime,
+    on_drift: OnDrift = OnDrift.SKIP,
+    dry_run: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    on_outcome: OutcomeSink | None = None,
+) -> ApplyResult:
+    """Load, verify and apply the plan file at `plan_path` (see the module docstring); never prints."""
+    return apply_plan(
+        load_plan_file(plan_path),
+        source=str(plan_path),
+        registry=registry,
+        usage=usage,
+        now=now,
+        on_drift=on_drift,
+        dry_run=dry_run,
+        workers=workers,
+        on_outcome=on_outcome,
+    )
+
+
+def run_check(
+    plan_path: str | os.PathLike[str], *, registry: Target, usage: UsageCollector, now: datetime
+) -> ApplyResult:
+    """`ecrgc plan --check`: would apply accept every action of this plan now? Deletes nothing."""
+    return run_apply(plan_path, registry=registry, usage=usage, now=now, on_drift=OnDrift.ABORT, dry_run=True)
+
+
+def apply_plan(
+    plan: Plan,
+    *,
+    source: str,
+    registry: Target,
+    usage: UsageCollector,
+    now: datetime,
+    on_drift: OnDrift = OnDrift.SKIP,
+    dry_run: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    on_outcome: OutcomeSink | None = None,
+) -> ApplyResult:
+    """Apply an already loaded `plan` (`source` names it in messages); see `run_apply`."""
+    check_target(plan, source, registry=registry, now=now)
+    sink = _Sink(on_outcome)
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ecrgc-apply") as pool:
+        checks = _verify_plan(plan, source, registry=registry, usage=usage, now=now, pool=pool)
+        aborted = on_drift is OnDrift.ABORT and any(c.conflict for c in checks.every())
+        if aborted:
+            outcomes = _aborted(plan, checks, sink)
+        else:
+            executor = _Executor(guard=_Guard(registry, plan), plan=plan, dry_run=dry_run, sink=sink)
+            outcomes = [o for found in pool.map(executor.run, checks.by_repository.items()) for o in found]
+    report = ApplyReport(
+        plan_sha256=content_hash(plan),
+        started_at=now,
+        finished_at=max(now, datetime.now(UTC)),
+        dry_run=dry_run,
+        outcomes=tuple(sorted(outcomes, key=_order_key(plan))),
+    )
+    return ApplyResult(plan=plan, report=report, aborted=aborted)
+
+
+def check_target(plan: Plan, source: str, *, registry: Target, now: datetime) -> None:
+    """Refuse a plan that has expired or was made for another account or region than `registry`'s."""
+    if plan.expires_at < now:
+        raise PlanRefused(
+            f"{source}: the plan expired at {format_timestamp(plan.expires_at)}; re-run ecrgc plan"
+        )
+    if plan.region != registry.region:
+        raise PlanRefused(
+            f"{source}: the plan is for region {plan.region} but the credentials in use are for region "
+            f"{registry.region}; set AWS_REGION={plan.region}"
+        )
+    account = registry.caller_account()
+    if plan.account != account:
+        raise PlanRefused(
+            f"{source}: the plan is for account {plan.account} but the credentials in use are for account "
+            f"{account}; use that account's credentials"
+        )
+
+
+# --- verification ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Checks:
+    """Every planned action's Check, grouped by repository (planned repositories gone already included)."""
+
+    by_repository: Mapping[str, tuple[Check, ...]]
+
+    def every(self) -> Iterable[Check]:
+        return (check for checks in self.by_repository.values() for check in checks)
+
+
+def _verify_plan(
+    plan: Plan,
+    source: str,
+    *,
+    registry: Target,
+    usage: UsageCollector,
+    now: datetime,
+    pool: ThreadPoolExecutor,
+) -> _Checks:
+    policies = _policies(plan, source)
+    in_use = decide.in_use(usage(list(policies.values())), account=plan.account, region=plan.region)
+    planned = _by_repository(plan.actions)
+    names = planned.keys() | set(plan.repository_deletions)
+    present = {name for name, _, _ in registry.list_repositories(lambda name: name in names)}
+
+    def check(name: str) -> tuple[str, tuple[Check, ...]]:
+        actions = planned.get(name, ())
+        # The whole repository, not just the planned digests: whether a kept index still lists a child,
+        # or a kept image still has a referrer, and which images rank newest, depend on every image.
+        live = registry.scan_repository(name) if name in present else Repository(name=name)
+        return name, _verify_repository(actions, live, policies, in_use, now)
+
+    return _Checks(by_repository=dict(pool.map(check, sorted(names))))
+
+
+def _policies(plan: Plan, source: str) -> dict[str, Policy]:
+    policies = {
+        record.name: policy_from_document(record.document, f"{source}::$.policies[{n}].document")
+        for n, record in enumerate(plan.policies)
+    }
+    if unknown := sorted({a.policy for a in plan.actions} - policies.keys()):
+        raise PlanRefused(f"{source}: actions name policies the plan does not embed: {', '.join(unknown)}")
+    return policies
+
+
+def _verify_repository(
+    actions: Sequence[PlannedAction],
+    live: Repository,
+    policies: Mapping[str, Policy],
+    in_use: decide.InUse,
+    now: datetime,
+) -> tuple[Check, ...]:
+    present = {image.digest for image in live.images}
+    checks: list[Check] = []
+    for policy_name in sorted({a.policy for a in actions}):
+        mine = [a for a in actions if a.policy == policy_name]
+        checks.extend(verify(mine, live, in_use, policies[policy_name], now=now))
+    return tuple(_resumed(check, present) for check in checks)
+
+
+def _resumed(check: Check, present: set[str]) -> Check:
+    """A child or referrer whose planned parent is gone passes the rules that rank top-level images.
+
+    It became top-level only because an earlier (interrupted) apply deleted its parent; the protections
+    that matter (in use, held tag, part of another kept image, tags unchanged) are still checked.
+    """
+    parent = check.action.parent
+    if check.verdict is Verdict.KEPT and check.reason in _RANKING and parent and parent not in present:
+        return Check(action=check.action, verdict=Verdict.OK, reason=check.action.reason, detail=check.detail)
+    return check
+
+
+def _by_repository(actions: Iterable[PlannedAction]) -> dict[str, tuple[PlannedAction, ...]]:
+    grouped: dict[str, list[PlannedAction]] = {}
+    for action in actions:
+        grouped.setdefault(action.repository, []).append(action)
+    return {name: tuple(found) for name, found in grouped.items()}
+
+
+def _skipped(check: Check) -> Outcome:
+    """The outcome of an action whose preconditions failed (or that is already done)."""
+    action = check.action
+    if check.verdict is Verdict.GONE or (
+        check.reason is Reason.ALREADY_ARCHIVED and action.action is Action.ARCHIVE
+    ):
+        reason = "already_archived" if check.verdict is Verdict.KEPT else ""
+        status = OutcomeStatus.ALREADY_ABSENT
+        return Outcome(repository=action.repository, digest=action.digest, status=status, reason=reason)
+    reason = str(check.reason) if check.verdict is Verdict.KEPT and check.reason else str(check.verdict)
+    return Outcome(
+        repository=action.repository,
+        digest=action.digest,
+        status=OutcomeStatus.SKIPPED,
+        reason=reason,
+        detail=check.detail,
+    )
+
+
+def _aborted(plan: Plan, checks: _Checks, sink: _Sink) -> list[Outcome]:
+    """`--on-drift=abort`: every drifted image says why; every other one says the apply was aborted."""
+    drifted = sum(c.conflict for c in checks.every())
+    note = f"--on-drift=abort: {drifted} planned images failed their preconditions; nothing was applied"
+    outcomes = [
+        _skipped(check)
+        if check.conflict or check.verdict is Verdict.GONE
+        else _aborted_outcome(check.action.repository, check.action.digest, note)
+        for check in checks.every()
+    ]
+    outcomes += [_aborted_outcome(name, "", note) for name in plan.repository_deletions]
+    for outcome in outcomes:
+        sink(outcome)
+    return outcomes
+
+
+def _aborted_outcome(repository: str, digest: str, note: str) -> Outcome:
+    return Outcome(
+        repository=repository, digest=digest, status=OutcomeStatus.SKIPPED, reason="aborted", detail=note
+    )
+
+
+# --- execution ---------------------------------------------------------------------------------------
+
+
+class _Guard:
+    """The only path from the executor to the registry: it refuses anything the plan does not name."""
+
+    def __init__(self, registry: Target, plan: Plan) -> None:
+        self._registry = registry
+        self._images = {(a.repository, a.digest, a.action) for a in plan.actions}
+        self._repositories = frozenset(plan.repository_deletions)
+
+    def delete_images(self, repository: str, digests: Sequence[str]) -> list[Outcome]:
+        self._require(repository, digests, Action.DELETE)
+        return self._registry.delete_images(repository, digests) if digests else []
+
+    def archive_images(self, repository: str, digests: Sequence[str]) -> list[Outcome]:
+        self._require(repository, digests, Action.ARCHIVE)
+        return self._registry.archive_images(repository, digests) if digests else []
+
+    def delete_repository_if_empty(self, name: str) -> Outcome:
+        if name not in self._repositories:
+            raise AssertionError(f"apply tried to delete repository {name}, which the plan does not name")
+        return self._registry.delete_repository_if_empty(name)
+
+    def _require(self, repository: str, digests: Sequence[str], action: Action) -> None:
+        if stray := [d for d in digests if (repository, d, action) not in self._images]:
+            raise AssertionError(f"apply tried to {action} {stray[0]} in {repository}, not in the plan")
+
+
+class _Sink:
+    """Serialises the outcome callback across worker threads."""
+
+    def __init__(self, callback: OutcomeSink | None) -> None:
+        self._callback = callback
+        self._lock = threading.Lock()
+
+    def __call__(self, outcome: Outcome) -> None:
+        if self._callback is not None:
+            with self._lock:
+                self._callback(outcome)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Executor:
+    """Applies one repository's checked actions, level by level of the plan's parent chains."""
+
+    guard: _Guard
+    plan: Plan
+    dry_run: bool
+    sink: _Sink
+
+    def run(self, item: tuple[str, tuple[Check, ...]]) -> list[Outcome]:
+        name, checks = item
+        depth = _depths(c.action for c in checks)
+        done: dict[str, Outcome] = {}
+        for level in sorted(set(depth.values())):
+            self._level([c for c in checks if depth[c.action.digest] == level], done)
+        outcomes = list(done.values())
+        if name in self.plan.repository_deletions:
+            outcomes.append(self._emit(self._delete_repository(name, outcomes)))
+        return outcomes
+
+    def _level(self, checks: Sequence[Check], done: dict[str, Outcome]) -> None:
+        ready: list[PlannedAction] = []
+        for check in checks:
+            parent = done.get(check.action.parent or "")
+            if check.verdict is not Verdict.OK:
+                done[check.action.digest] = self._emit(_skipped(check))
+            elif parent is not None and parent.status not in {*_DONE, OutcomeStatus.WOULD_APPLY}:
+                done[check.action.digest] = self._emit(_parent_kept(check.action, parent))
+            else:
+                ready.append(check.action)
+        for outcome in self._carry_out(ready):
+            done[outcome.digest] = self._emit(outcome)
+
+    def _carry_out(self, actions: Sequence[PlannedAction]) -> list[Outcome]:
+        if self.dry_run:
+            return [_would_apply(a.repository, a.digest) for a in actions]
+        if not actions:
+            return []
+        name = actions[0].repository
+        deletes = [a.digest for a in actions if a.action is Action.DELETE]
+        archives = [a.digest for a in actions if a.action is Action.ARCHIVE]
+        return self.guard.delete_images(name, deletes) + self.guard.archive_images(name, archives)
+
+    def _delete_repository(self, name: str, outcomes: Sequence[Outcome]) -> Outcome:
+        finished = {*_DONE, OutcomeStatus.WOULD_APPLY}
+        if left := sum(o.status not in finished for o in outcomes):
+            detail = f"{left} planned images were not deleted, so the repository is not empty"
+            return Outcome(
+                repository=name, digest="", status=OutcomeStatus.SKIPPED, reason="images_left", detail=detail
+            )
+        return _would_apply(name, "") if self.dry_run else self.guard.delete_repository_if_empty(name)
+
+    def _emit(self, outcome: Outcome) -> Outcome:
+        self.sink(outcome)
+        return outcome
+
+
+def _parent_kept(action: PlannedAction, parent: Outcome) -> Outcome:
+    return Outcome(
+        repository=action.repository,
+        digest=action.digest,
+        status=OutcomeStatus.SKIPPED,
+        reason="parent_kept",
+        detail=f"goes with {action.parent}, which was {parent.status} ({parent.reason or 'no reason'})",
+    )
+
+
+def _would_apply(repository: str, digest: str) -> Outcome:
+    return Outcome(repository=repository, digest=digest, status=OutcomeStatus.WOULD_APPLY)
+
+
+def _depths(actions: Iterable[PlannedAction]) -> dict[str, int]:
+    """digest -> length of its parent chain within the plan (0: no planned parent) for one repository."""
+    parents = {a.digest: a.parent or "" for a in actions}
+    depths: dict[str, int] = {}
+    for digest in parents:
+        chain: list[str] = []
+        at = digest
+        while at in parents and at not in depths and at not in chain:  # `chain`: a bad plan cannot hang us
+            chain.append(at)
+            at = parents[at]
+        base = depths.get(at, -1)
+        for offset, item in enumerate(reversed(chain), start=1):
+            depths[item] = base + offset
+    return depths
+
+
+def _order_key(plan: Plan) -> Callable[[Outcome], tuple[str, int, int]]:
+    """Report order: the plan's order (repository, depth, digest); a repository's own outcome last."""
+    rank = {(a.repository, a.digest): n for n, a in enumerate(plan.actions)}
+    return lambda o: (o.repository, 1 if not o.digest else 0, rank.get((o.repository, o.digest), -1))

@@ -1,0 +1,248 @@
+"""run_apply against the sandbox: exactly the plan, parents first, re-verified, idempotent, refused if stale."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ecrgc.aws import Registry
+from ecrgc.commands import plan as plan_command
+from ecrgc.commands.apply import ApplyResult, OnDrift, run_apply, run_check
+from ecrgc.errors import PlanRefused
+from ecrgc.model import OutcomeStatus
+from ecrgc.planfile import load_plan_file
+from ecrgc.sandbox import Sandbox
+from tests.apply.world import (
+    NOW,
+    REGION,
+    build_world,
+    images,
+    in_use,
+    make_plan,
+    planned_deletions,
+    write_policy,
+)
+
+
+def apply(path: Path, *, region: str = REGION, **options: Any) -> ApplyResult:
+    """run_apply with the real adapters: the sandbox through boto3, image lists beside the plan."""
+    return run_apply(
+        path,
+        registry=Registry(region, workers=4),
+        usage=lambda chosen: plan_command.collect_usage(chosen, base=path.parent),
+        now=options.pop("now", NOW),
+        workers=4,
+        **options,
+    )
+
+
+def statuses(result: ApplyResult) -> Counter[OutcomeStatus]:
+    return Counter(o.status for o in result.report.outcomes)
+
+
+def by_digest(result: ApplyResult) -> dict[str, tuple[OutcomeStatus, str]]:
+    return {o.digest: (o.status, o.reason) for o in result.report.outcomes if o.digest}
+
+
+def test_apply_deletes_exactly_the_plan_parents_first(ecr: Sandbox, tmp_path: Path) -> None:
+    world = build_world(ecr, tmp_path)
+    plan = make_plan(tmp_path, write_policy(tmp_path))
+    before = images(ecr)
+    assert {(a.repository, a.digest) for a in load_plan_file(plan).actions} == planned_deletions(world)
+
+    result = apply(plan)
+
+    # The sandbox rejects a child deleted in the same call as its index: all deleted means parents went first.
+    assert statuses(result) == {OutcomeStatus.DELETED: len(planned_deletions(world))}
+    assert images(ecr) == before - planned_deletions(world)
+    assert not result.aborted
+    assert result.report.plan_sha256 == json.loads(plan.read_text())["content_sha256"]
+    # Per repository: one call for the top-level images, one for the children and referrers.
+    assert ecr.calls["BatchDeleteImage"] == 3
+
+
+def test_reapplying_a_finished_plan_changes_nothing(ecr: Sandbox, tmp_path: Path) -> None:
+    world = build_world(ecr, tmp_path)
+    plan = make_plan(tmp_path, write_policy(tmp_path))
+    apply(plan)
+    after_first = images(ecr)
+    ecr.calls.reset()
+
+    again = apply(plan)
+
+    assert statuses(again) == {OutcomeStatus.ALREADY_ABSENT: len(planned_deletions(world))}
+    assert images(ecr) == after_first
+    assert ecr.calls["BatchDeleteImage"] == 0
+
+
+def test_a_partly_applied_plan_is_finished_by_reapplying(ecr: Sandbox, tmp_path: Path) -> None:
+    """As after kill -9 between the index's call and its children's: the orphans are still deleted."""
+    world = build_world(ecr, tmp_path)
+    plan = make_plan(tmp_path, write_policy(tmp_path))
+    before = images(ecr)
+    ecr.registry.delete("app/web", [{"imageDigest": world.index}, {"imageDigest": world.signed}])
+
+    result = apply(plan)
+
+    outcomes = by_digest(result)
+    assert outcomes[world.index] == (OutcomeStatus.ALREADY_ABSENT, "")
+    assert all(outcomes[d] == (OutcomeStatus.DELETED, "") for d in (*world.children, world.signature))
+    assert images(ecr) == before - planned_deletions(world)
+
+
+def test_dry_run_checks_everything_and_deletes_nothing(ecr: Sandbox, tmp_path: Path) -> None:
+    world = build_world(ecr, tmp_path)
+    plan = make_plan(tmp_path, write_policy(tmp_path))
+    before = images(ecr)
+
+    result = apply(plan, dry_run=True)
+
+    assert statuses(result) == {OutcomeStatus.WOULD_APPLY: len(planned_deletions(world))}
+    assert result.report.dry_run
+    assert images(ecr) == before
+    assert ecr.calls["BatchDeleteImage"] == 0
+
+
+def test_drift_is_skipped_and_reported_and_the_rest_applied(ecr: Sandbox, tmp_path: Path) -> None:
+    world = build_world(ecr, tmp_path)
+    plan = make_plan(tmp_path, write_policy(tmp_path))
+    before = images(ecr)
+    web = ecr.registry.get("app/web")
+    web.tag(web.images[world.expired], "release-2")  # a held tag appeared
+    in_use(tmp_path, "app/api:v1", f"app/api@{world.api_old}")  # became in use
+
+    result = apply(plan)
+
+    outcomes = by_digest(result)
+    assert outcomes[world.expired] == (OutcomeStatus.SKIPPED, "tags_changed")
+    assert outcomes[world.api_old] == (OutcomeStatus.SKIPPED, "in_use")
+    assert images(ecr) == before - planned_deletions(world) | {
+        ("app/web", world.expired),
+        ("app/api", world.api_old),
+    }
+    assert statuses(result)[OutcomeStatus.DELETED] == len(planned_deletions(world)) - 2
+
+
+def test_abort_on_drift_deletes_nothing(ecr: Sandbox, tmp_path: Path) -> None:
+    world = build_world(ecr, tmp_path)
+    plan = make_plan(tmp_path, write_policy(tmp_path))
+    before = images(ecr)
+    in_use(tmp_path, "app/api:v1", "app/web:v1")
+
+    result = apply(plan, on_drift=OnDrift.ABORT)
+
+    assert result.aborted
+    assert images(ecr) == before
+    assert by_digest(result)[world.expired] == (OutcomeStatus.SKIPPED, "in_use")
+    assert {o.reason for o in result.report.outcomes if o.digest != world.expired} == {"aborted"}
+
+
+def test_check_passes_a_fresh_plan_and_fails_a_drifted_one(ecr: Sandbox, tmp_path: Path) -> None:
+    build_world(ecr, tmp_path)
+    plan = make_plan(tmp_path, write_policy(tmp_path))
+    registry = Registry(REGION)
+
+    def check() -> ApplyResult:
+        usage = lambda chosen: plan_command.collect_usage(chosen, base=tmp_path)  # noqa: E731
+        return run_check(plan, registry=registry, usage=usage, now=NOW)
+
+    assert not check().aborted
+    in_use(tmp_path, "app/api:v1", "app/api:v0")
+    assert check().aborted
+    assert ecr.calls["BatchDeleteImage"] == 0
+
+
+def test_a_child_that_a_new_kept_index_lists_is_kept(ecr: Sandbox, tmp_path: Path) -> None:
+    from ecrgc.sandbox import manifests
+
+    world = build_world(ecr, tmp_path)
+    plan = make_plan(tmp_path, write_policy(tmp_path))
+    child = ecr.registry.get("app/web").images[world.children[0]]
+    ecr.registry.put_image(
+        "app/web", manifests.index([(child.digest, len(child.manifest), "linux/amd64")]), tag="release-3"
+    )
+    before = images(ecr)
+
+    result = apply(plan)
+
+    outcomes = by_digest(result)
+    assert outcomes[world.children[0]] == (OutcomeStatus.SKIPPED, "part_of_kept_image")
+    assert outcomes[world.index] == (OutcomeStatus.DELETED, "")
+    assert ("app/web", world.children[0]) in images(ecr)
+    assert images(ecr) == before - planned_deletions(world) | {("app/web", world.children[0])}
+
+
+def test_archive_plans_archive_and_reapply_as_done(ecr: Sandbox, tmp_path: Path) -> None:
+    # Plain images only: an archived index cannot be read (BatchGetImage answers ImageInaccessible), and
+    # the inventory fails closed on an unreadable index, so re-scanning archived indexes is refused.
+    old = [ecr.registry.push_image("app/arch", tags=[f"v{n}"], pushed_at=tmp_time(n)) for n in range(3)]
+    ecr.registry.push_image("app/arch", tags=["v9"], pushed_at=NOW)
+    plan = make_plan(tmp_path, write_policy(tmp_path, action="archive", image_list=None))
+
+    first, second = apply(plan), apply(plan)
+
+    assert statuses(first) == {OutcomeStatus.ARCHIVED: 3}
+    assert {ecr.registry.get("app/arch").images[d].status for d in old} == {"ARCHIVED"}
+    assert statuses(second) == {OutcomeStatus.ALREADY_ABSENT: 3}
+    assert {o.reason for o in second.report.outcomes} == {"already_archived"}
+
+
+def test_a_repository_the_plan_empties_is_deleted_only_if_empty_now(ecr: Sandbox, tmp_path: Path) -> None:
+    for n in range(3):
+        ecr.registry.push_image("app/gone", tags=[f"v{n}"], pushed_at=tmp_time(n))
+        ecr.registry.push_image("app/late", tags=[f"v{n}"], pushed_at=tmp_time(n))
+    policy = write_policy(tmp_path, keep_latest=0, delete_empty=True, image_list=None)
+    plan = make_plan(tmp_path, policy)
+    assert load_plan_file(plan).repository_deletions == ("app/gone", "app/late")
+    ecr.registry.push_image("app/late", tags=["new"])  # pushed after the plan
+
+    result = apply(plan)
+
+    repositories = {o.repository: o for o in result.report.outcomes if not o.digest}
+    assert repositories["app/gone"].status is OutcomeStatus.DELETED
+    assert repositories["app/late"].reason == "RepositoryNotEmptyException"
+    assert set(ecr.registry.repositories) == {"app/late"}
+    again = apply(plan)
+    assert {o.repository: o.status for o in again.report.outcomes if not o.digest}["app/gone"] is (
+        OutcomeStatus.ALREADY_ABSENT
+    )
+
+
+def tmp_time(n: int) -> float:
+    return (NOW.timestamp() - 200 * 86400) + n
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["target"].update(account_id="210987654321"), "content hash mismatch"),
+        (lambda d: d.update(format_version="2.0"), "format_version '2.0' is not supported"),
+    ],
+)
+def test_an_edited_plan_is_refused(ecr: Sandbox, tmp_path: Path, edit: Any, message: str) -> None:
+    build_world(ecr, tmp_path)
+    plan = make_plan(tmp_path, write_policy(tmp_path))
+    document = json.loads(plan.read_text())
+    edit(document)
+    plan.write_text(json.dumps(document))
+    before = images(ecr)
+
+    with pytest.raises(PlanRefused, match=message):
+        apply(plan)
+    assert images(ecr) == before
+
+
+def test_an_expired_plan_or_another_region_is_refused(ecr: Sandbox, tmp_path: Path) -> None:
+    build_world(ecr, tmp_path)
+    plan = make_plan(tmp_path, write_policy(tmp_path))
+    before = images(ecr)
+
+    with pytest.raises(PlanRefused, match="the plan expired at 2026-06-08T00:00:00Z; re-run ecrgc plan"):
+        apply(plan, now=NOW + plan_command.DEFAULT_EXPIRY * 2)
+    with pytest.raises(PlanRefused, match="region ap-northeast-1 but .* region us-east-1"):
+        apply(plan, region="us-east-1")
+    assert images(ecr) == before
