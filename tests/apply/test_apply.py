@@ -1,4 +1,4 @@
-"""run_apply against the sandbox: exactly the plan, parents first, re-verified, idempotent, refused if stale."""
+"""run_apply on the sandbox: exactly the plan, parents first, re-verified, idempotent, refused if stale."""
 
 from __future__ import annotations
 
@@ -243,6 +243,6 @@ def test_an_expired_plan_or_another_region_is_refused(ecr: Sandbox, tmp_path: Pa
 
     with pytest.raises(PlanRefused, match="the plan expired at 2026-06-08T00:00:00Z; re-run ecrgc plan"):
         apply(plan, now=NOW + plan_command.DEFAULT_EXPIRY * 2)
-    with pytest.raises(PlanRefused, match="region ap-northeast-1 but .* region us-east-1"):
+    with pytest.raises(PlanRefused, match=r"region ap-northeast-1 but .* region us-east-1"):
         apply(plan, region="us-east-1")
     assert images(ecr) == before
