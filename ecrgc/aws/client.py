@@ -29,7 +29,8 @@ BATCH_SIZE = 100
 """The most imageIds ECR accepts in one BatchGetImage or BatchDeleteImage call (botocore does not check)."""
 
 DEFAULT_MAX_ATTEMPTS = 10
-"""Throttling is expected when many threads share one client; botocore's default of 3 gives up too soon."""
+"""Attempts per call, the first included. Throttling is expected when many threads share one client, and
+botocore's default of 3 gives up too soon."""
 
 NO_CREDENTIALS = (
     "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
@@ -54,7 +55,7 @@ def client_config(*, max_pool_connections: int, retry_mode: RetryMode, max_attem
     """The botocore configuration shared by every client ecrgc builds."""
     return Config(
         max_pool_connections=max_pool_connections,
-        retries={"mode": retry_mode, "max_attempts": max_attempts},
+        retries={"mode": retry_mode, "total_max_attempts": max_attempts},  # attempts, first one included
     )
 
 

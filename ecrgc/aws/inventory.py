@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ecrgc.aws.client import batches, registry_argument, translated
 from ecrgc.errors import SourceUnavailable
@@ -152,12 +152,14 @@ def parse_children(manifest: str, *, name: str, digest: str) -> tuple[str, ...]:
     """The digests an index or manifest list names in `manifests[].digest`, in manifest order."""
     try:
         entries = json.loads(manifest)["manifests"]
-        found = tuple(str(entry["digest"]) for entry in entries)
     except (ValueError, KeyError, TypeError) as exc:
         raise _unreadable(name, digest, f"unparseable manifest ({type(exc).__name__})") from exc
-    if not all(child.startswith("sha256:") for child in found):
-        raise _unreadable(name, digest, "a child digest is not sha256")
-    return found
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise _unreadable(name, digest, "unparseable manifest (manifests is not a list of descriptors)")
+    found = tuple(entry.get("digest") for entry in entries)
+    if not all(isinstance(child, str) and child.startswith("sha256:") for child in found):
+        raise _unreadable(name, digest, "unparseable manifest (a child digest is missing or not sha256)")
+    return cast(tuple[str, ...], found)
 
 
 def _unreadable(name: str, digest: str, why: str) -> SourceUnavailable:

@@ -1,31 +1,11 @@
-"""Fixtures for the ECR adapter's tests: a real moto server, reached only through AWS_ENDPOINT_URL."""
+"""Fixtures for the ECR adapter's tests. The servers come from tests/sandbox/fixtures.py (`sandbox`,
+`moto_server`); this adds a fresh moto state per test, reached only through AWS_ENDPOINT_URL."""
 
 from __future__ import annotations
 
-import socket
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
-from moto.server import ThreadedMotoServer
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """One moto server for the session; its endpoint URL."""
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
