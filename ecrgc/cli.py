@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 
 from ecrgc import __version__, render
 from ecrgc.aws import Registry
+from ecrgc.commands import apply as apply_command
 from ecrgc.commands import demo as demo_command
 from ecrgc.commands import github as github_command
 from ecrgc.commands import plan as plan_command
@@ -28,9 +29,9 @@ from ecrgc.commands import plans as plans_command
 from ecrgc.commands import policy as policy_command
 from ecrgc.commands import sandbox as sandbox_command
 from ecrgc.commands import validate as validate_command
-from ecrgc.errors import ConfigError, EcrgcError, UsageError
+from ecrgc.errors import ConfigError, EcrgcError, PlanRefused, UsageError
 from ecrgc.github import GitHub
-from ecrgc.model import Plan
+from ecrgc.model import OutcomeStatus, Plan
 from ecrgc.planfile import load_plan_file, write_plan_file
 from ecrgc.policy import load_policies, parse_duration
 from ecrgc.report import ApplyReport, dumps_report, load_report_file
@@ -406,3 +407,96 @@ def _demo(
         typer.echo(render.plan_text(result.plan), nl=False)
         after = sum(result.images_after.values())
         typer.echo(f"\n== registry after apply: {after} images left of {result.images_before}")
+
+
+def apply_exit_code(result: apply_command.ApplyResult) -> int:
+    """The exit code of `ecrgc apply` (and `ecrgc run`) for a finished apply:
+
+    0  success: everything planned is deleted or archived now (already absent counts), or nothing to do
+    1  errors: some deletion failed (the ECR code is in the report); also any ecrgc error (one line)
+    2  success with skipped images: some drifted (in use, re-tagged, held …) and were left alone
+    3  refused: nothing applied — the plan was edited, expired, of an unknown format, for another
+       account or region, not confirmed, or `--on-drift=abort` found drift
+    """
+    counts = result.report.counts()
+    if result.aborted:
+        return PlanRefused.exit_code
+    if counts[OutcomeStatus.FAILED]:
+        return 1
+    return 2 if counts[OutcomeStatus.SKIPPED] else 0
+
+
+def _confirm(plan: Plan, source: Path, *, auto_approve: bool) -> None:
+    """Ask on a terminal; refuse without one, unless approved on the command line."""
+    if auto_approve:
+        return
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise PlanRefused(f"{source}: no terminal to confirm on: pass --auto-approve to apply without asking")
+    typer.echo(render.plan_text(plan).split("\n\n", 1)[0], err=True)
+    if not typer.confirm("Apply this plan?", default=False, err=True):
+        raise PlanRefused(f"{source}: not confirmed; nothing was applied")
+
+
+def _report_paths(ctx: typer.Context, report: Path | None, verb: str) -> list[Path]:
+    """--report FILE, and a timestamped copy in the log directory (the root's --log-dir / LOGDIR)."""
+    log_dir = Path(ctx.find_root().params.get("log_dir") or "logs")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return [*([report] if report else []), log_dir / f"{verb}-{stamp}.jsonl"]
+
+
+@app.command("apply")
+def _apply(
+    ctx: typer.Context,
+    plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="The reviewed plan file.")],
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Apply without asking (CI: the merge is the approval).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Run every check and report what would happen; delete nothing.")
+    ] = False,
+    on_drift: Annotated[
+        apply_command.OnDrift,
+        typer.Option(
+            "--on-drift", help="skip: apply the rest and report drifted images; abort: apply nothing."
+        ),
+    ] = apply_command.OnDrift.SKIP,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write the apply report (JSON lines) here.")
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            envvar=["AWS_REGION", "AWS_DEFAULT_REGION"],
+            help="The credentials' region (default: the plan's); another region than the plan's is refused.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Repositories applied at once.")
+    ] = apply_command.DEFAULT_WORKERS,
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", envvar="ECRGC_KUBECONFIG")] = None,
+) -> None:
+    """Apply a reviewed plan: re-verify every image on the live registry, delete what still qualifies.
+
+    Exit codes: 0 success · 1 errors · 2 success with skipped images · 3 refused (see `apply_exit_code`).
+    """
+    plan = load_plan_file(plan_path)
+    if not dry_run:
+        _confirm(plan, plan_path, auto_approve=auto_approve)
+    registry = Registry(region or plan.region, workers=workers)
+    with apply_command.ReportFiles(_report_paths(ctx, report, "apply")) as files:
+        result = apply_command.apply_plan(
+            plan,
+            source=str(plan_path),
+            registry=registry,
+            usage=lambda chosen: plan_command.collect_usage(chosen, kubeconfig=kubeconfig),
+            now=_now(),
+            on_drift=on_drift,
+            dry_run=dry_run,
+            workers=workers,
+            on_outcome=files.write,
+        )
+        files.finish(result.report)
+    log.info("apply report: %s", ", ".join(str(p) for p in files.paths))
+    typer.echo(render.report_text(result.report), nl=False)
+    raise typer.Exit(apply_exit_code(result))

@@ -25,7 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Protocol
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Protocol
 
 from ecrgc import decide
 from ecrgc.commands.plan import UsageCollector
@@ -33,7 +35,7 @@ from ecrgc.errors import PlanRefused
 from ecrgc.model import Action, Outcome, OutcomeStatus, Plan, PlannedAction, Policy, Reason, Repository
 from ecrgc.planfile import content_hash, format_timestamp, load_plan_file
 from ecrgc.policy import policy_from_document
-from ecrgc.report import ApplyReport
+from ecrgc.report import ApplyReport, dumps_report, outcome_line
 from ecrgc.verify import Check, Verdict, verify
 
 DEFAULT_WORKERS = 8
@@ -176,6 +178,49 @@ def check_target(plan: Plan, source: str, *, registry: Target, now: datetime) ->
             f"{source}: the plan is for account {plan.account} but the credentials in use are for account "
             f"{account}; use that account's credentials"
         )
+
+
+class ReportFiles:
+    """The apply report files: outcome lines stream in as apply goes (a killed apply leaves a report with
+    no summary line, which says it did not finish), then `finish` rewrites each file complete and in order.
+    """
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        self.paths = tuple(dict.fromkeys(paths))
+        self._files: list[IO[str]] = []
+        for path in self.paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._files.append(path.open("w", encoding="utf-8"))
+
+    def write(self, outcome: Outcome) -> None:
+        """Append one outcome line to every file (flushed: it must survive a kill)."""
+        line = outcome_line(outcome)
+        for file in self._files:
+            file.write(line)
+            file.flush()
+
+    def finish(self, report: ApplyReport) -> None:
+        """Replace the streamed lines with the complete report."""
+        self.close()
+        text = dumps_report(report)
+        for path in self.paths:
+            partial = path.with_name(f".{path.name}.partial")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(path)
+
+    def close(self) -> None:
+        """Close the streams (what was written stays: the report of an apply that did not finish)."""
+        for file in self._files:
+            file.close()
+        self._files = []
+
+    def __enter__(self) -> ReportFiles:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 # --- verification ------------------------------------------------------------------------------------

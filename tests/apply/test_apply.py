@@ -14,7 +14,7 @@ from ecrgc.commands import plan as plan_command
 from ecrgc.commands.apply import ApplyResult, OnDrift, run_apply, run_check
 from ecrgc.errors import PlanRefused
 from ecrgc.model import OutcomeStatus
-from ecrgc.planfile import load_plan_file
+from ecrgc.planfile import format_timestamp, load_plan_file
 from ecrgc.sandbox import Sandbox
 from tests.apply.world import (
     NOW,
@@ -241,7 +241,8 @@ def test_an_expired_plan_or_another_region_is_refused(ecr: Sandbox, tmp_path: Pa
     plan = make_plan(tmp_path, write_policy(tmp_path))
     before = images(ecr)
 
-    with pytest.raises(PlanRefused, match="the plan expired at 2026-06-08T00:00:00Z; re-run ecrgc plan"):
+    expired = format_timestamp(NOW + plan_command.DEFAULT_EXPIRY)
+    with pytest.raises(PlanRefused, match=f"the plan expired at {expired}; re-run ecrgc plan"):
         apply(plan, now=NOW + plan_command.DEFAULT_EXPIRY * 2)
     with pytest.raises(PlanRefused, match=r"region ap-northeast-1 but .* region us-east-1"):
         apply(plan, region="us-east-1")

@@ -15,7 +15,8 @@ from ecrgc.sandbox import Sandbox
 
 ACCOUNT = "123456789012"
 REGION = "ap-northeast-1"
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(microsecond=0)
+"""Real time (to the second): the installed `ecrgc` decides as of its own clock."""
 DAY = timedelta(days=1)
 OLD = NOW - 100 * DAY
 

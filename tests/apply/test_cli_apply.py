@@ -1,0 +1,110 @@
+"""`ecrgc apply` on the command line: confirmation, report files, human summary, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ecrgc.cli import app
+from ecrgc.planfile import load_plan_file
+from ecrgc.report import load_report_file
+from ecrgc.sandbox import Sandbox
+from tests.apply.world import build_world, images, in_use, make_plan, write_policy
+
+ECRGC = Path(sys.executable).parent / "ecrgc"
+
+
+@pytest.fixture
+def plan(ecr: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The World's plan, with the working directory where its image list is (apply reads it from there)."""
+    build_world(ecr, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    return make_plan(tmp_path, write_policy(tmp_path))
+
+
+def test_apply_writes_the_report_and_prints_the_summary(ecr: Sandbox, plan: Path, tmp_path: Path) -> None:
+    before = images(ecr)
+
+    result = CliRunner().invoke(app, ["apply", str(plan), "--auto-approve", "--report", "out/report.jsonl"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ecrgc apply: 7 deleted\n")
+    report = load_report_file(tmp_path / "out" / "report.jsonl")
+    assert {(o.repository, o.digest) for o in report.outcomes} == before - images(ecr)
+    logged = sorted(Path(os.environ["LOGDIR"]).glob("apply-*.jsonl"))
+    assert [p.read_text() for p in logged] == [(tmp_path / "out" / "report.jsonl").read_text()]
+
+
+def test_apply_without_a_terminal_refuses_unless_approved(ecr: Sandbox, plan: Path) -> None:
+    before = images(ecr)
+
+    result = CliRunner().invoke(app, ["apply", str(plan)])
+
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"ecrgc: {plan}: no terminal to confirm on: pass --auto-approve to apply without asking\n"
+    )
+    assert images(ecr) == before
+
+
+def test_dry_run_needs_no_approval_and_deletes_nothing(ecr: Sandbox, plan: Path) -> None:
+    before = images(ecr)
+
+    result = CliRunner().invoke(app, ["apply", str(plan), "--dry-run"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ecrgc apply (dry run): 7 would be applied\n")
+    assert images(ecr) == before
+
+
+def test_skipped_images_exit_2_and_abort_exits_3(ecr: Sandbox, plan: Path, tmp_path: Path) -> None:
+    in_use(tmp_path, "app/api:v1", "app/api:v0")
+
+    aborted = CliRunner().invoke(app, ["apply", str(plan), "--auto-approve", "--on-drift", "abort"])
+    skipped = CliRunner().invoke(app, ["apply", str(plan), "--auto-approve"])
+
+    assert aborted.exit_code == 3
+    assert "7 skipped" in aborted.stdout.splitlines()[0]
+    assert skipped.exit_code == 2
+    assert skipped.stdout.splitlines()[0] == "ecrgc apply: 6 deleted · 1 skipped"
+    assert "skipped app/api" in skipped.stdout
+    assert "in_use: in use by in-use.txt:3" in skipped.stdout
+
+
+def test_a_tampered_plan_exits_3_and_deletes_nothing(ecr: Sandbox, plan: Path) -> None:
+    document = json.loads(plan.read_text())
+    document["actions"][0]["imageDigest"] = "sha256:" + "0" * 64
+    plan.write_text(json.dumps(document, indent=2))
+    before = images(ecr)
+
+    result = CliRunner().invoke(app, ["apply", str(plan), "--auto-approve"])
+
+    assert result.exit_code == 3
+    assert "content hash mismatch" in result.stderr
+    assert images(ecr) == before
+
+
+def test_the_installed_ecrgc_applies_a_plan_against_the_sandbox(
+    ecr: Sandbox, plan: Path, tmp_path: Path
+) -> None:
+    planned = {(a.repository, a.digest) for a in load_plan_file(plan).actions}
+    before = images(ecr)
+
+    run = subprocess.run(
+        [ECRGC, "apply", str(plan), "--auto-approve", "--report", "r.jsonl"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"ecrgc apply: {len(planned)} deleted\n")
+    assert images(ecr) == before - planned
+    assert {(o.repository, o.digest) for o in load_report_file(tmp_path / "r.jsonl").outcomes} == planned
