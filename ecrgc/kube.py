@@ -1,0 +1,375 @@
+"""The only user of the kubernetes client: every image a cluster runs, may run again, or rolls back to.
+
+For each context, every object of the default table in docs/../shared/reference/kubernetes.md is listed
+cluster-wide (pages of 500, consistent reads, raw JSON) and reduced to `Use`s with their provenance
+("prd · payments · Deployment/api"). Anything that cannot be read raises `SourceUnavailable`, naming the
+context and the resource: an unread cluster must never look like a cluster that uses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from kubernetes import config as kube_config
+from kubernetes.client import ApiClient, Configuration
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from ecrgc.errors import SourceUnavailable
+from ecrgc.model import CURRENT_CONTEXT, ImageRef, InputFingerprint, InputKind, KubeContext, Usage, Use
+from ecrgc.refs import parse_image_id, parse_reference
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 500
+GONE_ATTEMPTS = 3
+"""A list whose continue token expires (410 Gone) is restarted; this many 410s in a row fail the run."""
+DEFAULT_TIMEOUT = 60.0
+_RBAC_HINT = "grant get/list on it (see ecrgc/contrib/kubernetes/rbac-cronjob.yaml)"
+
+Object = Mapping[str, Any]
+Extract = Callable[[Object], Iterator[tuple[str, bool]]]
+"""Yields (text, is_image_id) for every image an object names; image IDs go through `parse_image_id`."""
+PageHook = Callable[[str, str, int], None]
+"""Called after every page with (context, resource, objects so far): progress, and the tests' 410 trigger."""
+
+
+def _dig(obj: Any, *path: str) -> Any:
+    for key in path:
+        obj = obj.get(key) if isinstance(obj, Mapping) else None
+    return obj
+
+
+def _list(obj: Any, *path: str) -> list[Any]:
+    found = _dig(obj, *path)
+    return found if isinstance(found, list) else []
+
+
+def pod_spec_images(spec: Any) -> Iterator[tuple[str, bool]]:
+    """Containers, init containers (sidecars), ephemeral containers and OCI image volumes of a PodSpec."""
+    for field in ("containers", "initContainers", "ephemeralContainers"):
+        for container in _list(spec, field):
+            yield _dig(container, "image") or "", False
+    for volume in _list(spec, "volumes"):
+        yield _dig(volume, "image", "reference") or "", False
+
+
+def pod_status_images(status: Any) -> Iterator[tuple[str, bool]]:
+    """The digests actually running: every container status's imageID and image-volume imageRef."""
+    for field in ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"):
+        for container in _list(status, field):
+            yield _dig(container, "imageID") or "", True
+            for mount in _list(container, "volumeMounts"):
+                yield _dig(mount, "volumeStatus", "image", "imageRef") or "", True
+
+
+def _pod(obj: Object) -> Iterator[tuple[str, bool]]:
+    yield from pod_spec_images(obj.get("spec"))
+    yield from pod_status_images(obj.get("status"))
+
+
+def _at(*path: str) -> Extract:
+    """The images of the PodSpec found at `path` (a workload's template, a CronJob's job template …)."""
+    return lambda obj: pod_spec_images(_dig(obj, *path))
+
+
+def walk_images(data: Any) -> Iterator[tuple[str, bool]]:
+    """Every `image: <str>` and `image: {reference: <str>}` anywhere in `data` (ControllerRevision data)."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            if key == "image" and isinstance(value, str):
+                yield value, False
+            elif key == "image" and isinstance(value, Mapping) and isinstance(value.get("reference"), str):
+                yield value["reference"], False
+            else:
+                yield from walk_images(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from walk_images(item)
+
+
+def _knative_revision(obj: Object) -> Iterator[tuple[str, bool]]:
+    yield from pod_spec_images(obj.get("spec"))
+    for status in _list(obj, "status", "containerStatuses"):
+        yield _dig(status, "imageDigest") or "", True
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One listable resource; `kind` names its objects in provenance (custom resources as Kind.group)."""
+
+    kind: str
+    group: str
+    version: str
+    plural: str
+    extract: Extract
+
+    @property
+    def label(self) -> str:
+        return f"{self.group + '/' if self.group else ''}{self.version} {self.plural}"
+
+    def path(self, version: str | None = None) -> str:
+        group_version = f"{self.group}/{version or self.version}" if self.group else self.version
+        return f"/{'apis' if self.group else 'api'}/{group_version}/{self.plural}"
+
+
+_TEMPLATE = _at("spec", "template", "spec")
+BUILTIN = (
+    Resource("Pod", "", "v1", "pods", _pod),
+    Resource("ReplicationController", "", "v1", "replicationcontrollers", _TEMPLATE),
+    Resource("PodTemplate", "", "v1", "podtemplates", _at("template", "spec")),
+    Resource("Deployment", "apps", "v1", "deployments", _TEMPLATE),
+    Resource("ReplicaSet", "apps", "v1", "replicasets", _TEMPLATE),
+    Resource("StatefulSet", "apps", "v1", "statefulsets", _TEMPLATE),
+    Resource("DaemonSet", "apps", "v1", "daemonsets", _TEMPLATE),
+    Resource("ControllerRevision", "apps", "v1", "controllerrevisions", lambda o: walk_images(o.get("data"))),
+    Resource("Job", "batch", "v1", "jobs", _TEMPLATE),
+    Resource("CronJob", "batch", "v1", "cronjobs", _at("spec", "jobTemplate", "spec", "template", "spec")),
+)
+"""Always read: a Forbidden or a failure on any of them fails the context."""
+CUSTOM = (
+    Resource("Rollout.argoproj.io", "argoproj.io", "v1alpha1", "rollouts", _TEMPLATE),
+    Resource("Service.serving.knative.dev", "serving.knative.dev", "v1", "services", _TEMPLATE),
+    Resource("Configuration.serving.knative.dev", "serving.knative.dev", "v1", "configurations", _TEMPLATE),
+    Resource("Revision.serving.knative.dev", "serving.knative.dev", "v1", "revisions", _knative_revision),
+    Resource(
+        "ScaledJob.keda.sh",
+        "keda.sh",
+        "v1alpha1",
+        "scaledjobs",
+        _at("spec", "jobTargetRef", "template", "spec"),
+    ),
+)
+"""Read when discovery shows them (in whichever version the cluster serves)."""
+
+
+def collect(
+    contexts: Sequence[KubeContext],
+    *,
+    kubeconfig: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    page_size: int = PAGE_SIZE,
+    on_page: PageHook | None = None,
+) -> Usage:
+    """Every image in use in every context (the union), with one fingerprint per cluster.
+
+    `kubeconfig` defaults to $KUBECONFIG (several paths joined by ':' merge), then ~/.kube/config; the
+    context named `CURRENT_CONTEXT` is the kubeconfig's current-context. `timeout` bounds each request
+    (seconds). Raises SourceUnavailable when any context cannot be read completely.
+    """
+    usage = Usage()
+    for context in contexts:
+        usage += collect_context(
+            context, kubeconfig=kubeconfig, timeout=timeout, page_size=page_size, on_page=on_page
+        )
+    return usage
+
+
+def collect_context(
+    context: KubeContext,
+    *,
+    kubeconfig: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    page_size: int = PAGE_SIZE,
+    on_page: PageHook | None = None,
+) -> Usage:
+    """The images in use in one cluster; see `collect`."""
+    name, api = connect(context, kubeconfig=kubeconfig)
+    uses: set[Use] = set()
+    with api:
+        reader = _Reader(name, api, timeout, page_size, on_page)
+        for resource, version in reader.resources():
+            found, count = reader.uses(resource, version)
+            log.info("%s: %d %s, %d uses", name, count, resource.label, len(found))
+            if resource.plural == "pods" and not count and not context.allow_empty:
+                raise SourceUnavailable(
+                    f"kubernetes context {name!r}: the cluster returned no pods at all; refusing to treat it"
+                    " as using nothing (set allowEmpty: true for this context if that is expected)"
+                )
+            uses |= found
+    # A key, not the dataclass order: ImageRef's optional fields make `<` fail between None and a string.
+    ordered = sorted(uses, key=lambda use: (str(use.ref), use.source))
+    return Usage(uses=tuple(ordered), inputs=(fingerprint(name, uses),))
+
+
+def uses_of(obj: Object, resource: Resource, *, cluster: str) -> Iterator[Use]:
+    """The uses one object makes, each with its provenance; unparseable references are logged and skipped
+    (no registry could serve them, so they protect nothing)."""
+    meta = obj.get("metadata") or {}
+    source = f"{cluster} · {meta.get('namespace', '')} · {resource.kind}/{meta.get('name', '')}"
+    for text, is_image_id in resource.extract(obj):
+        if ref := _parse(text, is_image_id, source):
+            yield Use(ref=ref, source=source)
+
+
+def _parse(text: str, is_image_id: bool, source: str) -> ImageRef | None:
+    if not text:
+        return None
+    try:
+        return parse_image_id(text) if is_image_id else parse_reference(text)
+    except ValueError as exc:
+        log.warning("%s: ignoring an image that no registry could serve: %s", source, exc)
+        return None
+
+
+def fingerprint(cluster: str, uses: set[Use]) -> InputFingerprint:
+    """What was read from one cluster: the number of distinct references and a digest of their sorted list."""
+    refs = sorted({str(use.ref) for use in uses})
+    digest = hashlib.sha256("".join(f"{ref}\n" for ref in refs).encode()).hexdigest()
+    return InputFingerprint(kind=InputKind.KUBERNETES, name=cluster, sha256=digest, references=len(refs))
+
+
+def connect(context: KubeContext, *, kubeconfig: str | None = None) -> tuple[str, ApiClient]:
+    """(the context's real name, an ApiClient for it); `CURRENT_CONTEXT` resolves to current-context."""
+    configuration = Configuration()
+    try:
+        if context.in_cluster:
+            kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            name = context.name
+        else:
+            path = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+            name = _context_name(context.name, path)
+            kube_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=path, context=name, client_configuration=configuration, persist_config=False
+            )
+    except (ConfigException, OSError, ValueError, TypeError) as exc:
+        where = (
+            "in-cluster service account"
+            if context.in_cluster
+            else f"kubeconfig {kubeconfig or '$KUBECONFIG'}"
+        )
+        raise SourceUnavailable(
+            f"kubernetes context {context.name!r}: cannot load the {where}: {exc}"
+        ) from exc
+    configuration.retries = 2  # transient connection errors only: a timeout should not cost four timeouts
+    return name, ApiClient(configuration)
+
+
+def _context_name(name: str, path: str) -> str:
+    if name != CURRENT_CONTEXT:
+        return name
+    _, current = kube_config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
+    return str(current["name"])
+
+
+class _Reader:
+    """Raw, paginated, consistent GETs against one cluster, every failure turned into SourceUnavailable."""
+
+    def __init__(
+        self, name: str, api: ApiClient, timeout: float, page_size: int, on_page: PageHook | None
+    ) -> None:
+        self.name, self.api, self.timeout, self.on_page = name, api, timeout, on_page
+        self.page_size = page_size
+
+    def resources(self) -> Iterator[tuple[Resource, str]]:
+        """The built-in resources, then each custom resource discovery finds, with the version to read."""
+        for resource in BUILTIN:
+            yield resource, resource.version
+        groups = {g["name"]: g for g in _list(self.get("/apis", "API discovery"), "groups")}
+        for resource in CUSTOM:
+            if version := self._served_version(resource, groups.get(resource.group)):
+                yield resource, version
+
+    def _served_version(self, resource: Resource, group: Any) -> str | None:
+        versions = [_dig(v, "version") for v in _list(group, "versions")]
+        preferred = _dig(group, "preferredVersion", "version")
+        for version in sorted(versions, key=lambda v: v != preferred):
+            listing = self.get(
+                f"/apis/{resource.group}/{version}", f"API discovery of {resource.group}/{version}"
+            )
+            if any(r.get("name") == resource.plural for r in _list(listing, "resources")):
+                return str(version)
+        return None
+
+    def uses(self, resource: Resource, version: str) -> tuple[set[Use], int]:
+        """The uses of every object (all namespaces) and how many objects there were; an expired continue
+        token (410 Gone) restarts the list, so that the result is one consistent snapshot."""
+        for _attempt in range(GONE_ATTEMPTS):
+            uses: set[Use] = set()
+            try:
+                count = 0
+                for obj in self._pages(resource, version):
+                    uses.update(uses_of(obj, resource, cluster=self.name))
+                    count += 1
+                return uses, count
+            except _Gone:
+                log.warning("%s: the list of %s expired (410 Gone); restarting it", self.name, resource.label)
+        raise SourceUnavailable(
+            f"kubernetes context {self.name!r}: listing {resource.label} kept failing with 410 Gone"
+            f" ({GONE_ATTEMPTS} attempts); the cluster changes faster than it can be listed, retry later"
+        )
+
+    def _pages(self, resource: Resource, version: str) -> Iterator[Object]:
+        token, seen = "", 0
+        while True:
+            query = [("limit", self.page_size)] + ([("continue", token)] if token else [])
+            page = self.get(resource.path(version), f"listing {resource.label}", query, gone_ok=bool(token))
+            items = _list(page, "items")
+            yield from items
+            seen += len(items)
+            if self.on_page:
+                self.on_page(self.name, resource.label, seen)
+            token = _dig(page, "metadata", "continue") or ""
+            if not token:
+                return
+
+    def get(
+        self, path: str, what: str, query: list[tuple[str, Any]] | None = None, *, gone_ok: bool = False
+    ) -> Any:
+        """GET `path` as JSON; resourceVersion is never sent, so every read is a consistent one."""
+        try:
+            request = self.api.param_serialize(
+                "GET",
+                path,
+                query_params=query or [],
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            response = self.api.call_api(
+                *request[:3], _request_timeout=(min(self.timeout, 10.0), self.timeout)
+            )
+            body = response.read()  # type: ignore[no-untyped-call]
+        except (urllib3.exceptions.HTTPError, ApiException, ConfigException, OSError) as exc:
+            raise SourceUnavailable(
+                f"kubernetes context {self.name!r}: {what} failed: {_cause(exc)}"
+            ) from exc
+        if response.status == 410 and gone_ok:
+            raise _Gone
+        if not 200 <= response.status < 300:
+            raise SourceUnavailable(
+                f"kubernetes context {self.name!r}: {what}: {_status(response.status, body)}"
+            )
+        return json.loads(body)
+
+
+class _Gone(Exception):
+    """A continue token expired."""
+
+
+def _status(code: int, body: bytes) -> str:
+    try:
+        message = str(json.loads(body).get("message", ""))
+    except (ValueError, AttributeError):
+        message = body[:200].decode(errors="replace")
+    match code:
+        case 401:
+            return f"unauthorized (401): the credential is missing, invalid or expired; renew it ({message})"
+        case 403:
+            return f"forbidden (403): {message}; {_RBAC_HINT}"
+        case _:
+            return f"HTTP {code}: {message}"
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason of a urllib3 failure (a timeout, a refused connection, a TLS error)."""
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, BaseException):
+        return _cause(reason)
+    return f"{type(exc).__name__}: {reason or exc}"
