@@ -29,7 +29,7 @@ class Registry:
         *,
         registry_id: str | None = None,
         workers: int = DEFAULT_WORKERS,
-        retry_mode: RetryMode = "standard",
+        retry_mode: RetryMode = "adaptive",
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
         self.region = region
