@@ -24,6 +24,7 @@ from ecrgc.aws import Registry
 from ecrgc.commands import apply as apply_command
 from ecrgc.commands import demo as demo_command
 from ecrgc.commands import github as github_command
+from ecrgc.commands import inuse as inuse_command
 from ecrgc.commands import plan as plan_command
 from ecrgc.commands import plans as plans_command
 from ecrgc.commands import policy as policy_command
@@ -500,3 +501,39 @@ def _apply(
     log.info("apply report: %s", ", ".join(str(p) for p in files.paths))
     typer.echo(render.report_text(result.report), nl=False)
     raise typer.Exit(apply_exit_code(result))
+
+
+inuse_app = typer.Typer(
+    no_args_is_help=True, help="Images in use: export a cluster's for a planner elsewhere."
+)
+app.add_typer(inuse_app, name="inuse")
+
+
+@inuse_app.command("export")
+def _inuse_export(
+    contexts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--context", help="A kubeconfig context to read (repeatable). Default: the current one."
+        ),
+    ] = None,
+    in_cluster: Annotated[
+        bool, typer.Option("--in-cluster", help="Read the cluster this pod runs in, as its service account.")
+    ] = False,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Accept a cluster that has no pods at all.")
+    ] = False,
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", envvar="ECRGC_KUBECONFIG")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the list here (atomically) instead of stdout.")
+    ] = None,
+) -> None:
+    """Write every image the clusters use in the seed's IMG_LIST format (one reference per line,
+    digests included, who uses it as comments); list the file under protect.imageLists."""
+    chosen = inuse_command.contexts_for(contexts or [], in_cluster=in_cluster, allow_empty=allow_empty)
+    text = inuse_command.run_export(chosen, kubeconfig=kubeconfig)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        inuse_command.save(text, out)
+        log.info("wrote %s", out)

@@ -229,25 +229,20 @@ def fingerprint(cluster: str, uses: set[Use]) -> InputFingerprint:
 def connect(context: KubeContext, *, kubeconfig: str | None = None) -> tuple[str, ApiClient]:
     """(the context's real name, an ApiClient for it); `CURRENT_CONTEXT` resolves to current-context."""
     configuration = Configuration()
+    path = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+    where = "in-cluster service account" if context.in_cluster else f"kubeconfig {path}"
     try:
         if context.in_cluster:
             kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
             name = context.name
         else:
-            path = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
             name = _context_name(context.name, path)
             kube_config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=path, context=name, client_configuration=configuration, persist_config=False
             )
     except (ConfigException, OSError, ValueError, TypeError) as exc:
-        where = (
-            "in-cluster service account"
-            if context.in_cluster
-            else f"kubeconfig {kubeconfig or '$KUBECONFIG'}"
-        )
-        raise SourceUnavailable(
-            f"kubernetes context {context.name!r}: cannot load the {where}: {exc}"
-        ) from exc
+        message = f"kubernetes context {context.name!r}: cannot load the {where}: {exc}"
+        raise SourceUnavailable(message) from exc
     configuration.retries = 2  # transient connection errors only: a timeout should not cost four timeouts
     return name, ApiClient(configuration)
 
