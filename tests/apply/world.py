@@ -31,8 +31,11 @@ def write_policy(
     image_list: str | None = "in-use.txt",
     action: str = "delete",
     delete_empty: bool = False,
+    older_than: str | None = "30d",
+    region: str = REGION,
 ) -> Path:
     """A policy file in `directory` (and an empty image list beside it when the policy names one)."""
+    age = f"            olderThan: {older_than}\n" if older_than else ""
     protect = f"\n  protect:\n    imageLists: ['{image_list}']" if image_list else ""
     if image_list and not (directory / image_list).exists():
         (directory / image_list).write_text("# nothing in use yet\n", encoding="utf-8")
@@ -42,27 +45,28 @@ def write_policy(
         metadata:
           name: {name}
         spec:
-          region: {REGION}
+          region: {region}
           repositories:
             include: ['{include}']
           rules:
             untagged: true
             holdTags: ['{hold}']
             keepLatest: {keep_latest}
-            olderThan: 30d
-          action: {action}
+{age}          action: {action}
           deleteEmptyRepositories: {str(delete_empty).lower()}"""
     path = directory / f"{name}.yaml"
     path.write_text(textwrap.dedent(text) + protect + "\n", encoding="utf-8")
     return path
 
 
-def make_plan(directory: Path, *policies: Path, now: datetime = NOW, workers: int = 4) -> Path:
+def make_plan(
+    directory: Path, *policies: Path, now: datetime = NOW, workers: int = 4, region: str = REGION
+) -> Path:
     """Plan the policies against the sandbox with the real `run_plan`; the plan file's path."""
     loaded = load_policies(list(policies))
     plan = plan_command.run_plan(
         loaded,
-        inventory=Registry(REGION, workers=workers),
+        inventory=Registry(region, workers=workers),
         usage=lambda chosen: plan_command.collect_usage(chosen, base=directory),
         now=now,
     )
