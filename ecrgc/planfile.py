@@ -35,7 +35,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,7 @@ from ecrgc.model import (
     Reason,
     RepositorySummary,
 )
+from ecrgc.schemafiles import load_schema
 
 FORMAT_VERSION = "1.0"
 """The plan format this ecrgc writes; it reads any 1.x."""
@@ -123,7 +123,7 @@ def canonical(plan: Plan) -> Plan:
             for p in sorted(plan.policies, key=lambda p: p.name)
         ),
         inputs=tuple(sorted(plan.inputs)),
-        actions=order_actions(replace(a, tags=tuple(sorted(a.tags))) for a in plan.actions),
+        actions=order_actions(_with_sorted_tags(a) for a in plan.actions),
         repository_deletions=tuple(sorted(plan.repository_deletions)),
         protected=tuple(
             replace(p, tags=tuple(sorted(p.tags)), sources=tuple(sorted(p.sources)))
@@ -131,6 +131,12 @@ def canonical(plan: Plan) -> Plan:
         ),
         summary=tuple(sorted(plan.summary, key=lambda s: s.repository)),
     )
+
+
+def _with_sorted_tags(action: PlannedAction) -> PlannedAction:
+    # Copy only when needed: a canonical plan of 50,000 actions would otherwise be rebuilt on every hash.
+    tags = tuple(sorted(action.tags))
+    return action if tags == action.tags else replace(action, tags=tags)
 
 
 def order_actions(actions: Iterable[PlannedAction]) -> tuple[PlannedAction, ...]:
@@ -168,7 +174,9 @@ def format_timestamp(moment: datetime) -> str:
     """`moment` as `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`; naive datetimes are a bug, not UTC."""
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: ecrgc timestamps are timezone-aware")
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().removesuffix("+00:00") + "Z"
 
 
 # --- Plan -> document -------------------------------------------------------------------------------
@@ -313,17 +321,7 @@ def _path(parts: Iterable[str | int]) -> str:
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(json.loads(_schema_text()))
-
-
-def _schema_text() -> str:
-    """The schema shipped in the wheel (ecrgc/schemas/), or the repository's schemas/ in a source tree."""
-    shipped = resources.files("ecrgc").joinpath("schemas", "plan.schema.json")
-    if shipped.is_file():
-        return shipped.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.json").read_text(
-        encoding="utf-8"
-    )
+    return jsonschema.Draft202012Validator(load_schema("plan.schema.json"))
 
 
 def _plan(document: Mapping[str, Any]) -> Plan:

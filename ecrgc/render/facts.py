@@ -1,0 +1,230 @@
+"""What every view of a plan says, computed once: per-repository rows, totals, the verdict, the warnings.
+
+Deletion counts and bytes come from the plan's actions (what apply will execute); scanned and kept counts
+come from its summary (the only place that has them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import assert_never
+
+from ecrgc.model import Action, Plan, Reason
+from ecrgc.planfile import monthly_saving_usd
+from ecrgc.render.markup import money, plural, size
+
+# Tags a human would miss: semver-ish versions, v1…, anything saying release, and the usual channel names.
+RELEASE_TAG = re.compile(
+    r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?([-+.][0-9A-Za-z.-]+)?$|^v[0-9]|release|^(latest|stable|prod|production)$",
+    re.IGNORECASE,
+)
+MAX_TAGS_PER_WARNING = 10
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Row:
+    """One repository as the views show it."""
+
+    repository: str
+    policy: str = ""
+    scanned: int = 0
+    kept: Mapping[Reason, int] = field(default_factory=dict)
+    deleted: int = 0
+    archived: int = 0
+    freed: int = 0
+    delete_repository: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.deleted or self.archived or self.delete_repository)
+
+    @property
+    def kept_total(self) -> int:
+        return sum(self.kept.values())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Totals:
+    """Sums over all repositories."""
+
+    scanned: int
+    deleted: int
+    archived: int
+    freed: int
+    in_use: int
+    kept_by_policy: int
+    changed_repositories: int
+    repository_deletions: int
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.deleted or self.archived or self.repository_deletions)
+
+
+class AlertKind(Enum):
+    LOSES_MOST = "loses most"
+    RELEASE_TAGS = "release tags"
+    DELETES_REPOSITORY = "deletes repository"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    """Something a reviewer must not miss in one repository."""
+
+    kind: AlertKind
+    repository: str
+    removed: int = 0
+    scanned: int = 0
+    tags: tuple[str, ...] = ()
+
+
+def rows(plan: Plan) -> list[Row]:
+    """Every repository named by the summary, the actions or the repository deletions, by name."""
+    deleted: Counter[str] = Counter()
+    archived: Counter[str] = Counter()
+    freed: Counter[str] = Counter()
+    policies: dict[str, str] = {}
+    for action in plan.actions:
+        policies.setdefault(action.repository, action.policy)
+        if action.action is Action.ARCHIVE:
+            archived[action.repository] += 1
+        else:
+            deleted[action.repository] += 1
+            freed[action.repository] += action.size_bytes
+    summaries = {s.repository: s for s in plan.summary}
+    doomed = set(plan.repository_deletions)
+    names = sorted(summaries.keys() | policies.keys() | doomed)
+    return [
+        Row(
+            repository=name,
+            policy=summary.policy if (summary := summaries.get(name)) else policies.get(name, ""),
+            scanned=summary.scanned if summary else 0,
+            kept=summary.kept if summary else {},
+            deleted=deleted[name],
+            archived=archived[name],
+            freed=freed[name],
+            delete_repository=name in doomed or bool(summary and summary.delete_repository),
+        )
+        for name in names
+    ]
+
+
+def totals(table: list[Row]) -> Totals:
+    """Sums over `table` (see `rows`)."""
+    return Totals(
+        scanned=sum(r.scanned for r in table),
+        deleted=sum(r.deleted for r in table),
+        archived=sum(r.archived for r in table),
+        freed=sum(r.freed for r in table),
+        in_use=sum(r.kept.get(Reason.IN_USE, 0) for r in table),
+        kept_by_policy=sum(r.kept_total - r.kept.get(Reason.IN_USE, 0) for r in table),
+        changed_repositories=sum(r.changed for r in table),
+        repository_deletions=sum(r.delete_repository for r in table),
+    )
+
+
+def verdict(total: Totals) -> str:
+    """The one line a reviewer reads first; it never names an untrusted string."""
+    kept = f"{total.in_use:,} in use · {total.kept_by_policy:,} kept by policy"
+    if not total.changes:
+        return f"ecrgc: no changes: nothing to delete · {kept}"
+    removing = " and ".join(_removals(total.deleted, total.archived, noun="image")) or "no images to delete"
+    line = (
+        f"ecrgc: {removing} ({size(total.freed)}, ≈ {saving(total.freed)}/month) "
+        f"in {plural(total.changed_repositories, 'repository', 'repositories')} · {kept}"
+    )
+    if total.repository_deletions:
+        line += f" · {plural(total.repository_deletions, 'empty repository', 'empty repositories')} to delete"
+    return line
+
+
+def _removals(deleted: int, archived: int, *, noun: str = "") -> list[str]:
+    """`["3 images to delete", "2 images to archive"]`, leaving out the zeros."""
+    counts = (deleted, "to delete"), (archived, "to archive")
+    return [f"{plural(n, noun) if noun else f'{n:,}'} {what}" for n, what in counts if n]
+
+
+def removals(deleted: int, archived: int) -> str:
+    """`5 to delete, 2 to archive`, leaving out the zeros."""
+    return ", ".join(_removals(deleted, archived))
+
+
+def saving(freed: int) -> str:
+    """The estimated monthly saving of freeing `freed` bytes, never `$0.00` when something is freed."""
+    amount = monthly_saving_usd(freed)
+    return "< $0.01" if freed and not amount else money(amount)
+
+
+def alerts(plan: Plan, table: list[Row]) -> list[Alert]:
+    """Repositories losing more than half their images, release-looking tags deleted, repositories deleted."""
+    release_tags: dict[str, list[str]] = {}
+    for action in plan.actions:
+        release_tags.setdefault(action.repository, []).extend(t for t in action.tags if RELEASE_TAG.search(t))
+    found: list[Alert] = []
+    for row in table:
+        removed = row.deleted + row.archived
+        if row.scanned and removed * 2 > row.scanned:
+            found.append(
+                Alert(
+                    kind=AlertKind.LOSES_MOST, repository=row.repository, removed=removed, scanned=row.scanned
+                )
+            )
+        if tags := sorted(release_tags.get(row.repository, ())):
+            found.append(Alert(kind=AlertKind.RELEASE_TAGS, repository=row.repository, tags=tuple(tags)))
+        if row.delete_repository:
+            found.append(Alert(kind=AlertKind.DELETES_REPOSITORY, repository=row.repository))
+    return found
+
+
+def alert_text(warning: Alert, name: Callable[[str], str]) -> str:
+    """`warning` as one sentence; `name` formats repository names and tags for the view."""
+    match warning.kind:
+        case AlertKind.LOSES_MOST:
+            return f"{name(warning.repository)} loses {warning.removed:,} of its {warning.scanned:,} images"
+        case AlertKind.RELEASE_TAGS:
+            shown = ", ".join(name(t) for t in warning.tags[:MAX_TAGS_PER_WARNING])
+            more = len(warning.tags) - MAX_TAGS_PER_WARNING
+            return f"{name(warning.repository)} loses release-looking tags: {shown}" + (
+                f" and {more:,} more" if more > 0 else ""
+            )
+        case AlertKind.DELETES_REPOSITORY:
+            return f"{name(warning.repository)} is emptied and the repository itself deleted"
+        case _:
+            assert_never(warning.kind)
+
+
+def reason_label(reason: Reason) -> str:
+    """Short human words for a reason."""
+    match reason:
+        case Reason.IN_USE:
+            label = "in use"
+        case Reason.PART_OF_KEPT_IMAGE:
+            label = "part of a kept image"
+        case Reason.HELD_TAG:
+            label = "held tag"
+        case Reason.NEWEST_N:
+            label = "newest"
+        case Reason.TOO_YOUNG:
+            label = "too young"
+        case Reason.RECENTLY_PULLED:
+            label = "recently pulled"
+        case Reason.UNTAGGED_NOT_SELECTED:
+            label = "untagged, not selected"
+        case Reason.ALREADY_ARCHIVED:
+            label = "already archived"
+        case Reason.EXPIRED:
+            label = "expired"
+        case Reason.WITH_PARENT:
+            label = "goes with its parent"
+        case _:
+            assert_never(reason)
+    return label
+
+
+def kept_breakdown(kept: Mapping[Reason, int]) -> str:
+    """`3 in use, 10 newest`: the non-zero kept counts in precedence order."""
+    return ", ".join(f"{kept[r]:,} {reason_label(r)}" for r in Reason if kept.get(r))

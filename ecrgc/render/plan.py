@@ -1,0 +1,124 @@
+"""Plain views of a plan: the human summary for a terminal and the machine summary (JSON).
+
+The plan file itself is `planfile.dumps`; `plan_json` is a small summary for scripts (no per-image list).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ecrgc.model import Plan, PlannedAction
+from ecrgc.planfile import content_hash, format_timestamp, monthly_saving_usd
+from ecrgc.render import facts
+from ecrgc.render.markup import day, short_digest, size, text_table
+
+SUMMARY_FORMAT_VERSION = "1.0"
+
+
+def plan_text(plan: Plan, *, width: int = 100, details: bool = False) -> str:
+    """The human summary: the verdict first, then a table per repository (delete, archive, bytes freed,
+    kept by reason), the warnings and what the plan stands on; `details` adds one line per image."""
+    table = facts.rows(plan)
+    total = facts.totals(table)
+    parts = [facts.verdict(total), context_line(plan)]
+    if table:
+        parts.append(_repository_table(table, width))
+    if alerts := facts.alerts(plan, table):
+        parts.append("\n".join(f"warning: {facts.alert_text(a, str)}" for a in alerts))
+    parts.append(_sources(plan))
+    if details and plan.actions:
+        parts.append(_image_lines(plan.actions))
+    return "\n\n".join(parts) + "\n"
+
+
+def context_line(plan: Plan) -> str:
+    """Target, dates and content hash: what a reviewer checks before trusting the verdict."""
+    return (
+        f"account {plan.account} · {plan.region} · made {format_timestamp(plan.created_at)} · "
+        f"expires {format_timestamp(plan.expires_at)} · plan sha256 {content_hash(plan)[:12]}"
+    )
+
+
+def _repository_table(table: list[facts.Row], width: int) -> str:
+    header = ["repository", "scanned", "delete", "archive", "freed", "kept"]
+    body = [
+        [
+            r.repository + (" (deleted)" if r.delete_repository else ""),
+            f"{r.scanned:,}",
+            f"{r.deleted:,}",
+            f"{r.archived:,}",
+            size(r.freed),
+            facts.kept_breakdown(r.kept) or "-",
+        ]
+        for r in table
+    ]
+    return text_table(header, "lrrrrl", body, width=width)
+
+
+def _sources(plan: Plan) -> str:
+    policies = ", ".join(f"{p.name} (sha256 {p.sha256[:12]})" for p in plan.policies) or "none"
+    inputs = ", ".join(f"{i.kind} {i.name} ({i.references:,} references)" for i in plan.inputs) or "none"
+    return f"policies: {policies}\ninputs: {inputs}"
+
+
+def _image_lines(actions: tuple[PlannedAction, ...]) -> str:
+    return "\n".join(
+        " ".join(
+            [
+                str(a.action),
+                a.repository,
+                short_digest(a.digest),
+                ",".join(a.tags) or "-",
+                f"pushed {day(a.pushed_at)}",
+                f"pulled {day(a.last_pulled_at)}",
+                size(a.size_bytes),
+                f"with {short_digest(a.parent)}" if a.parent else facts.reason_label(a.reason),
+            ]
+        )
+        for a in actions
+    )
+
+
+def plan_json(plan: Plan) -> str:
+    """A machine summary of `plan` (verdict, totals, per-repository counts, warnings): not the plan file."""
+    table = facts.rows(plan)
+    total = facts.totals(table)
+    document: dict[str, Any] = {
+        "kind": "ecrgc.plan-summary",
+        "format_version": SUMMARY_FORMAT_VERSION,
+        "verdict": facts.verdict(total),
+        "changes": total.changes,
+        "content_sha256": content_hash(plan),
+        "account_id": plan.account,
+        "region": plan.region,
+        "created_at": format_timestamp(plan.created_at),
+        "expires_at": format_timestamp(plan.expires_at),
+        "totals": {
+            "images_scanned": total.scanned,
+            "images_to_delete": total.deleted,
+            "images_to_archive": total.archived,
+            "bytes_reclaimed": total.freed,
+            "estimated_monthly_saving_usd": str(monthly_saving_usd(total.freed)),
+            "images_in_use": total.in_use,
+            "images_kept_by_policy": total.kept_by_policy,
+            "repositories_changed": total.changed_repositories,
+            "repositories_to_delete": total.repository_deletions,
+        },
+        "repositories": [_repository_json(r) for r in table],
+        "warnings": [facts.alert_text(a, str) for a in facts.alerts(plan, table)],
+    }
+    return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def _repository_json(row: facts.Row) -> dict[str, Any]:
+    return {
+        "repository": row.repository,
+        "policy": row.policy,
+        "scanned": row.scanned,
+        "to_delete": row.deleted,
+        "to_archive": row.archived,
+        "bytes_reclaimed": row.freed,
+        "kept": {str(reason): count for reason, count in sorted(row.kept.items())},
+        "delete_repository": row.delete_repository,
+    }

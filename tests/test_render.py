@@ -1,0 +1,235 @@
+"""Views of plans and apply reports: exact renders (golden files), the comment size limit, escaping."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ecrgc import render
+from ecrgc.model import ProtectedImage, RepositorySummary
+from ecrgc.render import facts
+from ecrgc.render.markup import code, html, size
+from ecrgc.render.plan_markdown import MARKER
+from tests.test_planfile import action, assert_golden, big_plan, empty_plan, plan, small_plan
+from tests.test_report import dry_run_report, report, small_report
+
+VIEWS = {
+    "txt": render.plan_text,
+    "md": render.plan_markdown,
+    "json": render.plan_json,
+}
+
+
+def first_visible_line(markdown: str) -> str:
+    return next(line for line in markdown.splitlines() if line.strip() and not line.startswith("<!--"))
+
+
+@pytest.mark.parametrize("view", VIEWS)
+@pytest.mark.parametrize("name", ["empty", "small"])
+def test_plan_views_are_the_golden_ones(name: str, view: str) -> None:
+    sample = {"empty": empty_plan, "small": small_plan}[name]()
+    suffix = "summary.json" if view == "json" else view  # plan-*.json are the plan files themselves
+    assert_golden(f"plan-{name}.{suffix}", VIEWS[view](sample))
+
+
+def test_plan_text_with_details_lists_every_image() -> None:
+    assert_golden("plan-small-details.txt", render.plan_text(small_plan(), details=True))
+
+
+def test_plan_text_wraps_the_kept_column_to_the_width() -> None:
+    text = render.plan_text(small_plan(), width=60)
+    assert_golden("plan-small-narrow.txt", text)
+    table = text.split("\n\n")[2].splitlines()
+    kept_column = table[0].index("kept")  # the fixed columns never wrap; the last wraps to at least 20
+    assert max(map(len, table)) <= max(60, kept_column + 20)
+    assert len(table) > 1 + len(small_plan().summary)
+
+
+def test_the_verdict_says_what_goes_and_what_stays() -> None:
+    assert first_visible_line(render.plan_markdown(small_plan())) == (
+        "**ecrgc: 8 images to delete and 2 images to archive (743.9 MiB, ≈ $0.08/month) in 3 repositories"
+        " · 2 in use · 22 kept by policy · 1 empty repository to delete**"
+    )
+    assert first_visible_line(render.plan_markdown(empty_plan())) == (
+        "**ecrgc: no changes: nothing to delete · 2 in use · 15 kept by policy**"
+    )
+
+
+def test_the_markdown_starts_with_the_hidden_marker() -> None:
+    assert render.plan_markdown(small_plan()).startswith(MARKER + "\n")
+    assert render.report_markdown(small_report()).startswith("<!-- ecrgc:apply -->\n")
+
+
+# --- the size limit ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("repositories", "golden", "left_out"),
+    [
+        (12, "plan-50k-12-repositories.md", "the per-image lists are left out"),
+        (
+            2_000,
+            "plan-50k-2000-repositories.md",
+            "the per-repository table and the per-image lists are left out",
+        ),
+    ],
+)
+def test_a_50000_action_plan_stays_under_the_limit(repositories: int, golden: str, left_out: str) -> None:
+    big = big_plan(50_000, repositories)
+    markdown = render.plan_markdown(big)
+    assert len(markdown) <= 60_000
+    assert first_visible_line(markdown).startswith("**ecrgc: 50,000 images to delete (")
+    assert f"Shortened: {left_out} to keep this comment under 60,000 characters." in markdown
+    assert_golden(golden, markdown)
+
+
+def test_each_step_is_taken_only_when_the_richer_one_is_one_character_too_long() -> None:
+    sample = small_plan()
+    full = render.plan_markdown(sample, limit=10**9)
+    assert render.plan_markdown(sample, limit=len(full)) == full
+    counts = render.plan_markdown(sample, limit=len(full) - 1)
+    totals = render.plan_markdown(sample, limit=len(counts) - 1)
+    verdict_only = render.plan_markdown(sample, limit=len(totals) - 1)
+    assert_golden("plan-small-counts.md", counts)
+    assert_golden("plan-small-totals.md", totals)
+    assert_golden("plan-small-verdict.md", verdict_only)
+    assert len(full) > len(counts) > len(totals) > len(verdict_only)
+    for shortened in (counts, totals, verdict_only):
+        assert first_visible_line(shortened) == first_visible_line(full)
+        assert "> Shortened: " in shortened
+    with pytest.raises(ValueError, match="too small for even the verdict"):
+        render.plan_markdown(sample, limit=len(first_visible_line(full)))
+
+
+def test_the_report_comment_shrinks_in_steps_too() -> None:
+    sample = small_report()
+    full = render.report_markdown(sample, limit=10**9)
+    problems = render.report_markdown(sample, limit=len(full) - 1)
+    counts = render.report_markdown(sample, limit=len(problems) - 1)
+    assert_golden("report-small-problems.md", problems)
+    assert "tags_changed" in problems
+    assert "tags_changed" not in counts
+    assert "the per-image lists are left out" in counts
+
+
+# --- warnings ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tag", ["v1.2.3", "1.2", "2.0.1-rc.1", "v2", "release-2023", "Release", "latest", "prod"]
+)
+def test_release_looking_tags(tag: str) -> None:
+    assert facts.RELEASE_TAG.search(tag)
+
+
+@pytest.mark.parametrize("tag", ["build-12", "pr-1234", "feature-x", "main", "sha256-0a1b.sig", "latest-pr"])
+def test_tags_that_do_not_look_like_releases(tag: str) -> None:
+    assert not facts.RELEASE_TAG.search(tag)
+
+
+@pytest.mark.parametrize(("removed", "warned"), [(5, False), (6, True)])
+def test_a_repository_losing_more_than_half_its_images_is_a_warning(removed: int, warned: bool) -> None:
+    actions = tuple(action("a/b", f"x{n}", tags=(f"build-{n}",)) for n in range(removed))
+    summary = RepositorySummary(
+        repository="a/b",
+        policy="default",
+        scanned=10,
+        kept={},
+        deleted=removed,
+        archived=0,
+        bytes_reclaimed=0,
+    )
+    sample = plan(actions=actions, summary=(summary,))
+    assert ("loses" in render.plan_markdown(sample)) is warned
+    assert bool(render.plan_json(sample).count("loses 6 of its 10 images")) is warned
+
+
+def test_warnings_are_capped_but_counted() -> None:
+    actions = tuple(action(f"r{n:02d}", "x", tags=(f"v{n}.0.0",)) for n in range(25))
+    markdown = render.plan_markdown(plan(actions=actions))
+    assert markdown.count("> - ⚠️ `r") == 20
+    assert "> - ⚠️ … and 5 more warnings" in markdown
+
+
+# --- escaping ---------------------------------------------------------------------------------------
+
+HOSTILE = "x|y`z<img src=x onerror=alert(1)>@octocat **b**\n| a |"
+
+
+def test_untrusted_names_cannot_break_out_of_their_cell() -> None:
+    sample = plan(
+        actions=(action("evil/repo", "x", tags=(HOSTILE, "v1.0.0")),),
+        protected=(
+            ProtectedImage(
+                repository="evil/repo",
+                digest=action("evil/repo", "y").digest,
+                tags=(HOSTILE,),
+                sources=(HOSTILE,),
+            ),
+        ),
+    )
+    markdown = render.plan_markdown(sample)
+    image_rows = [line for line in markdown.splitlines() if line.startswith("| `sha256:")]
+    assert len(image_rows) == 1
+    assert len(re.findall(r"(?<!\\)\|", image_rows[0])) == 8  # 7 cells: no pipe from the tag splits a cell
+    assert "\n| a |" not in markdown
+
+
+@pytest.mark.parametrize(
+    ("text", "in_table", "span"),
+    [
+        ("plain", False, "`plain`"),
+        ("a|b", True, "`a\\|b`"),
+        ("a|b", False, "`a|b`"),
+        ("a`b", False, "``a`b``"),
+        ("`x", False, "`` `x ``"),
+        ("a\nb", False, "`a\N{REPLACEMENT CHARACTER}b`"),
+    ],
+)
+def test_code_spans(text: str, in_table: bool, span: str) -> None:
+    assert code(text, in_table=in_table) == span
+
+
+def test_html_escaping_for_summaries() -> None:
+    assert html('<b>"x" & y</b>') == "&lt;b&gt;&quot;x&quot; &amp; y&lt;/b&gt;"
+
+
+@pytest.mark.parametrize(
+    ("size_bytes", "text"),
+    [(0, "0 B"), (1023, "1,023 B"), (1024, "1.0 KiB"), (3_650_722_202, "3.4 GiB"), (2**60, "1,024.0 PiB")],
+)
+def test_sizes_are_binary_with_one_decimal(size_bytes: int, text: str) -> None:
+    assert size(size_bytes) == text
+
+
+def test_a_tiny_saving_is_not_shown_as_nothing() -> None:
+    assert facts.saving(1_000) == "< $0.01"
+    assert facts.saving(0) == "$0.00"
+
+
+# --- apply report -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "make"), [("small", small_report), ("dry-run", dry_run_report), ("empty", report)]
+)
+def test_report_views_are_the_golden_ones(name: str, make: object) -> None:
+    sample = make()  # type: ignore[operator]
+    assert_golden(f"report-{name}.txt", render.report_text(sample))
+    assert_golden(f"report-{name}.md", render.report_markdown(sample))
+
+
+def test_the_report_verdict_leads_with_the_worst_news() -> None:
+    assert first_visible_line(render.report_markdown(small_report())) == (
+        "**❌ ecrgc apply: 3 deleted · 1 archived · 1 already absent · 2 skipped · 1 failed**"
+    )
+    assert first_visible_line(render.report_markdown(dry_run_report())) == (
+        "**⚠️ ecrgc apply (dry run): 1 skipped · 1 would be applied**"
+    )
+    assert first_visible_line(render.report_markdown(report())) == "**✅ ecrgc apply: nothing to do**"
+
+
+def test_report_text_details_list_every_image() -> None:
+    text = render.report_text(small_report(), details=True)
+    assert text.count("\ndeleted payments/api sha256:") == 2
