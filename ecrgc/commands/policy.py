@@ -9,7 +9,7 @@ from typing import Any
 
 from ecrgc.envfile import SeedEnv, load_seed_env, policy_from_env
 
-_COMMENT_COLUMN = 44
+_COMMENT_COLUMN = 48
 
 
 def run_from_env(env_file: Path | None, environ: Mapping[str, str]) -> str:
