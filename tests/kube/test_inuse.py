@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from tests.kube import objects as o
 from tests.kube.fixtures import Cluster
 
 pytestmark = pytest.mark.kube
-ECRGC = shutil.which("ecrgc", path=str(Path(os.sys.executable).parent)) or "ecrgc"
+ECRGC = shutil.which("ecrgc", path=str(Path(sys.executable).parent)) or "ecrgc"
 
 
 def export(kube: Cluster, tmp_path: Path, *args: str) -> Result:
