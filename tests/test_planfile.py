@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -27,22 +26,13 @@ from ecrgc.model import (
     Reason,
     RepositorySummary,
 )
+from tests.golden_files import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 KEEPING = [r for r in Reason if r.keeps]
-
-
-def assert_golden(name: str, text: str) -> None:
-    """Compare `text` with tests/golden/`name`; ECRGC_UPDATE_GOLDEN=1 rewrites the file instead."""
-    path = GOLDEN / name
-    if os.environ.get("ECRGC_UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8", newline="\n")
-    assert path.exists(), f"{path} is missing: run with ECRGC_UPDATE_GOLDEN=1 and review the diff"
-    assert text == path.read_text(encoding="utf-8"), f"{name} changed: ECRGC_UPDATE_GOLDEN=1 updates it"
 
 
 def digest(seed: str) -> str:
@@ -420,11 +410,11 @@ def test_any_one_character_edit_of_a_digest_is_refused(p: Plan, data: st.DataObj
 
 
 def test_small_plan_file_is_the_golden_one() -> None:
-    assert_golden("plan-small.json", planfile.dumps(small_plan()))
+    assert_golden(GOLDEN / "plan-small.json", planfile.dumps(small_plan()))
 
 
 def test_empty_plan_file_is_the_golden_one() -> None:
-    assert_golden("plan-empty.json", planfile.dumps(empty_plan()))
+    assert_golden(GOLDEN / "plan-empty.json", planfile.dumps(empty_plan()))
 
 
 def test_the_hash_is_reproducible_from_its_documented_recipe() -> None:

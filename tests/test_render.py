@@ -11,7 +11,8 @@ from ecrgc.model import ProtectedImage, RepositorySummary
 from ecrgc.render import facts
 from ecrgc.render.markup import code, html, size
 from ecrgc.render.plan_markdown import MARKER
-from tests.test_planfile import action, assert_golden, big_plan, empty_plan, plan, small_plan
+from tests.golden_files import assert_golden
+from tests.test_planfile import GOLDEN, action, big_plan, empty_plan, plan, small_plan
 from tests.test_report import dry_run_report, report, small_report
 
 VIEWS = {
@@ -30,16 +31,16 @@ def first_visible_line(markdown: str) -> str:
 def test_plan_views_are_the_golden_ones(name: str, view: str) -> None:
     sample = {"empty": empty_plan, "small": small_plan}[name]()
     suffix = "summary.json" if view == "json" else view  # plan-*.json are the plan files themselves
-    assert_golden(f"plan-{name}.{suffix}", VIEWS[view](sample))
+    assert_golden(GOLDEN / f"plan-{name}.{suffix}", VIEWS[view](sample))
 
 
 def test_plan_text_with_details_lists_every_image() -> None:
-    assert_golden("plan-small-details.txt", render.plan_text(small_plan(), details=True))
+    assert_golden(GOLDEN / "plan-small-details.txt", render.plan_text(small_plan(), details=True))
 
 
 def test_plan_text_wraps_the_kept_column_to_the_width() -> None:
     text = render.plan_text(small_plan(), width=60)
-    assert_golden("plan-small-narrow.txt", text)
+    assert_golden(GOLDEN / "plan-small-narrow.txt", text)
     table = text.split("\n\n")[2].splitlines()
     kept_column = table[0].index("kept")  # the fixed columns never wrap; the last wraps to at least 20
     assert max(map(len, table)) <= max(60, kept_column + 20)
@@ -81,7 +82,7 @@ def test_a_50000_action_plan_stays_under_the_limit(repositories: int, golden: st
     assert len(markdown) <= 60_000
     assert first_visible_line(markdown).startswith("**ecrgc: 50,000 images to delete (")
     assert f"Shortened: {left_out} to keep this comment under 60,000 characters." in markdown
-    assert_golden(golden, markdown)
+    assert_golden(GOLDEN / golden, markdown)
 
 
 def test_each_step_is_taken_only_when_the_richer_one_is_one_character_too_long() -> None:
@@ -91,9 +92,9 @@ def test_each_step_is_taken_only_when_the_richer_one_is_one_character_too_long()
     counts = render.plan_markdown(sample, limit=len(full) - 1)
     totals = render.plan_markdown(sample, limit=len(counts) - 1)
     verdict_only = render.plan_markdown(sample, limit=len(totals) - 1)
-    assert_golden("plan-small-counts.md", counts)
-    assert_golden("plan-small-totals.md", totals)
-    assert_golden("plan-small-verdict.md", verdict_only)
+    assert_golden(GOLDEN / "plan-small-counts.md", counts)
+    assert_golden(GOLDEN / "plan-small-totals.md", totals)
+    assert_golden(GOLDEN / "plan-small-verdict.md", verdict_only)
     assert len(full) > len(counts) > len(totals) > len(verdict_only)
     for shortened in (counts, totals, verdict_only):
         assert first_visible_line(shortened) == first_visible_line(full)
@@ -107,7 +108,7 @@ def test_the_report_comment_shrinks_in_steps_too() -> None:
     full = render.report_markdown(sample, limit=10**9)
     problems = render.report_markdown(sample, limit=len(full) - 1)
     counts = render.report_markdown(sample, limit=len(problems) - 1)
-    assert_golden("report-small-problems.md", problems)
+    assert_golden(GOLDEN / "report-small-problems.md", problems)
     assert "tags_changed" in problems
     assert "tags_changed" not in counts
     assert "the per-image lists are left out" in counts
@@ -216,8 +217,8 @@ def test_a_tiny_saving_is_not_shown_as_nothing() -> None:
 )
 def test_report_views_are_the_golden_ones(name: str, make: object) -> None:
     sample = make()  # type: ignore[operator]
-    assert_golden(f"report-{name}.txt", render.report_text(sample))
-    assert_golden(f"report-{name}.md", render.report_markdown(sample))
+    assert_golden(GOLDEN / f"report-{name}.txt", render.report_text(sample))
+    assert_golden(GOLDEN / f"report-{name}.md", render.report_markdown(sample))
 
 
 def test_the_report_verdict_leads_with_the_worst_news() -> None:

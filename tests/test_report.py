@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from ecrgc.errors import ConfigError
 from ecrgc.model import Outcome, OutcomeStatus
 from ecrgc.report import ApplyReport, dumps_report, load_report_file, loads_report, outcome_line, summary_line
-from tests.test_planfile import T0, assert_golden, digest
+from tests.golden_files import assert_golden
+from tests.test_planfile import GOLDEN, T0, digest
 
 PLAN_SHA = "3f" * 32
 
@@ -108,7 +109,7 @@ def test_the_report_is_the_streamed_lines_then_the_summary() -> None:
 
 
 def test_small_report_is_the_golden_one() -> None:
-    assert_golden("report-small.jsonl", dumps_report(small_report()))
+    assert_golden(GOLDEN / "report-small.jsonl", dumps_report(small_report()))
 
 
 def test_a_repository_outcome_has_a_null_digest_and_the_summary_counts_every_status() -> None:
