@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -11,7 +10,7 @@ pytest_plugins: list[str] = ["tests.kube.fixtures", "tests.sandbox.fixtures"]
 
 
 @pytest.fixture(autouse=True)
-def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """You forgot to fake it: any AWS call not pointed at a local server goes to a closed port and fails.
 
     Tests that use the sandbox or moto set AWS_ENDPOINT_URL themselves (their fixture runs after this one).
@@ -27,4 +26,3 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("KUBECONFIG", os.devnull)
     monkeypatch.setenv("LOGDIR", str(tmp_path_factory.mktemp("logs")))
     monkeypatch.delenv("DEBUG", raising=False)
-    yield
