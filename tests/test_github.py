@@ -272,6 +272,10 @@ def test_a_commit_without_a_pull_request_posts_nothing_and_says_so(github: FakeG
             ["--pr", "1", "--repo", "nope", "--body-file", "{body}"],
             "ecrgc: --repo: 'nope' is not OWNER/NAME; pass --repo or set GITHUB_REPOSITORY\n",
         ),
+        (
+            ["--pr", "1", "--marker", "x -->", "--body-file", "{body}"],
+            "ecrgc: --marker: 'x -->' may only hold letters, digits and `:._-`, e.g. ecrgc:plan\n",
+        ),
     ],
 )
 def test_usage_errors(github: FakeGitHub, body: Path, args: list[str], message: str) -> None:

@@ -25,6 +25,7 @@ DEFAULT_MARKER = "ecrgc:plan"
 _SEPARATOR = "\n\n---\n\n"
 _ECRGC_MARKER = re.compile(r"^<!-- ecrgc:[^>]*-->[ \t]*\n?", re.MULTILINE)
 _CUT_NOTE = "_Shortened to each plan's verdict: the full renderings are in the workflow run's job summary._\n"
+_MARKER = re.compile(r"[A-Za-z0-9:._-]+")
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
@@ -45,7 +46,7 @@ class CommentAction(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommentResult:
-    """What `run_comment` did, for the CLI to report on stderr."""
+    """What `run_comment` did: the CLI prints the action and the comment's URL."""
 
     action: CommentAction
     comment: Comment
@@ -54,6 +55,8 @@ class CommentResult:
 
 def marker_line(marker: str) -> str:
     """The hidden HTML comment that identifies the sticky comment: `<!-- ecrgc:plan -->`."""
+    if not _MARKER.fullmatch(marker):
+        raise UsageError(f"--marker: {marker!r} may only hold letters, digits and `:._-`, e.g. ecrgc:plan")
     return f"<!-- {marker} -->"
 
 
