@@ -10,13 +10,15 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, assert_never
 
 import typer
-from typer._click.core import Context  # typer vendors click; its Group.invoke takes this Context
+from typer._click.core import Context, ParameterSource  # typer vendors click; Group.invoke takes Context
 from typer.core import TyperGroup
 
 from ecrgc import __version__, render
@@ -28,8 +30,10 @@ from ecrgc.commands import inuse as inuse_command
 from ecrgc.commands import plan as plan_command
 from ecrgc.commands import plans as plans_command
 from ecrgc.commands import policy as policy_command
+from ecrgc.commands import run as run_command
 from ecrgc.commands import sandbox as sandbox_command
 from ecrgc.commands import validate as validate_command
+from ecrgc.envfile import RunOptions, load_seed_env, run_options_from_env
 from ecrgc.errors import ConfigError, EcrgcError, PlanRefused, UsageError
 from ecrgc.github import GitHub
 from ecrgc.model import OutcomeStatus, Plan
@@ -317,6 +321,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _progress(verb: str, noun: str) -> Callable[[int, int], None] | None:
+    """A one-line counter on stderr, redrawn in place, when stderr is a terminal (never into logs or CI)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        sys.stderr.write(f"\r\033[Kecrgc: {verb} {done:,}/{total:,} {noun}{end}")
+        sys.stderr.flush()
+
+    return show
+
+
 @app.command("plan")
 def _plan(
     paths: Annotated[list[Path] | None, typer.Argument(help="Policy files or directories.")] = None,
@@ -340,6 +357,7 @@ def _plan(
         usage=lambda chosen: plan_command.collect_usage(chosen, kubeconfig=kubeconfig),
         now=_now(),
         expires_in=parse_duration(expires_in),
+        progress=_progress("scanned", "repositories"),
     )
     if out is not None:
         write_plan_file(plan, out)
@@ -537,3 +555,109 @@ def _inuse_export(
     else:
         inuse_command.save(text, out)
         log.info("wrote %s", out)
+
+
+def _run_options(ctx: typer.Context, env_options: RunOptions, **flags: bool | None) -> RunOptions:
+    """The seed's options: explicit flags (and the root's --log-dir / --debug) win over the variables."""
+    root = ctx.find_root()
+    chosen: dict[str, Any] = {name: value for name, value in flags.items() if value is not None}
+    if root.get_parameter_source("log_dir") is ParameterSource.COMMANDLINE:
+        chosen["log_dir"] = root.params["log_dir"]
+    if root.get_parameter_source("debug") is ParameterSource.COMMANDLINE:
+        chosen["debug"] = root.params["debug"]
+    return replace(env_options, **chosen)
+
+
+def _run_confirm(options: RunOptions) -> Callable[[Plan], bool]:
+    def confirm(plan: Plan) -> bool:
+        if not (options.interactive and sys.stdin.isatty() and sys.stderr.isatty()):
+            raise PlanRefused("no terminal to confirm on: set AUTO_CONFIRM=true or pass --auto-confirm")
+        typer.echo(render.plan_text(plan).split("\n\n", 1)[0], err=True)
+        return typer.confirm("Delete these images?", default=False, err=True)
+
+    return confirm
+
+
+def _quiet_console() -> None:
+    """INTERACTIVE_MODE=false: what would go to the terminal goes only to the log file."""
+    root = logging.getLogger("ecrgc")
+    for handler in list(root.handlers):
+        if type(handler) is logging.StreamHandler:  # the console; the FileHandler subclass stays
+            root.removeHandler(handler)
+
+
+def _emit(text: str, *, interactive: bool) -> None:
+    """Product output: stdout, or only the log file when INTERACTIVE_MODE=false."""
+    if interactive:
+        typer.echo(text, nl=False)
+    else:
+        log.info("%s", text.rstrip("\n"))
+
+
+@app.command("run")
+def _run(
+    ctx: typer.Context,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file", help="The seed's .env (default: ./.env if it exists); the environment wins."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool | None, typer.Option("--dry-run/--no-dry-run", help="DRYRUN: plan and verify, delete nothing.")
+    ] = None,
+    list_only: Annotated[
+        bool | None, typer.Option("--list-only/--no-list-only", help="LIST_ONLY: print the candidates only.")
+    ] = None,
+    auto_confirm: Annotated[
+        bool | None, typer.Option("--auto-confirm/--no-auto-confirm", help="AUTO_CONFIRM: do not ask.")
+    ] = None,
+    interactive: Annotated[
+        bool | None,
+        typer.Option("--interactive/--no-interactive", help="INTERACTIVE_MODE: false logs to the file only."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Repositories applied at once.")
+    ] = apply_command.DEFAULT_WORKERS,
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", envvar="ECRGC_KUBECONFIG")] = None,
+) -> None:
+    """The seed's one-shot mode: its .env variables → a policy → plan → confirm → apply, in one go.
+
+    Exit codes as for apply (0 · 1 · 2 · 3); LIST_ONLY exits 0.
+    """
+    if env_file is None and Path(".env").is_file():
+        env_file = Path(".env")
+    env = load_seed_env(env_file, os.environ)
+    options = _run_options(
+        ctx,
+        run_options_from_env(env),
+        dry_run=dry_run,
+        list_only=list_only,
+        auto_confirm=auto_confirm,
+        interactive=interactive,
+    )
+    _setup_logging(debug=options.debug, log_dir=options.log_dir, verb="run")
+    if not options.interactive:
+        _quiet_console()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    reports = [] if options.list_only else [options.log_dir / f"run-{stamp}.jsonl"]
+    with apply_command.ReportFiles(reports) as files:
+        result = run_command.run_once(
+            env,
+            options,
+            connect=lambda region: Registry(region, workers=workers),
+            base=Path(),
+            plan_path=options.log_dir / f"run-{stamp}.plan.json",
+            now=_now(),
+            confirm=_run_confirm(options),
+            kubeconfig=kubeconfig,
+            workers=workers,
+            on_plan=lambda plan: _emit(
+                render.plan_text(plan, details=options.list_only), interactive=options.interactive
+            ),
+            on_outcome=files.write,
+        )
+        if result.applied is not None:
+            files.finish(result.applied.report)
+            _emit(render.report_text(result.applied.report), interactive=options.interactive)
+    raise typer.Exit(0 if result.applied is None else apply_exit_code(result.applied))

@@ -100,8 +100,12 @@ def run_plan(
     usage: UsageCollector,
     now: datetime,
     expires_in: timedelta = DEFAULT_EXPIRY,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Plan:
-    """Plan the policies against the live registry and in-use sources, as of `now`."""
+    """Plan the policies against the live registry and in-use sources, as of `now`.
+
+    `progress(done, total)` is called as each repository has been scanned and decided.
+    """
     region = target_region(policies)
     account = inventory.caller_account()
     check_account(policies, account)
@@ -112,9 +116,11 @@ def run_plan(
     collected = usage(policies)
     in_use = decide.in_use(collected, account=account, region=region)
     builder = _PlanBuilder()
-    for repository in inventory.scan(names):
+    for done, repository in enumerate(inventory.scan(names), start=1):
         policy = owner[repository.name]
         builder.add(repository, policy, decide.decide(repository, in_use, policy, now=now), in_use)
+        if progress:
+            progress(done, len(names))
     return builder.build(
         policies=policies,
         inputs=collected.inputs,
