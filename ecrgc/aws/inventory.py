@@ -163,9 +163,14 @@ def parse_children(manifest: str, *, name: str, digest: str) -> tuple[str, ...]:
 
 
 def _unreadable(name: str, digest: str, why: str) -> SourceUnavailable:
+    fix = (
+        "restore it to STANDARD storage or exclude the repository"  # archived images cannot be pulled
+        if why == "ImageInaccessible"
+        else "fix or delete that index by hand"
+    )
     return SourceUnavailable(
         f"cannot read the manifest of index {name}@{digest} ({why}): its children are unknown, "
-        "so nothing is planned; fix or delete that index by hand and plan again"
+        f"so nothing is planned; {fix}, then plan again"
     )
 
 

@@ -195,6 +195,15 @@ def test_missing_credentials_are_one_clear_line(
         registry.delete_images("app", [_sha("a")])
 
 
+def test_rejected_credentials_are_one_clear_line(moto_checking_credentials: str) -> None:
+    registry = Registry("us-east-1")
+    with pytest.raises(RemoteError, match=r"^the AWS credentials were rejected \(InvalidClientTokenId\): "):
+        registry.caller_account()
+    # moto answers ECR with a bare HTTP 403 (real ECR: UnrecognizedClientException); a RemoteError either way
+    with pytest.raises(RemoteError, match=r"^ecr DescribeRepositories failed: "):
+        registry.list_repositories(lambda _: True)
+
+
 def test_an_unreachable_endpoint_fails_the_batch_not_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
     """The autouse guard points AWS at a closed port: every image of the call comes back FAILED."""
     registry = Registry("us-east-1", max_attempts=1)

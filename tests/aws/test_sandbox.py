@@ -97,7 +97,9 @@ def test_archived_images_are_seen(sandbox: Sandbox) -> None:
 def test_an_archived_index_cannot_be_read_so_the_scan_stops(sandbox: Sandbox) -> None:
     index = sandbox.registry.push_image("app", tags=["v1"], platforms=["linux/amd64"])
     sandbox.registry.archive("app", index)
-    with pytest.raises(SourceUnavailable, match=f"index app@{index} \\(ImageInaccessible\\)"):
+    with pytest.raises(
+        SourceUnavailable, match=f"index app@{index} \\(ImageInaccessible\\).* restore it to STANDARD"
+    ):
         _registry().scan_repository("app")
 
 
