@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ecrgc import kube as kube_mod
-from ecrgc.model import KubeContext
+from ecrgc.model import KubeContext, Usage
 from ecrgc.refs import parse_reference
 from tests.kube import objects as o
 from tests.kube import servers
@@ -39,7 +39,7 @@ def run_script(kube: Cluster, workdir: Path, *args: str, **env: str) -> subproce
     )
 
 
-def refs(usage: kube_mod.Usage) -> set[str]:
+def refs(usage: Usage) -> set[str]:
     return {str(use.ref) for use in usage.uses}
 
 
