@@ -636,7 +636,9 @@ def _run(
         auto_confirm=auto_confirm,
         interactive=interactive,
     )
-    _setup_logging(debug=options.debug, log_dir=options.log_dir, verb="run")
+    root = ctx.find_root().params
+    if (options.log_dir, options.debug) != (root.get("log_dir"), root.get("debug")):
+        _setup_logging(debug=options.debug, log_dir=options.log_dir, verb="run")  # the .env's LOGDIR, DEBUG
     if not options.interactive:
         _quiet_console()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
