@@ -53,7 +53,11 @@ class YamlDocument:
 
 def read_yaml(text: str) -> YamlDocument:
     """Parse exactly one YAML document safely; raise `YamlProblem` listing every duplicate key."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # a str is checked for unprintable characters right here
+    except yaml.reader.ReaderError as error:
+        message = f"character #x{error.character:04x} at position {error.position} is not allowed: remove it"
+        raise YamlProblem([("", f"invalid YAML: {message}")]) from None
     try:
         nodes = _compose_all(loader)
         if len(nodes) != 1:
@@ -61,6 +65,10 @@ def read_yaml(text: str) -> YamlDocument:
             raise YamlProblem([("", f"holds {found} YAML documents: write exactly one policy per file")])
         walk = _Walk(loader)
         value = walk.value(nodes[0], ())
+    except yaml.MarkedYAMLError as error:  # syntax, or a tag no safe constructor knows (`!foo`)
+        mark = error.problem_mark or error.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise YamlProblem([("", f"invalid YAML{where}: {error.problem or error.context}")]) from None
     finally:
         loader.dispose()
     if walk.problems:
@@ -70,17 +78,10 @@ def read_yaml(text: str) -> YamlDocument:
 
 def _compose_all(loader: yaml.SafeLoader) -> list[yaml.Node]:
     nodes: list[yaml.Node] = []
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            assert node is not None  # check_node() said there is one
-            nodes.append(node)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise YamlProblem([("", f"invalid YAML{where}: {error.problem or error.context}")]) from None
-    except yaml.YAMLError as error:
-        raise YamlProblem([("", f"invalid YAML: {error}")]) from None
+    while loader.check_node():
+        node = loader.get_node()
+        assert node is not None  # check_node() said there is one
+        nodes.append(node)
     return nodes
 
 

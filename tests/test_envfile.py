@@ -132,7 +132,7 @@ def test_parsing_quotes_comments_and_export() -> None:
 
 
 def test_every_malformed_line_is_reported() -> None:
-    text = "A='open\nnot an assignment\nB='x'y\nC=\"x\" z\nD=1\nD=2\n1X=3\n"
+    text = 'A=\'open\nnot an assignment\nB=\'x\'y\nC="x" z\nD=1\nD=2\n1X=3\nE="open \\"\n'
     assert _errors(lambda: parse_env_text(text, "prd.env")) == (
         "prd.env: line 1: A: the quote is not closed (a value spans one line)",
         "prd.env: line 2: expected NAME=VALUE, got 'not an assignment'",
@@ -140,6 +140,7 @@ def test_every_malformed_line_is_reported() -> None:
         "prd.env: line 4: C: unexpected text after the closing quote: 'z'",
         "prd.env: line 6: D is already set on line 5: keep one",
         "prd.env: line 7: expected NAME=VALUE, got '1X=3'",
+        "prd.env: line 8: E: the quote is not closed (a value spans one line)",
     )
 
 

@@ -22,7 +22,8 @@ from ecrgc.policy import (
     policy_from_document,
     policy_sha256,
 )
-from ecrgc.schemafiles import load_schema
+from ecrgc.schemafiles import load_schema, schema_path
+from ecrgc.yamlfile import json_path
 from tests.golden_files import assert_golden
 
 DATA = Path(__file__).parent / "data" / "policies"
@@ -258,3 +259,39 @@ def _policy(name: str, include: str) -> str:
         f"apiVersion: ecrgc/v1\nkind: Policy\nmetadata:\n  name: {name}\nspec:\n  region: ap-northeast-1\n"
         f"  repositories:\n    include: ['{include}']\n  rules:\n    keepLatest: 1\n"
     )
+
+
+def test_json_paths_quote_keys_that_are_not_names() -> None:
+    assert json_path(()) == "$"
+    assert json_path(("spec", "rules", "holdTags", 1)) == "$.spec.rules.holdTags[1]"
+    assert json_path(("my key", "a.b", 0, "ok_1")) == "$['my key']['a.b'][0].ok_1"
+
+
+def test_a_duplicate_key_under_an_odd_key_names_its_path() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_policy_text("my key:\n  a: 1\n  a: 2\n", "x.yaml")
+    assert caught.value.errors == ("x.yaml::$['my key']: duplicate key 'a' (lines 2 and 3): keep one",)
+
+
+def test_characters_yaml_cannot_read_are_reported() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_policy_text("apiVersion: ecrgc/v1\x07\n", "x.yaml")
+    assert caught.value.errors == (
+        "x.yaml: invalid YAML: character #x0007 at position 20 is not allowed: remove it",
+    )
+
+
+def test_tags_no_safe_constructor_knows_are_reported() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_policy_text("apiVersion: ecrgc/v1\nkind: !!python/name:os.system Policy\n", "x.yaml")
+    assert caught.value.errors == (
+        "x.yaml: invalid YAML at line 2, column 7: could not determine a constructor for the tag "
+        "'tag:yaml.org,2002:python/name:os.system'",
+    )
+
+
+def test_a_missing_schema_names_where_it_was_looked_for() -> None:
+    with pytest.raises(
+        FileNotFoundError, match=r"^schema nope\.json is missing from .*schemas and .*schemas$"
+    ):
+        schema_path("nope.json")
