@@ -472,7 +472,8 @@ def test_summary_totals_are_derived_from_the_repositories() -> None:
 
 def _rehash(document: dict[str, object]) -> str:
     document.pop("content_sha256", None)
-    document["content_sha256"] = planfile._hash(document)
+    compact = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    document["content_sha256"] = hashlib.sha256(compact.encode("utf-8")).hexdigest()
     return json.dumps(document)
 
 

@@ -1,0 +1,113 @@
+"""Plan <-> canonical JSON: the one place that knows the plan format (encode.py writes, decode.py reads).
+
+The file is what a reviewer reads in a pull request and what `ecrgc apply` executes, so it is canonical:
+keys sorted, 2-space indent, a final newline, UTC timestamps written `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`, and
+every list in a stable order (actions by repository, then depth — an index or subject before what goes
+with it —, then digest; everything else by name). `loads(dumps(p)) == canonical(p)` and
+`dumps(loads(s)) == s`.
+
+Naming: top-level and summary keys are snake_case, image records (`actions`, `protected`) use the
+ECR-style camelCase field names of the issue (imageDigest, imageTags, pushedAt, lastPulledAt …).
+
+Versioning (Terraform's contract): `format_version` is major.minor. A minor version only adds keys, which
+readers ignore; a new major version is refused. `schemas/plan.schema.json` closes every object, so a file
+of our own version must match it exactly; for a newer minor only the unknown-key errors are forgiven.
+
+Content hash: `content_sha256` is the lowercase hex sha256 of the UTF-8 bytes of
+`json.dumps(document_without_content_sha256, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`
+— the parsed document, so re-indenting the file does not change it but editing any value does (unknown keys
+of a newer minor version are covered too). Keys are ASCII and no number is fractional, so any JSON
+implementation that sorts keys and writes compact JSON reproduces it.
+
+Money: `estimated_monthly_saving_usd` = bytes_reclaimed / 10^9 (decimal GB, as AWS bills) x $0.10 per
+GB-month (standard storage; archiving saves nothing below 150 TB), rounded half-up to cents. ECR sizes count
+layers shared with kept images too, so it is an upper bound.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ecrgc.errors import ConfigError, PlanRefused
+from ecrgc.model import Plan
+from ecrgc.planfile.decode import check_version, parse, plan_from, validate
+from ecrgc.planfile.encode import (
+    BYTES_PER_GB,
+    FORMAT_VERSION,
+    USD_PER_GB_MONTH,
+    canonical,
+    document,
+    format_timestamp,
+    hash_document,
+    monthly_saving_usd,
+    order_actions,
+    summary_totals,
+)
+
+__all__ = [
+    "BYTES_PER_GB",
+    "FORMAT_VERSION",
+    "USD_PER_GB_MONTH",
+    "canonical",
+    "content_hash",
+    "dumps",
+    "format_timestamp",
+    "load_plan_file",
+    "loads",
+    "monthly_saving_usd",
+    "order_actions",
+    "write_plan_file",
+]
+
+
+def dumps(plan: Plan) -> str:
+    """The canonical text of `plan` (sorted, stable, hashed, final newline)."""
+    if plan.format_version != FORMAT_VERSION:
+        raise ValueError(f"ecrgc writes plan format {FORMAT_VERSION}, not {plan.format_version}")
+    text = document(canonical(plan))
+    text["content_sha256"] = hash_document(text)
+    return json.dumps(text, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def loads(text: str, *, source: str = "plan") -> Plan:
+    """Parse and verify a plan: version, content hash, schema and summary totals. `source` names the file
+    in error messages. Raises PlanRefused (tampered, unsupported major version) or ConfigError."""
+    parsed = parse(text, source)
+    newer_minor = check_version(parsed, source)
+    if hash_document({k: v for k, v in parsed.items() if k != "content_sha256"}) != parsed["content_sha256"]:
+        raise PlanRefused(
+            f"{source}: content hash mismatch: the plan was edited after it was made; re-run ecrgc plan"
+        )
+    validate(parsed, source, forgive_unknown_keys=newer_minor)
+    plan = plan_from(parsed)
+    totals = summary_totals(plan.summary)
+    if totals != {key: parsed["summary"][key] for key in totals}:
+        raise ConfigError(
+            f"{source}: $.summary totals disagree with $.summary.repositories; re-run ecrgc plan"
+        )
+    return plan
+
+
+def load_plan_file(path: str | os.PathLike[str]) -> Plan:
+    """Read and verify the plan file at `path` (see `loads`)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the plan file: {exc}") from exc
+    return loads(text, source=str(path))
+
+
+def write_plan_file(plan: Plan, path: str | os.PathLike[str]) -> None:
+    """Write `dumps(plan)` to `path` atomically (a reader never sees half a plan), creating parent dirs."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(dumps(plan), encoding="utf-8", newline="\n")
+    partial.replace(target)
+
+
+def content_hash(plan: Plan) -> str:
+    """The `content_sha256` that `dumps(plan)` writes: what apply reports and audits refer to."""
+    return hash_document(document(canonical(plan)))

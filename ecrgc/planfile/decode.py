@@ -1,0 +1,148 @@
+"""The JSON document -> Plan: parse, version, schema (see the package docstring for the rules)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import jsonschema
+
+from ecrgc.errors import ConfigError, PlanRefused
+from ecrgc.model import (
+    Action,
+    InputFingerprint,
+    InputKind,
+    Plan,
+    PlannedAction,
+    PolicyRecord,
+    ProtectedImage,
+    Reason,
+    RepositorySummary,
+)
+from ecrgc.planfile.encode import FORMAT_VERSION
+from ecrgc.schemafiles import load_schema
+
+_MAX_ERRORS = 20  # a broken file can fail on every action; the first errors are enough to see why
+_VERSION = re.compile(r"^([0-9]+)\.([0-9]+)$")
+
+
+def parse(text: str, source: str) -> dict[str, Any]:
+    """The JSON object in `text`, which must at least carry a content hash."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{source}: not valid JSON ({exc}); re-run ecrgc plan") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("content_sha256"), str):
+        raise ConfigError(f"{source}: not an ecrgc plan (no content_sha256); re-run ecrgc plan")
+    return document
+
+
+def check_version(document: Mapping[str, Any], source: str) -> bool:
+    """Refuse another major version; True when the file is a newer minor version than ours."""
+    version = document.get("format_version")
+    match = _VERSION.match(version) if isinstance(version, str) else None
+    ours = _VERSION.match(FORMAT_VERSION)
+    assert ours is not None
+    if match is None or match.group(1) != ours.group(1):
+        raise PlanRefused(
+            f"{source}: format_version {version!r} is not supported (this ecrgc reads {ours.group(1)}.x); "
+            "use the ecrgc version that made the plan or re-run ecrgc plan"
+        )
+    return int(match.group(2)) > int(ours.group(2))
+
+
+def validate(document: Mapping[str, Any], source: str, *, forgive_unknown_keys: bool) -> None:
+    """Every schema error, sorted, as `file::$.json.path: message` lines of one ConfigError."""
+    errors = sorted(
+        (_path(e.absolute_path), e.message[:200])
+        for e in _validator().iter_errors(document)
+        if not (forgive_unknown_keys and e.validator == "additionalProperties")
+    )
+    if errors:
+        lines = [f"{source}::{path}: {message}" for path, message in errors[:_MAX_ERRORS]]
+        if len(errors) > _MAX_ERRORS:
+            lines.append(f"... and {len(errors) - _MAX_ERRORS} more")
+        raise ConfigError(
+            f"{source}: not a valid plan file ({len(errors)} errors); re-run ecrgc plan", tuple(lines)
+        )
+
+
+def _path(parts: Iterable[str | int]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(load_schema("plan.schema.json"))
+
+
+def plan_from(document: Mapping[str, Any]) -> Plan:
+    """The Plan of a validated document."""
+    summary = document["summary"]
+    return Plan(
+        format_version=document["format_version"],
+        ecrgc_version=document["ecrgc_version"],
+        created_at=_timestamp(document["created_at"]),
+        expires_at=_timestamp(document["expires_at"]),
+        account=document["target"]["account_id"],
+        region=document["target"]["region"],
+        policies=tuple(
+            PolicyRecord(name=p["name"], sha256=p["sha256"], document=p["document"])
+            for p in document["policies"]
+        ),
+        inputs=tuple(
+            InputFingerprint(
+                kind=InputKind(i["kind"]), name=i["name"], sha256=i["sha256"], references=i["references"]
+            )
+            for i in document["inputs"]
+        ),
+        actions=tuple(_planned_action(a) for a in document["actions"]),
+        repository_deletions=tuple(document["repository_deletions"]),
+        protected=tuple(
+            ProtectedImage(
+                repository=p["repository"],
+                digest=p["imageDigest"],
+                tags=tuple(p["imageTags"]),
+                sources=tuple(p["sources"]),
+            )
+            for p in document["protected"]
+        ),
+        summary=tuple(_repository(s) for s in summary["repositories"]),
+    )
+
+
+def _planned_action(entry: Mapping[str, Any]) -> PlannedAction:
+    return PlannedAction(
+        repository=entry["repository"],
+        digest=entry["imageDigest"],
+        tags=tuple(entry["imageTags"]),
+        pushed_at=_timestamp(entry["pushedAt"]),
+        last_pulled_at=_timestamp(entry["lastPulledAt"]) if entry["lastPulledAt"] else None,
+        size_bytes=entry["sizeBytes"],
+        media_type=entry["mediaType"],
+        action=Action(entry["action"]),
+        reason=Reason(entry["reason"]),
+        parent=entry["parent"],
+        policy=entry["policy"],
+    )
+
+
+def _repository(entry: Mapping[str, Any]) -> RepositorySummary:
+    return RepositorySummary(
+        repository=entry["repository"],
+        policy=entry["policy"],
+        scanned=entry["scanned"],
+        kept={Reason(reason): count for reason, count in entry["kept"].items()},
+        deleted=entry["deleted"],
+        archived=entry["archived"],
+        bytes_reclaimed=entry["bytes_reclaimed"],
+        delete_repository=entry["delete_repository"],
+    )
+
+
+def _timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
