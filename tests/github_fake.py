@@ -28,6 +28,12 @@ class Failure:
     path: re.Pattern[str]
     status: int
     count: int = 1
+    html: bool = False
+    """Answer with an HTML page, as a proxy or load balancer in front of the API does."""
+
+
+class _Html(str):
+    """A response body that is not JSON."""
 
 
 @dataclass
@@ -59,9 +65,9 @@ class GitHubState:
         self.comments.setdefault((repo, number), []).append(item)
         return item
 
-    def fail(self, method: str, path: str, status: int, count: int = 1) -> None:
+    def fail(self, method: str, path: str, status: int, count: int = 1, *, html: bool = False) -> None:
         """Make the next `count` requests to `method` + `path` (a regex) answer `status`."""
-        self.failures.append(Failure(method, re.compile(path), status, count))
+        self.failures.append(Failure(method, re.compile(path), status, count, html))
 
     def bodies(self, repo: str, number: int) -> list[str]:
         return [c["body"] for c in self.comments.get((repo, number), [])]
@@ -102,22 +108,25 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> tuple[int, Any, dict[str, str]]:
         refusal = self._refusal(state, method, path)
         if refusal is not None:
-            return refusal[0], {"message": refusal[1]}, {}
+            return refusal[0], refusal[1], {}
         token = self._token()
         if method == "GET" and path == "/user":
             forbidden = token in state.installation_tokens
             return (403, {"message": _NO_USER}, {}) if forbidden else (200, {"login": state.users[token]}, {})
         return self._route(state, method, path, query, state.users[token])
 
-    def _refusal(self, state: GitHubState, method: str, path: str) -> tuple[int, str] | None:
+    def _refusal(self, state: GitHubState, method: str, path: str) -> tuple[int, Any] | None:
         """An injected failure, a missing User-Agent (403) or bad credentials (401), else None."""
         for failure in state.failures:
             if failure.count > 0 and failure.method == method and failure.path.search(path):
                 failure.count -= 1
-                return failure.status, f"injected HTTP {failure.status}"
+                page = _Html(f"<html><h1>{failure.status}</h1></html>")
+                return failure.status, page if failure.html else {
+                    "message": f"injected HTTP {failure.status}"
+                }
         if not self.headers.get("User-Agent"):
-            return 403, "Request forbidden by administrative rules."
-        return (401, "Bad credentials") if self._token() not in state.users else None
+            return 403, {"message": "Request forbidden by administrative rules."}
+        return (401, {"message": "Bad credentials"}) if self._token() not in state.users else None
 
     def _token(self) -> str:
         return self.headers.get("Authorization", "").removeprefix("Bearer ").removeprefix("token ")
@@ -176,9 +185,10 @@ class _Handler(BaseHTTPRequestHandler):
         return body if isinstance(body, str) else None
 
     def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
-        data = json.dumps(payload).encode()
+        html = isinstance(payload, _Html)
+        data = payload.encode() if html else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", "text/html" if html else "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from ecrgc.cli import app
-from ecrgc.commands.github import COMMENT_LIMIT, SUMMARY_LIMIT, compose_body, run_summary
+from ecrgc.commands.github import COMMENT_LIMIT, SUMMARY_LIMIT, compose_body, read_bodies, run_summary
 from ecrgc.errors import RemoteError, UsageError
 from ecrgc.github import ACTIONS_BOT_LOGIN, GitHub
 from tests.github_fake import FakeGitHub, GitHubState, serve
@@ -375,3 +375,39 @@ def test_the_summary_never_exceeds_one_mib_and_keeps_a_prefix(used: int, lines: 
     added = data[used:].decode()
     assert result.truncated == (used + len(text.encode()) > SUMMARY_LIMIT)
     assert text.startswith(added.split("\n> **Truncated**")[0]) if result.truncated else added == text
+
+
+def test_an_html_error_page_is_still_one_line(github: FakeGitHub, body: Path) -> None:
+    github.state.fail("POST", r"/comments$", 502, html=True)
+
+    result = comment(github, "--pr", str(PR), "--body-file", str(body))
+
+    assert result.exit_code == 1
+    assert (
+        result.stderr
+        == f"ecrgc: github: POST {github.url}/repos/{REPO}/issues/{PR}/comments failed: HTTP 502\n"
+    )
+
+
+def test_no_body_file_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="no --body-file given"):
+        read_bodies([])
+
+
+def test_parts_whose_verdicts_alone_are_too_long_are_refused() -> None:
+    parts = ["v" * 200 + "\n" + "w" * 200 + "\n"] * 400
+
+    expected = r"^a\.md, b\.md: comment body is 163,214 characters, over GitHub's 65,536"
+    with pytest.raises(UsageError, match=expected):
+        compose_body(parts, marker="ecrgc:plan", sources=["a.md", "b.md"])
+
+
+def test_a_full_summary_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "summary.md"
+    target.write_bytes(b"x" * SUMMARY_LIMIT)
+
+    with pytest.raises(
+        UsageError, match="the job summary is already 1,048,576 bytes, no room left under 1 MiB"
+    ):
+        run_summary(target, "more\n", source="plan.md")
+    assert target.stat().st_size == SUMMARY_LIMIT
