@@ -216,42 +216,33 @@ class _Rules:
     def decide(self, image: Image) -> Decision:
         digest = image.digest
         if digest in self.used:
-            return Decision(image=image, action=Action.KEEP, reason=Reason.IN_USE, detail=self.used[digest])
+            return _keep(image, Reason.IN_USE, self.used[digest])
         if kept_parents := [p for p in self.graph.parents.get(digest, ()) if p in self.kept]:
             parent = kept_parents[0]
-            detail = f"{self._relation(digest, parent)} kept {parent}"
-            return Decision(
-                image=image,
-                action=Action.KEEP,
-                reason=Reason.PART_OF_KEPT_IMAGE,
-                parent=parent,
-                detail=detail,
+            return _keep(
+                image, Reason.PART_OF_KEPT_IMAGE, self._relation(digest, parent, "kept ", ""), parent
             )
         if digest in self.held:
-            return Decision(image=image, action=Action.KEEP, reason=Reason.HELD_TAG, detail=self.held[digest])
+            return _keep(image, Reason.HELD_TAG, self.held[digest])
         if digest in self.chosen:
-            reason, detail = self.chosen[digest]
-            return Decision(image=image, action=Action.KEEP, reason=reason, detail=detail)
+            return _keep(image, *self.chosen[digest])
         if digest in self.graph.top:
             return self._remove(image, Reason.EXPIRED, None, _expired(image, self.now))
         parent = self.graph.parents[digest][0]
         return self._remove(
-            image, Reason.WITH_PARENT, parent, f"{self._relation(digest, parent)} {parent}, which goes"
+            image, Reason.WITH_PARENT, parent, self._relation(digest, parent, "", ", which goes")
         )
 
-    def _relation(self, digest: str, parent: str) -> str:
-        return "listed by index" if digest in self.graph.images[parent].children else "attached to"
+    def _relation(self, digest: str, parent: str, before: str, after: str) -> str:
+        if digest in self.graph.images[parent].children:
+            return f"listed by {before}index {parent}{after}"
+        return f"attached to {before}image {parent}{after}"
 
     def _remove(self, image: Image, reason: Reason, parent: str | None, detail: str) -> Decision:
         match self.policy.action:
             case Action.ARCHIVE if image.status is not ImageStatus.ACTIVE:
-                detail = f"already {image.status.lower()}; {detail}"
-                return Decision(
-                    image=image,
-                    action=Action.KEEP,
-                    reason=Reason.ALREADY_ARCHIVED,
-                    parent=parent,
-                    detail=detail,
+                return _keep(
+                    image, Reason.ALREADY_ARCHIVED, f"already {image.status.lower()}; {detail}", parent
                 )
             case Action.DELETE | Action.ARCHIVE as action:
                 return Decision(image=image, action=action, reason=reason, parent=parent, detail=detail)
@@ -261,6 +252,10 @@ class _Rules:
                 )
             case unreachable:  # pragma: no cover  # mypy proves every Action is handled above
                 assert_never(unreachable)
+
+
+def _keep(image: Image, reason: Reason, detail: str, parent: str | None = None) -> Decision:
+    return Decision(image=image, action=Action.KEEP, reason=reason, parent=parent, detail=detail)
 
 
 def _expired(image: Image, now: datetime) -> str:

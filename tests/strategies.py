@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
 from hypothesis import strategies as st
+
+from ecrgc.model import Action, Image, ImageStatus, Policy, Repository, Usage, Use
+from ecrgc.patterns import compile_pattern
+from ecrgc.refs import ecr_host, parse_reference
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -54,3 +61,124 @@ def ecr_hosts(draw: st.DrawFn, account: str | None = None, region: str | None = 
 other_hosts = st.sampled_from(
     ["docker.io", "ghcr.io", "quay.io", "localhost:5000", "registry.example.com:8443"]
 )
+
+
+# --- registries, usages and policies for the decision core -----------------------------------------------
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+INDEX = "application/vnd.oci.image.index.v1+json"
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+TAG_POOL = ("latest", "v1", "v1.2", "v2", "prod", "prod-2", "release-1", "dev", "x")
+HOLD_POOL = ("^prod", "^release-", "^v1&&\\.", "devORx", "^v2$")
+
+
+_kinds = st.sampled_from(("manifest", "manifest", "index", "referrer", "cosign"))
+_tag_lists = st.lists(st.sampled_from(TAG_POOL), max_size=2, unique=True)
+_cosign_suffixes = st.sampled_from(("sig", "att", "sbom"))
+_push_hours = st.integers(-2, 24 * 400)
+_pull_hours = st.none() | st.integers(-24 * 30, 24 * 400)
+_statuses = st.sampled_from((ImageStatus.ACTIVE,) * 4 + (ImageStatus.ARCHIVED, ImageStatus.ACTIVATING))
+_sizes = st.integers(0, 10**9)
+
+
+@st.composite
+def repositories(draw: st.DrawFn, name: str = "app", max_images: int = 14) -> Repository:
+    """A repository whose images form what ECR can hold: indexes (nested too) listing earlier images or a
+    digest absent from the repository, OCI referrers, cosign-tagged signatures, archived images, one
+    image per tag."""
+    count = draw(st.integers(0, max_images))
+    image_digests = draw(st.lists(digests, min_size=count + 1, max_size=count + 1, unique=True))
+    absent = image_digests.pop()
+    taken: set[str] = set()
+    images = [
+        _image(draw, name, digest, [*image_digests[:position], absent], taken)
+        for position, digest in enumerate(image_digests)
+    ]
+    return Repository(name=name, images=tuple(images))
+
+
+def _image(draw: st.DrawFn, repository: str, digest: str, earlier: list[str], taken: set[str]) -> Image:
+    kind = draw(_kinds)
+    tags = [tag for tag in draw(_tag_lists) if tag not in taken]
+    pick = st.integers(0, len(earlier) - 1)
+    target = earlier[draw(pick)]
+    cosign = f"sha256-{target.removeprefix('sha256:')}.{draw(_cosign_suffixes)}"
+    if kind == "cosign" and cosign not in taken:
+        tags.insert(draw(st.integers(0, len(tags))), cosign)  # anywhere: tag order means nothing
+    taken.update(tags)
+    pushed = NOW - timedelta(hours=draw(_push_hours))
+    pull_hours = draw(_pull_hours)
+    children = {earlier[draw(pick)] for _ in range(draw(st.integers(0, 3)))} if kind == "index" else set()
+    return Image(
+        repository=repository,
+        digest=digest,
+        tags=tuple(tags),
+        pushed_at=pushed,
+        last_pulled_at=None if pull_hours is None else min(pushed + timedelta(hours=pull_hours), NOW),
+        size_bytes=draw(_sizes),
+        media_type=INDEX if kind == "index" else MANIFEST,
+        subject=target if kind == "referrer" else None,
+        children=tuple(sorted(children)),
+        status=draw(_statuses),
+    )
+
+
+@st.composite
+def registries(draw: st.DrawFn, max_repositories: int = 3) -> tuple[Repository, ...]:
+    """Repositories with distinct names."""
+    names = draw(st.lists(repository_names, min_size=1, max_size=max_repositories, unique=True))
+    return tuple(draw(repositories(name)) for name in names)
+
+
+@st.composite
+def usages(
+    draw: st.DrawFn, registry: Sequence[Repository], account: str = ACCOUNT, region: str = REGION
+) -> Usage:
+    """Uses of images of `registry` by digest or by tag, in any host spelling, plus uses of other registries
+    and of digests that exist nowhere."""
+    images = [image for repository in registry for image in repository.images]
+    used = draw(st.lists(st.sampled_from(images), max_size=6)) if images else []
+    refs = [draw(_ecr_references(image, account, region)) for image in used]
+    refs += draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    f"{ecr_host('210987654321', region)}/app:v1",
+                    f"{ecr_host(account, 'us-west-2')}/app:v1",
+                    "nginx:1.25",
+                    f"ghcr.io/org/app@{draw(digests)}",
+                    f"{ecr_host(account, region)}/app@{draw(digests)}",
+                ]
+            ),
+            max_size=3,
+        )
+    )
+    sources = st.sampled_from(
+        ["IMG_LIST/prd_IMG_LIST.txt:3", "prd · default · Pod/api", "stg · jobs · CronJob/x"]
+    )
+    return Usage(uses=tuple(Use(ref=parse_reference(ref), source=draw(sources)) for ref in refs))
+
+
+@st.composite
+def _ecr_references(draw: st.DrawFn, image: Image, account: str, region: str) -> str:
+    """A reference to `image` by digest or by one of its tags, in one of the host's spellings."""
+    host = draw(st.sampled_from(ecr_host_spellings(account, region))).lower()
+    suffix = draw(st.sampled_from([f"@{image.digest}", *(f":{tag}" for tag in image.tags)]))
+    return f"{host}/{image.repository}{suffix}"
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> Policy:
+    """Random rules over the tag and hold pools; every repository selected."""
+    days = st.none() | st.integers(0, 200).map(lambda d: timedelta(days=d))
+    return Policy(
+        name="random",
+        region=REGION,
+        include=(compile_pattern("."),),
+        untagged=draw(st.booleans()),
+        hold_tags=tuple(compile_pattern(p) for p in draw(st.lists(st.sampled_from(HOLD_POOL), unique=True))),
+        keep_latest=draw(st.integers(0, 4)),
+        older_than=draw(days),
+        not_pulled_for=draw(days),
+        action=draw(st.sampled_from([Action.DELETE, Action.ARCHIVE])),
+    )

@@ -1,0 +1,535 @@
+"""The decision core: one case per Reason, their precedence, and invariants over random registries."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ecrgc.decide import InUse, decide, in_use
+from ecrgc.model import Action, Decision, Image, ImageStatus, Policy, Reason, Repository, Usage, Use
+from ecrgc.patterns import compile_pattern
+from ecrgc.refs import ecr_host, parse_reference
+from tests import strategies as s
+
+KEEP, DELETE, ARCHIVE = Action.KEEP, Action.DELETE, Action.ARCHIVE
+HOST = ecr_host(s.ACCOUNT, s.REGION)
+
+
+def digest(name: str) -> str:
+    return f"sha256:{hashlib.sha256(name.encode()).hexdigest()}"
+
+
+def image(name: str, *, tags: tuple[str, ...] = (), days: float = 400, **fields: Any) -> Image:
+    """An image of repository `app` named `name`, pushed `days` ago; children/subject name other images."""
+    fields["children"] = tuple(digest(child) for child in fields.get("children", ()))
+    if "subject" in fields:
+        fields["subject"] = digest(fields["subject"])
+    if fields["children"]:
+        fields.setdefault("media_type", s.INDEX)
+    if "pulled" in fields:
+        fields["last_pulled_at"] = s.NOW - timedelta(days=fields.pop("pulled"))
+    return Image(
+        repository="app", digest=digest(name), tags=tags, pushed_at=s.NOW - timedelta(days=days), **fields
+    )
+
+
+def cosign(subject: str) -> str:
+    return f"{digest(subject).replace(':', '-')}.sig"
+
+
+def policy(**fields: Any) -> Policy:
+    defaults: dict[str, Any] = {"keep_latest": 0, "hold_tags": ("^prod",)}
+    values = defaults | fields
+    values["hold_tags"] = tuple(compile_pattern(p) for p in values["hold_tags"])
+    return Policy(name="test", region=s.REGION, include=(compile_pattern("."),), **values)
+
+
+def usage(*refs: str, source: str = "IMG_LIST/prd_IMG_LIST.txt:1") -> InUse:
+    uses = tuple(Use(ref=parse_reference(ref), source=source) for ref in refs)
+    return in_use(Usage(uses=uses), account=s.ACCOUNT, region=s.REGION)
+
+
+def decided(
+    images: list[Image], uses: InUse | None = None, **policy_fields: Any
+) -> dict[str, tuple[Any, ...]]:
+    """name -> (action, reason[, parent name]) for each image."""
+    names = {digest(name): name for name in "abcdefghijklmnopqrstuvwxyz"}
+    repository = Repository(name="app", images=tuple(images))
+    result = decide(repository, uses or usage(), policy(**policy_fields), now=s.NOW)
+    return {
+        names[d.image.digest]: (d.action, d.reason, *([names[d.parent]] if d.parent else [])) for d in result
+    }
+
+
+CASES: list[tuple[str, list[Image], InUse | None, dict[str, Any], dict[str, tuple[Any, ...]]]] = [
+    (
+        "in use by digest",
+        [image("a")],
+        usage(f"{HOST}/other@{digest('a')}"),
+        {},
+        {"a": (KEEP, Reason.IN_USE)},
+    ),
+    ("in use by tag", [image("a", tags=("v1",))], usage(f"{HOST}/app:v1"), {}, {"a": (KEEP, Reason.IN_USE)}),
+    (
+        "no tag means latest",
+        [image("a", tags=("latest",))],
+        usage(f"{HOST}/app"),
+        {},
+        {"a": (KEEP, Reason.IN_USE)},
+    ),
+    (
+        "a tag in use in another repository protects nothing here",
+        [image("a", tags=("v1",))],
+        usage(f"{HOST}/other:v1"),
+        {},
+        {"a": (DELETE, Reason.EXPIRED)},
+    ),
+    (
+        "an index listing a running platform manifest, at any depth",
+        [image("a", children=["b"]), image("b", children=["c", "d"]), image("c"), image("d")],
+        usage(f"{HOST}/app@{digest('c')}"),
+        {},
+        {
+            "a": (KEEP, Reason.IN_USE),
+            "b": (KEEP, Reason.IN_USE),
+            "c": (KEEP, Reason.IN_USE),
+            "d": (KEEP, Reason.PART_OF_KEPT_IMAGE, "b"),
+        },
+    ),
+    (
+        "children and referrers of a kept index, transitively",
+        [
+            image("a", tags=("prod",), children=["b", "c"]),
+            image("b"),
+            image("c", children=["d"]),
+            image("d"),
+            image("e", subject="d"),
+            image("f", tags=(cosign("a"),)),
+        ],
+        None,
+        {},
+        {
+            "a": (KEEP, Reason.HELD_TAG),
+            "b": (KEEP, Reason.PART_OF_KEPT_IMAGE, "a"),
+            "c": (KEEP, Reason.PART_OF_KEPT_IMAGE, "a"),
+            "d": (KEEP, Reason.PART_OF_KEPT_IMAGE, "c"),
+            "e": (KEEP, Reason.PART_OF_KEPT_IMAGE, "d"),
+            "f": (KEEP, Reason.PART_OF_KEPT_IMAGE, "a"),
+        },
+    ),
+    ("held tag", [image("a", tags=("v1", "prod-7"))], None, {}, {"a": (KEEP, Reason.HELD_TAG)}),
+    (
+        "newest n, ties broken by digest",
+        [image("a", days=3), image("b", days=3), image("c", days=1), image("d", days=9)],
+        None,
+        {"keep_latest": 2},
+        {
+            "a": (DELETE, Reason.EXPIRED) if digest("a") > digest("b") else (KEEP, Reason.NEWEST_N),
+            "b": (DELETE, Reason.EXPIRED) if digest("b") > digest("a") else (KEEP, Reason.NEWEST_N),
+            "c": (KEEP, Reason.NEWEST_N),
+            "d": (DELETE, Reason.EXPIRED),
+        },
+    ),
+    (
+        "too young",
+        [image("a", days=5), image("b", days=40)],
+        None,
+        {"older_than": timedelta(days=30)},
+        {"a": (KEEP, Reason.TOO_YOUNG), "b": (DELETE, Reason.EXPIRED)},
+    ),
+    (
+        "recently pulled, never pulled counting from the push",
+        [image("a", pulled=3), image("b", days=2), image("c", pulled=100), image("d", days=10, pulled=400)],
+        None,
+        {"not_pulled_for": timedelta(days=30)},
+        {
+            "a": (KEEP, Reason.RECENTLY_PULLED),
+            "b": (KEEP, Reason.RECENTLY_PULLED),
+            "c": (DELETE, Reason.EXPIRED),
+            "d": (KEEP, Reason.RECENTLY_PULLED),
+        },
+    ),
+    (
+        "untagged not selected, and not taking a newest-n place",
+        [image("a", days=1), image("b", tags=("v1",), days=5), image("c", tags=("v2",), days=6)],
+        None,
+        {"untagged": False, "keep_latest": 1},
+        {
+            "a": (KEEP, Reason.UNTAGGED_NOT_SELECTED),
+            "b": (KEEP, Reason.NEWEST_N),
+            "c": (DELETE, Reason.EXPIRED),
+        },
+    ),
+    (
+        "already archived",
+        [
+            image("a", status=ImageStatus.ARCHIVED),
+            image("b", status=ImageStatus.ACTIVATING),
+            image("c", children=["d", "e"]),
+            image("d"),
+            image("e", status=ImageStatus.ARCHIVED),
+        ],
+        None,
+        {"action": ARCHIVE},
+        {
+            "a": (KEEP, Reason.ALREADY_ARCHIVED),
+            "b": (KEEP, Reason.ALREADY_ARCHIVED),
+            "c": (ARCHIVE, Reason.EXPIRED),
+            "d": (ARCHIVE, Reason.WITH_PARENT, "c"),
+            "e": (KEEP, Reason.ALREADY_ARCHIVED, "c"),
+        },
+    ),
+    (
+        "expired: archived images are deleted when the policy deletes",
+        [image("a"), image("b", status=ImageStatus.ARCHIVED)],
+        None,
+        {},
+        {"a": (DELETE, Reason.EXPIRED), "b": (DELETE, Reason.EXPIRED)},
+    ),
+    (
+        "with parent: children, nested children, OCI and cosign referrers",
+        [
+            image("a", children=["b", "c"]),
+            image("b"),
+            image("c", children=["d"]),
+            image("d"),
+            image("e", subject="a"),
+            image("f", tags=(cosign("d"),)),
+        ],
+        None,
+        {},
+        {
+            "a": (DELETE, Reason.EXPIRED),
+            "b": (DELETE, Reason.WITH_PARENT, "a"),
+            "c": (DELETE, Reason.WITH_PARENT, "a"),
+            "d": (DELETE, Reason.WITH_PARENT, "c"),
+            "e": (DELETE, Reason.WITH_PARENT, "a"),
+            "f": (DELETE, Reason.WITH_PARENT, "d"),
+        },
+    ),
+]
+
+PRECEDENCE: list[tuple[str, list[Image], InUse | None, dict[str, Any], dict[str, tuple[Any, ...]]]] = [
+    (
+        "in use over part of a kept image over held tag",
+        [image("a", tags=("prod",), children=["b", "c"]), image("b", tags=("prod-1",)), image("c")],
+        usage(f"{HOST}/app@{digest('c')}"),
+        {},
+        {
+            "a": (KEEP, Reason.IN_USE),
+            "b": (KEEP, Reason.PART_OF_KEPT_IMAGE, "a"),
+            "c": (KEEP, Reason.IN_USE),
+        },
+    ),
+    (
+        "held over newest over too young over recently pulled over untagged",
+        [
+            image("a", tags=("prod",), days=1, pulled=0),
+            image("b", tags=("v1",), days=2, pulled=0),
+            image("c", tags=("v2",), days=3, pulled=0),
+            image("d", days=60, pulled=0),
+            image("e", days=70),
+        ],
+        None,
+        {
+            "keep_latest": 2,
+            "older_than": timedelta(days=30),
+            "not_pulled_for": timedelta(days=7),
+            "untagged": False,
+        },
+        {
+            "a": (KEEP, Reason.HELD_TAG),
+            "b": (KEEP, Reason.NEWEST_N),
+            "c": (KEEP, Reason.TOO_YOUNG),
+            "d": (KEEP, Reason.RECENTLY_PULLED),
+            "e": (KEEP, Reason.UNTAGGED_NOT_SELECTED),
+        },
+    ),
+    (
+        "a child still listed by a kept index stays when its other index goes",
+        [image("a", tags=("prod",), children=["c"]), image("b", children=["c", "d"]), image("c"), image("d")],
+        None,
+        {},
+        {
+            "a": (KEEP, Reason.HELD_TAG),
+            "b": (DELETE, Reason.EXPIRED),
+            "c": (KEEP, Reason.PART_OF_KEPT_IMAGE, "a"),
+            "d": (DELETE, Reason.WITH_PARENT, "b"),
+        },
+    ),
+    (
+        "a held child keeps itself but not its index",
+        [image("a", children=["b", "c"]), image("b", tags=("prod",)), image("c")],
+        None,
+        {},
+        {"a": (DELETE, Reason.EXPIRED), "b": (KEEP, Reason.HELD_TAG), "c": (DELETE, Reason.WITH_PARENT, "a")},
+    ),
+    (
+        "images whose parent is absent are top-level; dangling children are fine",
+        [
+            image("a", children=["z"], days=1),
+            image("b", subject="y", days=2),
+            image("c", tags=(cosign("x"),)),
+        ],
+        None,
+        {"keep_latest": 2},
+        {"a": (KEEP, Reason.NEWEST_N), "b": (KEEP, Reason.NEWEST_N), "c": (DELETE, Reason.EXPIRED)},
+    ),
+    (
+        "a cycle through cosign tags has no root: its images are top-level",
+        [image("a", tags=(cosign("b"),)), image("b", tags=(cosign("a"),)), image("c", tags=(cosign("c"),))],
+        None,
+        {},
+        {"a": (DELETE, Reason.EXPIRED), "b": (DELETE, Reason.EXPIRED), "c": (DELETE, Reason.EXPIRED)},
+    ),
+    (
+        "a kept member of a cycle keeps the whole cycle",
+        [image("a", tags=(cosign("b"),), days=1), image("b", tags=(cosign("a"),))],
+        None,
+        {"keep_latest": 1},
+        {"a": (KEEP, Reason.PART_OF_KEPT_IMAGE, "b"), "b": (KEEP, Reason.PART_OF_KEPT_IMAGE, "a")},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("images", "uses", "fields", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_each_reason(
+    images: list[Image], uses: InUse | None, fields: dict[str, Any], expected: dict[str, tuple[Any, ...]]
+) -> None:
+    assert decided(images, uses, **fields) == expected
+
+
+@pytest.mark.parametrize(
+    ("images", "uses", "fields", "expected"), [c[1:] for c in PRECEDENCE], ids=[c[0] for c in PRECEDENCE]
+)
+def test_precedence(
+    images: list[Image], uses: InUse | None, fields: dict[str, Any], expected: dict[str, tuple[Any, ...]]
+) -> None:
+    assert decided(images, uses, **fields) == expected
+
+
+def test_every_reason_has_a_case() -> None:
+    covered = {reason for case in CASES for (_, reason, *_) in case[4].values()}
+    assert covered == set(Reason)
+
+
+def details(images: list[Image], uses: InUse | None = None, **fields: Any) -> list[str]:
+    """The details in the order of `images`."""
+    repository = Repository(name="app", images=tuple(images))
+    by_digest = {
+        d.image.digest: d.detail for d in decide(repository, uses or usage(), policy(**fields), now=s.NOW)
+    }
+    return [by_digest[i.digest] for i in images]
+
+
+def test_details_name_the_evidence() -> None:
+    uses = in_use(
+        Usage(uses=tuple(Use(ref=parse_reference(f"{HOST}/app:v1"), source=f"src-{n}") for n in range(5))),
+        account=s.ACCOUNT,
+        region=s.REGION,
+    )
+    assert details([image("a", tags=("v1",))], uses) == ["in use by src-0, src-1, src-2 and 2 more"]
+    [index, child] = details([image("b", children=["c"]), image("c")], usage(f"{HOST}/app@{digest('c')}"))
+    assert (index, child) == (f"lists {digest('c')}, in use by IMG_LIST/prd_IMG_LIST.txt:1", child)
+    assert details([image("a", tags=("x", "prod-1", "prod-0"))]) == [
+        "tag 'prod-0' matches hold pattern '^prod'"
+    ]
+    assert details([image("a", days=1)], keep_latest=3) == ["#1 of the 3 newest"]
+    assert details([image("a", days=1.5)], older_than=timedelta(days=30)) == [
+        "pushed 36h ago, younger than 30d"
+    ]
+    assert details([image("a", pulled=3)], not_pulled_for=timedelta(hours=100)) == [
+        "last pulled 3d ago, within 4d"
+    ]
+    assert details([image("a", days=-1)], older_than=timedelta(days=1)) == ["pushed 0h ago, younger than 24h"]
+    assert details([image("a", pulled=9)]) == ["pushed 400d ago, last pulled 9d ago"]
+    assert details([image("a", status=ImageStatus.ACTIVATING)], action=ARCHIVE) == [
+        "already activating; pushed 400d ago, never pulled"
+    ]
+
+
+def test_parents_are_named_in_details() -> None:
+    kept = [image("a", tags=("prod",), children=["b"]), image("b"), image("c", subject="a")]
+    assert details(kept)[1:] == [
+        f"listed by kept index {digest('a')}",
+        f"attached to kept image {digest('a')}",
+    ]
+    removed = [image("a", children=["b"]), image("b"), image("c", subject="a")]
+    assert details(removed)[1:] == [
+        f"listed by index {digest('a')}, which goes",
+        f"attached to image {digest('a')}, which goes",
+    ]
+
+
+def test_in_use_keeps_only_this_registry_in_every_spelling() -> None:
+    refs = [f"{host}/app:v1" for host in s.ecr_host_spellings(s.ACCOUNT, s.REGION)] + [
+        f"{HOST}/app@{digest('a')}",
+        f"{HOST}/app:v2@{digest('b')}",
+        f"{ecr_host('210987654321', s.REGION)}/app:v1",
+        f"{ecr_host(s.ACCOUNT, 'us-west-2')}/app:v1",
+        "nginx:1.25",
+    ]
+    uses = Usage(uses=tuple(Use(ref=parse_reference(ref), source=f"s{n}") for n, ref in enumerate(refs)))
+    result = in_use(uses, account=s.ACCOUNT, region=s.REGION)
+    assert result.ignored == 3
+    assert result.tags == {("app", "v1"): tuple(sorted(f"s{n}" for n in range(7)))}
+    assert result.digests == {digest("a"): ("s7",), digest("b"): ("s8",)}
+
+
+def test_an_action_that_removes_nothing_is_a_bug() -> None:
+    with pytest.raises(ValueError, match="action keep removes nothing"):
+        decided([image("a")], action=KEEP)
+
+
+# --- invariants over random registries ------------------------------------------------------------------
+
+# The machine is shared: generation time and run time say nothing about the properties under test.
+property_settings = settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+
+
+def _removed(decision: Decision) -> bool:
+    """Deleted, archived, or left archived: anything but protected."""
+    return decision.action in (DELETE, ARCHIVE) or decision.reason is Reason.ALREADY_ARCHIVED
+
+
+def _top_level(repository: Repository) -> set[str]:
+    present = {i.digest for i in repository.images}
+    members = {c for i in repository.images for c in i.children if c != i.digest}
+    members |= {i.digest for i in repository.images if i.referent in present and i.referent != i.digest}
+    return present - members
+
+
+def _newest(repository: Repository, policy: Policy) -> set[str]:
+    top = [i for i in repository.images if i.digest in _top_level(repository) and (policy.untagged or i.tags)]
+    top.sort(key=lambda i: (-i.pushed_at.timestamp(), i.digest))
+    return {i.digest for i in top[: policy.keep_latest]}
+
+
+@st.composite
+def _cases(draw: st.DrawFn) -> tuple[Repository, InUse, Policy]:
+    repository = draw(s.repositories())
+    uses = draw(s.usages([repository]))
+    return repository, in_use(uses, account=s.ACCOUNT, region=s.REGION), draw(s.policies())
+
+
+@property_settings
+@given(_cases())
+def test_nothing_protected_is_ever_removed(case: tuple[Repository, InUse, Policy]) -> None:
+    repository, uses, pol = case
+    decisions = {d.image.digest: d for d in decide(repository, uses, pol, now=s.NOW)}
+    newest = _newest(repository, pol)
+    for d in decisions.values():
+        if not _removed(d):
+            continue
+        assert not uses.sources(d.image), d
+        assert not any(p.search(tag) for tag in d.image.tags for p in pol.hold_tags), d
+        assert d.image.digest not in newest, d
+    for parent in repository.images:  # whatever a kept image lists or has attached stays
+        members = [
+            d
+            for d in decisions.values()
+            if d.image.digest in parent.children or d.image.referent == parent.digest
+        ]
+        if not _removed(decisions[parent.digest]):
+            assert not [m for m in members if _removed(m) and m.image.digest != parent.digest], parent
+
+
+@property_settings
+@given(_cases())
+def test_an_index_listing_an_image_in_use_is_kept(case: tuple[Repository, InUse, Policy]) -> None:
+    repository, uses, pol = case
+    decisions = {d.image.digest: d for d in decide(repository, uses, pol, now=s.NOW)}
+    for index in repository.images:
+        if any(c in decisions and uses.sources(decisions[c].image) for c in index.children):
+            assert decisions[index.digest].reason is Reason.IN_USE
+
+
+@property_settings
+@given(_cases())
+def test_every_image_gets_exactly_one_decision(case: tuple[Repository, InUse, Policy]) -> None:
+    repository, uses, pol = case
+    decisions = decide(repository, uses, pol, now=s.NOW)
+    assert sorted(d.image.digest for d in decisions) == sorted(i.digest for i in repository.images)
+    assert [d.image.digest for d in decisions] == sorted(d.image.digest for d in decisions)
+    for d in decisions:
+        assert d.reason.keeps == (d.action is KEEP)
+        assert (d.reason is Reason.ALREADY_ARCHIVED) <= (
+            pol.action is ARCHIVE and d.image.status is not ImageStatus.ACTIVE
+        )
+
+
+def _view(decisions: tuple[Decision, ...]) -> list[tuple[Any, ...]]:
+    return [(d.image.digest, d.action, d.reason, d.parent, d.detail) for d in decisions]
+
+
+@property_settings
+@given(_cases(), st.randoms(use_true_random=False))
+def test_input_order_never_changes_the_output(
+    case: tuple[Repository, InUse, Policy], rnd: random.Random
+) -> None:
+    repository, uses, pol = case
+    images = [replace(i, tags=tuple(rnd.sample(i.tags, len(i.tags)))) for i in repository.images]
+    rnd.shuffle(images)
+    shuffled_uses = InUse(
+        account=uses.account,
+        region=uses.region,
+        digests=dict(rnd.sample(list(uses.digests.items()), len(uses.digests))),
+        tags=dict(rnd.sample(list(uses.tags.items()), len(uses.tags))),
+    )
+    expected = _view(decide(repository, uses, pol, now=s.NOW))
+    assert _view(decide(replace(repository, images=tuple(images)), shuffled_uses, pol, now=s.NOW)) == expected
+
+
+@property_settings
+@given(s.registries(), st.data(), st.randoms(use_true_random=False))
+def test_in_use_does_not_depend_on_the_order_of_uses(
+    registry: tuple[Repository, ...], data: st.DataObject, rnd: random.Random
+) -> None:
+    uses = data.draw(s.usages(registry))
+    shuffled = Usage(uses=tuple(rnd.sample(uses.uses, len(uses.uses))))
+    assert in_use(shuffled, account=s.ACCOUNT, region=s.REGION) == in_use(
+        uses, account=s.ACCOUNT, region=s.REGION
+    )
+
+
+@property_settings
+@given(_cases())
+def test_deciding_twice_gives_identical_output(case: tuple[Repository, InUse, Policy]) -> None:
+    repository, uses, pol = case
+    assert decide(repository, uses, pol, now=s.NOW) == decide(repository, uses, pol, now=s.NOW)
+
+
+@property_settings
+@given(_cases())
+def test_at_least_keep_latest_top_level_images_are_kept(case: tuple[Repository, InUse, Policy]) -> None:
+    repository, uses, pol = case
+    top = _top_level(repository)
+    kept = [d for d in decide(repository, uses, pol, now=s.NOW) if d.image.digest in top and not _removed(d)]
+    assert len(kept) >= min(pol.keep_latest, len(top))
+
+
+@property_settings
+@given(_cases())
+def test_a_removed_index_takes_its_children_unless_kept_elsewhere(
+    case: tuple[Repository, InUse, Policy],
+) -> None:
+    repository, uses, pol = case
+    decisions = {d.image.digest: d for d in decide(repository, uses, pol, now=s.NOW)}
+    for index in repository.images:
+        if not _removed(decisions[index.digest]):
+            continue
+        for child in (decisions[c] for c in index.children if c in decisions):
+            own = {Reason.IN_USE, Reason.HELD_TAG, Reason.PART_OF_KEPT_IMAGE, Reason.ALREADY_ARCHIVED}
+            assert _removed(child) or child.reason in own, child
+            if child.reason is Reason.PART_OF_KEPT_IMAGE:
+                assert child.parent is not None
+                assert not _removed(decisions[child.parent])
