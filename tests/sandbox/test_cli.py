@@ -34,23 +34,49 @@ def test_aws_cli_drives_the_sandbox(sandbox: Sandbox) -> None:
     env = {**os.environ, **sandbox.environ()}
     run = subprocess.run(
         [_aws(), "ecr", "describe-images", "--repository-name", "team/app", "--output", "json"],
-        env=env, capture_output=True, text=True, check=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     (detail,) = json.loads(run.stdout)["imageDetails"]
     assert (detail["imageDigest"], detail["imageTags"]) == (digest, ["v1"])
     who = subprocess.run(
-        [_aws(), "sts", "get-caller-identity", "--output", "json"], env=env, capture_output=True, text=True, check=True, timeout=60
+        [_aws(), "sts", "get-caller-identity", "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     assert json.loads(who.stdout)["Account"] == "123456789012"
 
 
 def test_ecrgc_sandbox_process_serves_and_stops_on_interrupt(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "ecrgc", "--log-dir", str(tmp_path), "sandbox", "--seed", str(DATA / "registry.yaml")]
+    command = [
+        sys.executable,
+        "-m",
+        "ecrgc",
+        "--log-dir",
+        str(tmp_path),
+        "sandbox",
+        "--seed",
+        str(DATA / "registry.yaml"),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        exports = dict(process.stdout.readline().removeprefix("export ").strip().split("=", 1) for _ in range(5))
-        assert set(exports) == {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION"}
+        exports = dict(
+            process.stdout.readline().removeprefix("export ").strip().split("=", 1) for _ in range(5)
+        )
+        assert set(exports) == {
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+        }
         ecr = boto3.client(
             "ecr",
             endpoint_url=exports["AWS_ENDPOINT_URL"],

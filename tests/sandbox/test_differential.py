@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -28,9 +28,19 @@ from tests.sandbox.clients import NO_RETRY
 pytestmark = pytest.mark.moto
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
-NOT_COMPARED = {"imageSizeInBytes", "imagePushedAt", "artifactMediaType", "imageStatus", "lastRecordedPullTime",
-                "subjectManifestDigest", "createdAt", "ResponseMetadata", "encryptionConfiguration",
-                "imageScanningConfiguration", "imageManifest"}
+NOT_COMPARED = {
+    "imageSizeInBytes",
+    "imagePushedAt",
+    "artifactMediaType",
+    "imageStatus",
+    "lastRecordedPullTime",
+    "subjectManifestDigest",
+    "createdAt",
+    "ResponseMetadata",
+    "encryptionConfiguration",
+    "imageScanningConfiguration",
+    "imageManifest",
+}
 
 
 @pytest.fixture
@@ -42,11 +52,11 @@ def moto(moto_server: str) -> str:
 
 
 @pytest.fixture
-def both(moto: str, sandbox: Sandbox) -> Iterator[tuple[Any, Any]]:
+def both(moto: str, sandbox: Sandbox) -> tuple[Any, Any]:
     def client(url: str) -> Any:
         return boto3.client("ecr", endpoint_url=url, region_name="ap-northeast-1", config=NO_RETRY)
 
-    yield client(moto), client(sandbox.endpoint_url)
+    return client(moto), client(sandbox.endpoint_url)
 
 
 class Labels:
@@ -85,7 +95,10 @@ def _sequence(ecr: Any) -> list[Any]:
         ("list_images", {"repositoryName": "app"}),
         ("describe_images", {"repositoryName": "app", "imageIds": [{"imageTag": "v1"}]}),
         ("describe_images", {"repositoryName": "app", "imageIds": [{"imageTag": "nope"}]}),
-        ("batch_get_image", {"repositoryName": "app", "imageIds": [{"imageTag": "v2"}, {"imageTag": "nope"}]}),
+        (
+            "batch_get_image",
+            {"repositoryName": "app", "imageIds": [{"imageTag": "v2"}, {"imageTag": "nope"}]},
+        ),
         ("batch_delete_image", {"repositoryName": "app", "imageIds": [{"imageTag": "nope"}]}),
         ("delete_repository", {"repositoryName": "app"}),
         ("describe_images", {"repositoryName": "ghost"}),
@@ -109,7 +122,11 @@ def test_same_sequence_same_results(both: tuple[Any, Any]) -> None:
 
 def test_sts_agrees(moto: str, sandbox: Sandbox) -> None:
     def account(url: str) -> str:
-        return str(boto3.client("sts", endpoint_url=url, region_name="ap-northeast-1").get_caller_identity()["Account"])
+        return str(
+            boto3.client("sts", endpoint_url=url, region_name="ap-northeast-1").get_caller_identity()[
+                "Account"
+            ]
+        )
 
     assert account(moto) == account(sandbox.endpoint_url) == "123456789012"
 
@@ -148,7 +165,12 @@ def test_moto_deletes_referenced_children(both: tuple[Any, Any]) -> None:
     for ecr in both:
         ecr.create_repository(repositoryName="app")
         ecr.put_image(repositoryName="app", imageManifest=child)
-        ecr.put_image(repositoryName="app", imageManifest=index, imageTag="v1", imageManifestMediaType=manifests.OCI_INDEX)
+        ecr.put_image(
+            repositoryName="app",
+            imageManifest=index,
+            imageTag="v1",
+            imageManifestMediaType=manifests.OCI_INDEX,
+        )
         listed = ecr.list_images(repositoryName="app", filter={"tagStatus": "UNTAGGED"})["imageIds"]
         reply = ecr.batch_delete_image(repositoryName="app", imageIds=listed)
         failures.append([f["failureCode"] for f in reply["failures"]])
@@ -161,4 +183,7 @@ def test_moto_enforces_no_limits(both: tuple[Any, Any]) -> None:
     for ecr in both:
         ecr.create_repository(repositoryName="app")
     assert len(moto.batch_get_image(repositoryName="app", imageIds=ids)["failures"]) == 101
-    assert _outcome(sandbox.batch_get_image, repositoryName="app", imageIds=ids)["error"] == "InvalidParameterException"
+    assert (
+        _outcome(sandbox.batch_get_image, repositoryName="app", imageIds=ids)["error"]
+        == "InvalidParameterException"
+    )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import ConnectionClosedError
 
-from ecrgc.sandbox import Sandbox, SameCallChildren, SubjectDelete
+from ecrgc.sandbox import SameCallChildren, Sandbox, SubjectDelete
 from tests.sandbox.clients import ecr, error_of
 
 
@@ -27,7 +27,10 @@ def test_global_throttle(sandbox: Sandbox) -> None:
     sandbox.registry.create_repository("app")
     sandbox.knobs.throttle("*", rate=0.001, burst=1)
     ecr().list_images(repositoryName="app")
-    assert error_of(ecr().describe_images, repositoryName="app").response["Error"]["Code"] == "ThrottlingException"
+    assert (
+        error_of(ecr().describe_images, repositoryName="app").response["Error"]["Code"]
+        == "ThrottlingException"
+    )
 
 
 def test_injected_server_errors(sandbox: Sandbox) -> None:
@@ -103,11 +106,15 @@ def _family(sandbox: Sandbox) -> tuple[str, str]:
         (SameCallChildren.INDEXES_FIRST, "child_first", True),
     ],
 )
-def test_index_and_children_in_one_call(sandbox: Sandbox, mode: SameCallChildren, order: str, children_deleted: bool) -> None:
+def test_index_and_children_in_one_call(
+    sandbox: Sandbox, mode: SameCallChildren, order: str, children_deleted: bool
+) -> None:
     sandbox.knobs.same_call_children = mode
     index, child = _family(sandbox)
     ids = [{"imageDigest": index}, {"imageDigest": child}]
-    reply = ecr().batch_delete_image(repositoryName="app", imageIds=ids if order == "index_first" else ids[::-1])
+    reply = ecr().batch_delete_image(
+        repositoryName="app", imageIds=ids if order == "index_first" else ids[::-1]
+    )
     assert {"imageDigest": index, "imageTag": "v1"} in reply["imageIds"]
     assert (child not in sandbox.registry.get("app").images) is children_deleted
     if not children_deleted:
@@ -116,9 +123,15 @@ def test_index_and_children_in_one_call(sandbox: Sandbox, mode: SameCallChildren
 
 @pytest.mark.parametrize(
     ("mode", "subject_left", "referrer_left"),
-    [(SubjectDelete.ORPHAN, False, True), (SubjectDelete.CASCADE, False, False), (SubjectDelete.BLOCK, True, True)],
+    [
+        (SubjectDelete.ORPHAN, False, True),
+        (SubjectDelete.CASCADE, False, False),
+        (SubjectDelete.BLOCK, True, True),
+    ],
 )
-def test_deleting_a_subject(sandbox: Sandbox, mode: SubjectDelete, subject_left: bool, referrer_left: bool) -> None:
+def test_deleting_a_subject(
+    sandbox: Sandbox, mode: SubjectDelete, subject_left: bool, referrer_left: bool
+) -> None:
     sandbox.knobs.subject_delete = mode
     subject = sandbox.registry.push_image("app", tags=["v1"])
     referrer = sandbox.registry.push_referrer("app", subject)

@@ -10,7 +10,10 @@ from ecrgc.sandbox import Sandbox
 from tests.sandbox.clients import ecr, error_of
 
 IDS_101 = [{"imageTag": f"t{i}"} for i in range(101)]
-MAX_IDS = "Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must have length less than or equal to 100'"
+MAX_IDS = (
+    "Invalid parameter at 'imageIds' failed to satisfy constraint: "
+    "'Member must have length less than or equal to 100'"
+)
 
 
 def _invalid(call: object, **kwargs: object) -> str:
@@ -45,7 +48,10 @@ def test_max_results_1000_is_accepted(sandbox: Sandbox) -> None:
 def test_referrers_max_results_above_50(sandbox: Sandbox) -> None:
     sandbox.registry.create_repository("app")
     message = _invalid(
-        ecr().list_image_referrers, repositoryName="app", subjectId={"imageDigest": "sha256:" + "0" * 64}, maxResults=51
+        ecr().list_image_referrers,
+        repositoryName="app",
+        subjectId={"imageDigest": "sha256:" + "0" * 64},
+        maxResults=51,
     )
     assert "less than or equal to 50" in message
 
@@ -62,7 +68,9 @@ def test_repository_names_refuse_paging(sandbox: Sandbox) -> None:
 
 def test_image_ids_refuse_paging(sandbox: Sandbox) -> None:
     sandbox.registry.push_image("app", tags=["v1"])
-    assert "imageIds" in _invalid(ecr().describe_images, repositoryName="app", imageIds=[{"imageTag": "v1"}], maxResults=5)
+    assert "imageIds" in _invalid(
+        ecr().describe_images, repositoryName="app", imageIds=[{"imageTag": "v1"}], maxResults=5
+    )
 
 
 @pytest.mark.parametrize("name", ["UPPER", "a--", "-a", "a//b", "a/", "x" * 257])
@@ -108,7 +116,9 @@ def test_manifest_longer_than_4194304(sandbox: Sandbox) -> None:
 def test_more_than_100_accepted_media_types(sandbox: Sandbox) -> None:
     sandbox.registry.push_image("app", tags=["v1"])
     kinds = [f"application/x-{i}" for i in range(101)]
-    message = _invalid(ecr().batch_get_image, repositoryName="app", imageIds=[{"imageTag": "v1"}], acceptedMediaTypes=kinds)
+    message = _invalid(
+        ecr().batch_get_image, repositoryName="app", imageIds=[{"imageTag": "v1"}], acceptedMediaTypes=kinds
+    )
     assert "acceptedMediaTypes" in message
 
 

@@ -57,7 +57,7 @@ def test_list_images_walks_every_tag_once(count: int, page: int, extra_tags: int
     expected = [
         {"imageDigest": d, "imageTag": t} if t else {"imageDigest": d}
         for d in digests
-        for t in (repo.images[d].tags or [None])
+        for t in (list[str | None](repo.images[d].tags) or [None])
     ]
     assert _walk(registry, "ListImages", page) == expected
 

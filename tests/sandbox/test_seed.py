@@ -6,6 +6,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,8 +19,10 @@ DATA = Path(__file__).parents[1] / "data" / "sandbox"
 DAY = 86400
 
 
-def _all(repo: str) -> dict[str, dict[str, object]]:
-    pages = ecr().get_paginator("describe_images").paginate(repositoryName=repo, filter={"imageStatus": "ANY"})
+def _all(repo: str) -> dict[str, dict[str, Any]]:
+    pages = (
+        ecr().get_paginator("describe_images").paginate(repositoryName=repo, filter={"imageStatus": "ANY"})
+    )
     return {d["imageDigest"]: d for page in pages for d in page["imageDetails"]}
 
 
@@ -34,14 +37,20 @@ def test_yaml_seed(sandbox: Sandbox) -> None:
     assert index["imagePushedAt"] == datetime(2026, 3, 3, tzinfo=UTC)
     assert index["lastRecordedPullTime"] == datetime(2026, 5, 30, tzinfo=UTC)
     referrers = [d for d in api.values() if d.get("subjectManifestDigest") == index["imageDigest"]]
-    assert {str(d["artifactMediaType"]) for d in referrers} == {manifests.COSIGN_SIGNATURE, manifests.SBOM_SPDX}
-    tags = {t for d in api.values() for t in d.get("imageTags", [])}  # type: ignore[attr-defined]
+    assert {str(d["artifactMediaType"]) for d in referrers} == {
+        manifests.COSIGN_SIGNATURE,
+        manifests.SBOM_SPDX,
+    }
+    tags = {t for d in api.values() for t in d.get("imageTags", [])}
     assert {"v1.1.1", "v1.2.1", "v1.3.1"} <= tags
     assert sum(1 for t in tags if t.startswith("sha256-") and t.endswith(".sig")) == 3
     old = _all("shop/old")
     archived = [d for d in old.values() if d["imageStatus"] == "ARCHIVED"]
     assert [d["imageTags"] for d in archived] == [["ancient"]]
-    assert ecr().describe_repositories(repositoryNames=["shop/api"])["repositories"][0]["imageTagMutability"] == "IMMUTABLE"
+    assert (
+        ecr().describe_repositories(repositoryNames=["shop/api"])["repositories"][0]["imageTagMutability"]
+        == "IMMUTABLE"
+    )
 
 
 def test_seeded_index_is_a_real_oci_index(sandbox: Sandbox) -> None:
@@ -54,9 +63,13 @@ def test_seeded_index_is_a_real_oci_index(sandbox: Sandbox) -> None:
         {"architecture": "amd64", "os": "linux"},
         {"architecture": "arm64", "os": "linux", "variant": "v8"},
     ]
-    children = ecr().batch_get_image(repositoryName="shop/api", imageIds=[{"imageDigest": m["digest"]} for m in body["manifests"]])
+    children = ecr().batch_get_image(
+        repositoryName="shop/api", imageIds=[{"imageDigest": m["digest"]} for m in body["manifests"]]
+    )
     for child, listed in zip(children["images"], body["manifests"], strict=True):
-        assert hashlib.sha256(child["imageManifest"].encode()).hexdigest() == listed["digest"].removeprefix("sha256:")
+        assert hashlib.sha256(child["imageManifest"].encode()).hexdigest() == listed["digest"].removeprefix(
+            "sha256:"
+        )
         assert len(child["imageManifest"]) == listed["size"]
 
 
@@ -71,7 +84,9 @@ def test_seed_digests_do_not_depend_on_when_it_runs() -> None:
 def test_demo_image_list_names_images_of_the_demo() -> None:
     demo = Sandbox()
     seed.load(demo.registry, seed.DEMO)
-    lines = [line for line in seed.DEMO_IMAGE_LIST.read_text().splitlines() if line and not line.startswith("#")]
+    lines = [
+        line for line in seed.DEMO_IMAGE_LIST.read_text().splitlines() if line and not line.startswith("#")
+    ]
     assert len(lines) == 7
     for line in lines:
         path = line.split("/", 1)[1]
@@ -87,13 +102,21 @@ def test_demo_image_list_names_images_of_the_demo() -> None:
     ("document", "message"),
     [
         ({"repositories": [{"images": []}]}, "::$.repositories[0].name: a repository needs a name"),
-        ({"repositories": [{"name": "a1", "images": [{"pushed": "yesterday"}]}]}, "::$.repositories[0].images[0].pushed:"),
-        ({"repositories": [{"name": "a1", "images": [{"tagz": ["x"]}]}]}, "::$.repositories[0].images[0].tagz: unknown key"),
+        (
+            {"repositories": [{"name": "a1", "images": [{"pushed": "yesterday"}]}]},
+            "::$.repositories[0].images[0].pushed:",
+        ),
+        (
+            {"repositories": [{"name": "a1", "images": [{"tagz": ["x"]}]}]},
+            "::$.repositories[0].images[0].tagz: unknown key",
+        ),
         ({"repositories": {"name": "a1"}}, "::$.repositories: expected a list"),
     ],
 )
 def test_bad_seed_names_the_place(document: object, message: str) -> None:
-    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]").replace("$", r"\$")):
+    with pytest.raises(
+        ConfigError, match=message.replace("[", r"\[").replace("]", r"\]").replace("$", r"\$")
+    ):
         seed.apply(Sandbox().registry, document, "seed.yaml")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -19,7 +20,7 @@ def _manifest(salt: str) -> str:
     return manifests.image(salt, [1000, 2000])
 
 
-def _details(repo: str, **kwargs: object) -> dict[str, dict[str, object]]:
+def _details(repo: str, **kwargs: object) -> dict[str, dict[str, Any]]:
     pages = ecr().get_paginator("describe_images").paginate(repositoryName=repo, **kwargs)
     return {d["imageDigest"]: d for page in pages for d in page["imageDetails"]}
 
@@ -35,7 +36,9 @@ def test_digest_is_sha256_of_the_exact_manifest_bytes(sandbox: Sandbox) -> None:
 
 def test_wrong_digest_on_put(sandbox: Sandbox) -> None:
     sandbox.registry.create_repository("app")
-    code = code_of(ecr().put_image, repositoryName="app", imageManifest=_manifest("a"), imageDigest="sha256:" + "1" * 64)
+    code = code_of(
+        ecr().put_image, repositoryName="app", imageManifest=_manifest("a"), imageDigest="sha256:" + "1" * 64
+    )
     assert code == "ImageDigestDoesNotMatchException"
 
 
@@ -59,12 +62,14 @@ def test_a_tag_moves_and_the_old_image_stays_untagged(sandbox: Sandbox) -> None:
 def test_retagging_keeps_the_push_time(sandbox: Sandbox) -> None:
     sandbox.registry.create_repository("app")
     sandbox.clock.set(datetime(2026, 1, 1, tzinfo=UTC))
-    digest = ecr().put_image(repositoryName="app", imageManifest=_manifest("a"), imageTag="v1")["image"]["imageId"]["imageDigest"]
+    digest = ecr().put_image(repositoryName="app", imageManifest=_manifest("a"), imageTag="v1")["image"][
+        "imageId"
+    ]["imageDigest"]
     sandbox.clock.advance(86400)
     ecr().put_image(repositoryName="app", imageManifest=_manifest("a"), imageTag="v2")
     detail = _details("app")[digest]
     assert detail["imagePushedAt"] == datetime(2026, 1, 1, tzinfo=UTC)
-    assert sorted(detail["imageTags"]) == ["v1", "v2"]  # type: ignore[arg-type]
+    assert sorted(detail["imageTags"]) == ["v1", "v2"]
 
 
 def test_immutable_tags_cannot_move(sandbox: Sandbox) -> None:
@@ -78,19 +83,24 @@ def test_index_children_must_exist_first(sandbox: Sandbox) -> None:
     sandbox.registry.create_repository("app")
     child = _manifest("child")
     index = manifests.index([(manifests.digest_of(child), len(child), "linux/amd64")])
-    assert code_of(ecr().put_image, repositoryName="app", imageManifest=index) == "ReferencedImagesNotFoundException"
+    assert (
+        code_of(ecr().put_image, repositoryName="app", imageManifest=index)
+        == "ReferencedImagesNotFoundException"
+    )
     ecr().put_image(repositoryName="app", imageManifest=child)
     assert ecr().put_image(repositoryName="app", imageManifest=index, imageTag="v1")["image"]
 
 
 def test_index_size_is_its_largest_child_and_children_are_untagged(sandbox: Sandbox) -> None:
-    digest = sandbox.registry.push_image("app", tags=["v1"], platforms=["linux/amd64", "linux/arm64"], layer_sizes=[10, 20])
+    digest = sandbox.registry.push_image(
+        "app", tags=["v1"], platforms=["linux/amd64", "linux/arm64"], layer_sizes=[10, 20]
+    )
     details = _details("app")
     index = details.pop(digest)
     assert index["imageManifestMediaType"] == manifests.OCI_INDEX
-    assert index["imageSizeInBytes"] == max(d["imageSizeInBytes"] for d in details.values())  # type: ignore[type-var]
+    assert index["imageSizeInBytes"] == max(d["imageSizeInBytes"] for d in details.values())
     assert all("imageTags" not in d for d in details.values())
-    assert sorted(d["imageSizeInBytes"] for d in details.values()) == [30, 2030]  # type: ignore[type-var]
+    assert sorted(d["imageSizeInBytes"] for d in details.values()) == [30, 2030]
 
 
 def test_deleting_a_child_still_listed_by_an_index_fails_per_item(sandbox: Sandbox) -> None:
@@ -140,7 +150,9 @@ def test_delete_by_digest_removes_the_image_and_all_its_tags(sandbox: Sandbox) -
     ],
 )
 @pytest.mark.parametrize("operation", ["batch_get_image", "batch_delete_image"])
-def test_per_item_failure_codes(sandbox: Sandbox, operation: str, image_id: dict[str, str], code: str) -> None:
+def test_per_item_failure_codes(
+    sandbox: Sandbox, operation: str, image_id: dict[str, str], code: str
+) -> None:
     sandbox.registry.push_image("app", tags=["v1"])
     reply = getattr(ecr(), operation)(repositoryName="app", imageIds=[image_id])
     assert [f["failureCode"] for f in reply["failures"]] == [code]
@@ -149,7 +161,9 @@ def test_per_item_failure_codes(sandbox: Sandbox, operation: str, image_id: dict
 
 def test_missing_image_fails_describe_images_by_id(sandbox: Sandbox) -> None:
     sandbox.registry.push_image("app", tags=["v1"])
-    error = error_of(ecr().describe_images, repositoryName="app", imageIds=[{"imageTag": "v1"}, {"imageTag": "v9"}])
+    error = error_of(
+        ecr().describe_images, repositoryName="app", imageIds=[{"imageTag": "v1"}, {"imageTag": "v9"}]
+    )
     assert error.response["Error"]["Code"] == "ImageNotFoundException"
     assert "imageTag:'v9'" in error.response["Error"]["Message"]
 
@@ -191,7 +205,9 @@ def test_indexes_must_be_accepted_to_be_pulled(sandbox: Sandbox) -> None:
     sandbox.registry.push_image("app", tags=["v1"], platforms=["linux/amd64"])
     plain = ecr().batch_get_image(repositoryName="app", imageIds=[{"imageTag": "v1"}])
     assert [f["failureCode"] for f in plain["failures"]] == ["ImageNotFound"]
-    accepting = ecr().batch_get_image(repositoryName="app", imageIds=[{"imageTag": "v1"}], acceptedMediaTypes=INDEXES)
+    accepting = ecr().batch_get_image(
+        repositoryName="app", imageIds=[{"imageTag": "v1"}], acceptedMediaTypes=INDEXES
+    )
     assert json.loads(accepting["images"][0]["imageManifest"])["mediaType"] == manifests.OCI_INDEX
 
 
@@ -207,7 +223,9 @@ def test_referrers_through_subject(sandbox: Sandbox) -> None:
     assert [r["digest"] for r in reply["referrers"]] == [signature, sbom]
     assert reply["referrers"][0]["size"] == len(sandbox.registry.get("app").images[signature].manifest)
     only_sbom = ecr().list_image_referrers(
-        repositoryName="app", subjectId={"imageDigest": subject}, filter={"artifactTypes": [manifests.SBOM_SPDX]}
+        repositoryName="app",
+        subjectId={"imageDigest": subject},
+        filter={"artifactTypes": [manifests.SBOM_SPDX]},
     )
     assert [r["digest"] for r in only_sbom["referrers"]] == [sbom]
 
@@ -236,14 +254,18 @@ def test_default_page_is_100_and_tokens_walk_every_image_once(sandbox: Sandbox) 
     first = ecr().describe_images(repositoryName="app")
     assert len(first["imageDetails"]) == 100
     assert len(_details("app", PaginationConfig={"PageSize": 1000})) == 250
-    listed = ecr().get_paginator("list_images").paginate(repositoryName="app", PaginationConfig={"PageSize": 7})
+    listed = (
+        ecr().get_paginator("list_images").paginate(repositoryName="app", PaginationConfig={"PageSize": 7})
+    )
     assert len({i["imageTag"] for page in listed for i in page["imageIds"]}) == 250
 
 
 def test_pages_survive_deletions_between_them(sandbox: Sandbox) -> None:
     digests = [sandbox.registry.push_image("app", tags=[f"v{n}"]) for n in range(10)]
     first = ecr().describe_images(repositoryName="app", maxResults=4)
-    ecr().batch_delete_image(repositoryName="app", imageIds=[{"imageDigest": digests[0]}, {"imageDigest": digests[5]}])
+    ecr().batch_delete_image(
+        repositoryName="app", imageIds=[{"imageDigest": digests[0]}, {"imageDigest": digests[5]}]
+    )
     rest = ecr().describe_images(repositoryName="app", maxResults=100, nextToken=first["nextToken"])
     assert [d["imageDigest"] for d in rest["imageDetails"]] == digests[4:5] + digests[6:]
 
@@ -262,9 +284,14 @@ def test_list_images_has_one_entry_per_tag(sandbox: Sandbox) -> None:
     ]
 
 
-@pytest.mark.parametrize(("status", "expected"), [("TAGGED", {"tagged"}), ("UNTAGGED", {"loose"}), ("ANY", {"tagged", "loose"})])
+@pytest.mark.parametrize(
+    ("status", "expected"), [("TAGGED", {"tagged"}), ("UNTAGGED", {"loose"}), ("ANY", {"tagged", "loose"})]
+)
 def test_tag_status_filter(sandbox: Sandbox, status: str, expected: set[str]) -> None:
-    digests = {"tagged": sandbox.registry.push_image("app", tags=["v1"]), "loose": sandbox.registry.push_image("app", salt="x")}
+    digests = {
+        "tagged": sandbox.registry.push_image("app", tags=["v1"]),
+        "loose": sandbox.registry.push_image("app", salt="x"),
+    }
     got = set(_details("app", filter={"tagStatus": status}))
     assert got == {digests[name] for name in expected}
     listed = ecr().list_images(repositoryName="app", filter={"tagStatus": status})["imageIds"]
@@ -274,7 +301,9 @@ def test_tag_status_filter(sandbox: Sandbox, status: str, expected: set[str]) ->
 def test_archived_images_are_hidden_unless_asked_for(sandbox: Sandbox) -> None:
     active = sandbox.registry.push_image("app", tags=["v1"])
     archived = sandbox.registry.push_image("app", tags=["v0"])
-    reply = ecr().update_image_storage_class(repositoryName="app", imageId={"imageTag": "v0"}, targetStorageClass="ARCHIVE")
+    reply = ecr().update_image_storage_class(
+        repositoryName="app", imageId={"imageTag": "v0"}, targetStorageClass="ARCHIVE"
+    )
     assert reply["imageStatus"] == "ARCHIVED"
     assert set(_details("app")) == {active}
     assert set(_details("app", filter={"imageStatus": "ARCHIVED"})) == {archived}
@@ -289,13 +318,23 @@ def test_restore_goes_through_activating_for_the_knobs_duration(sandbox: Sandbox
     digest = sandbox.registry.push_image("app", tags=["v1"])
     sandbox.clock.set(datetime(2026, 5, 1, tzinfo=UTC))
     sandbox.knobs.activation_seconds = 600
-    ecr().update_image_storage_class(repositoryName="app", imageId={"imageDigest": digest}, targetStorageClass="ARCHIVE")
-    restoring = ecr().update_image_storage_class(repositoryName="app", imageId={"imageDigest": digest}, targetStorageClass="STANDARD")
+    ecr().update_image_storage_class(
+        repositoryName="app", imageId={"imageDigest": digest}, targetStorageClass="ARCHIVE"
+    )
+    restoring = ecr().update_image_storage_class(
+        repositoryName="app", imageId={"imageDigest": digest}, targetStorageClass="STANDARD"
+    )
     assert restoring["imageStatus"] == "ACTIVATING"
     assert set(_details("app", filter={"imageStatus": "ACTIVATING"})) == {digest}
-    assert code_of(
-        ecr().update_image_storage_class, repositoryName="app", imageId={"imageDigest": digest}, targetStorageClass="ARCHIVE"
-    ) == "ImageStorageClassUpdateNotSupportedException"
+    assert (
+        code_of(
+            ecr().update_image_storage_class,
+            repositoryName="app",
+            imageId={"imageDigest": digest},
+            targetStorageClass="ARCHIVE",
+        )
+        == "ImageStorageClassUpdateNotSupportedException"
+    )
     sandbox.clock.advance(599)
     assert _details("app") == {}
     sandbox.clock.advance(1)
@@ -306,7 +345,12 @@ def test_restore_goes_through_activating_for_the_knobs_duration(sandbox: Sandbox
 
 def test_storage_class_of_a_missing_image(sandbox: Sandbox) -> None:
     sandbox.registry.create_repository("app")
-    code = code_of(ecr().update_image_storage_class, repositoryName="app", imageId={"imageTag": "x"}, targetStorageClass="ARCHIVE")
+    code = code_of(
+        ecr().update_image_storage_class,
+        repositoryName="app",
+        imageId={"imageTag": "x"},
+        targetStorageClass="ARCHIVE",
+    )
     assert code == "ImageNotFoundException"
 
 
