@@ -9,6 +9,8 @@ Known moto (5.2.x) divergences, each either normalised away below or pinned by a
   FILTERS     ignores tagStatus                                      → test_moto_ignores_tag_status
   CHILDREN    lets you delete a child of an index                    → test_moto_deletes_referenced_children
   LIMITS      enforces no limits (101 imageIds pass)                 → test_moto_enforces_no_limits
+  UNTAGGED    empty imageIds when deleting an untagged image by digest → test_moto_answers_nothing_…
+  MISSING     no ListImageReferrers, no UpdateImageStorageClass      → test_moto_lacks_referrers_and_archive
 """
 
 from __future__ import annotations
@@ -187,3 +189,34 @@ def test_moto_enforces_no_limits(both: tuple[Any, Any]) -> None:
         _outcome(sandbox.batch_get_image, repositoryName="app", imageIds=ids)["error"]
         == "InvalidParameterException"
     )
+
+
+def test_moto_answers_nothing_when_deleting_an_untagged_image_by_digest(both: tuple[Any, Any]) -> None:
+    removed = []
+    for ecr in both:
+        ecr.create_repository(repositoryName="app")
+        digest = ecr.put_image(repositoryName="app", imageManifest=manifests.image("u", [1]))["image"][
+            "imageId"
+        ]
+        reply = ecr.batch_delete_image(
+            repositoryName="app", imageIds=[{"imageDigest": digest["imageDigest"]}]
+        )
+        removed.append(len(reply["imageIds"]))
+    assert removed == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("operation", "kwargs"),
+    [
+        ("list_image_referrers", {"subjectId": {"imageDigest": "sha256:" + "0" * 64}}),
+        ("update_image_storage_class", {"imageId": {"imageTag": "v0"}, "targetStorageClass": "ARCHIVE"}),
+    ],
+)
+def test_moto_lacks_referrers_and_archive(
+    both: tuple[Any, Any], operation: str, kwargs: dict[str, Any]
+) -> None:
+    moto, sandbox = both
+    for ecr in both:
+        _fill(ecr, 1)
+    assert "error" in _outcome(getattr(moto, operation), repositoryName="app", **kwargs)
+    assert "error" not in _outcome(getattr(sandbox, operation), repositoryName="app", **kwargs)
