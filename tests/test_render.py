@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 
 from ecrgc import render
-from ecrgc.model import ProtectedImage, RepositorySummary
+from ecrgc.model import Plan, ProtectedImage, RepositorySummary
 from ecrgc.render import facts
 from ecrgc.render.markup import code, html, size
 from ecrgc.render.plan_markdown import MARKER
@@ -15,7 +16,7 @@ from tests.golden_files import assert_golden
 from tests.test_planfile import GOLDEN, action, big_plan, empty_plan, plan, small_plan
 from tests.test_report import dry_run_report, report, small_report
 
-VIEWS = {
+VIEWS: dict[str, Callable[[Plan], str]] = {
     "txt": render.plan_text,
     "md": render.plan_markdown,
     "json": render.plan_json,
