@@ -251,6 +251,9 @@ def _sandbox(
     activation_seconds: Annotated[
         float, typer.Option("--activation-seconds", help="How long a restore from archive takes.")
     ] = 1200.0,
+    pull_time_refresh: Annotated[
+        float, typer.Option("--pull-time-refresh", help="Seconds between lastRecordedPullTime updates.")
+    ] = 0.0,
     subject_delete: Annotated[
         str, typer.Option("--subject-delete", help="Deleting a subject: orphan|cascade|block its referrers.")
     ] = "orphan",
@@ -275,6 +278,7 @@ def _sandbox(
         drop_rate=drop_rate,
         fault_seed=fault_seed,
         activation_seconds=activation_seconds,
+        pull_time_refresh_seconds=pull_time_refresh,
         subject_delete=subject_delete,
         same_call_children=same_call_children,
     )

@@ -32,6 +32,7 @@ class SandboxOptions:
     drop_rate: float = 0.0
     fault_seed: int = 0
     activation_seconds: float = 20 * 60.0
+    pull_time_refresh_seconds: float = 0.0
     subject_delete: str = SubjectDelete.ORPHAN.value
     same_call_children: str = SameCallChildren.REJECT.value
 
@@ -77,6 +78,7 @@ def build_knobs(options: SandboxOptions) -> Knobs:
             drop_rate=options.drop_rate,
             seed=options.fault_seed,
             activation_seconds=options.activation_seconds,
+            pull_time_refresh_seconds=options.pull_time_refresh_seconds,
             subject_delete=SubjectDelete(options.subject_delete),
             same_call_children=SameCallChildren(options.same_call_children),
         )

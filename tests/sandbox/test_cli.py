@@ -95,7 +95,11 @@ def test_ecrgc_sandbox_process_serves_and_stops_on_interrupt(tmp_path: Path) -> 
 
 def test_run_sandbox_applies_the_options() -> None:
     options = sandbox_command.SandboxOptions(
-        synthetic="3:30", throttles=("DescribeImages=5", "*=100"), latency_ms=2, subject_delete="cascade"
+        synthetic="3:30",
+        throttles=("DescribeImages=5", "*=100"),
+        latency_ms=2,
+        subject_delete="cascade",
+        pull_time_refresh_seconds=60,
     )
     seen: dict[str, object] = {}
     stop = threading.Event()
@@ -109,7 +113,11 @@ def test_run_sandbox_applies_the_options() -> None:
     assert summary == sandbox_command.SandboxSummary(repositories=3, images=30, calls=0)
     knobs = seen["knobs"]
     assert set(knobs.throttles) == {"DescribeImages", "*"}  # type: ignore[attr-defined]
-    assert (knobs.latency_ms, knobs.subject_delete.value) == (2, "cascade")  # type: ignore[attr-defined]
+    assert (knobs.latency_ms, knobs.subject_delete.value, knobs.pull_time_refresh_seconds) == (
+        2,
+        "cascade",
+        60,
+    )  # type: ignore[attr-defined]
     lines = sandbox_command.export_lines(seen["env"])  # type: ignore[arg-type]
     assert lines.startswith("export AWS_ENDPOINT_URL=http://127.0.0.1:")
 
