@@ -16,7 +16,7 @@ import pytest
 
 from ecrgc.commands import sandbox as sandbox_command
 from ecrgc.errors import UsageError
-from ecrgc.sandbox import Sandbox
+from ecrgc.sandbox import Knobs, Sandbox
 
 DATA = Path(__file__).parents[1] / "data" / "sandbox"
 
@@ -111,14 +111,12 @@ def test_run_sandbox_applies_the_options() -> None:
 
     summary = sandbox_command.run_sandbox(options, ready=ready, until=stop)
     assert summary == sandbox_command.SandboxSummary(repositories=3, images=30, calls=0)
-    knobs = seen["knobs"]
-    assert set(knobs.throttles) == {"DescribeImages", "*"}  # type: ignore[attr-defined]
-    assert (knobs.latency_ms, knobs.subject_delete.value, knobs.pull_time_refresh_seconds) == (
-        2,
-        "cascade",
-        60,
-    )  # type: ignore[attr-defined]
-    lines = sandbox_command.export_lines(seen["env"])  # type: ignore[arg-type]
+    knobs, env = seen["knobs"], seen["env"]
+    assert isinstance(knobs, Knobs)
+    assert isinstance(env, dict)
+    assert set(knobs.throttles) == {"DescribeImages", "*"}
+    assert (knobs.latency_ms, knobs.subject_delete, knobs.pull_time_refresh_seconds) == (2, "cascade", 60)
+    lines = sandbox_command.export_lines(env)
     assert lines.startswith("export AWS_ENDPOINT_URL=http://127.0.0.1:")
 
 
