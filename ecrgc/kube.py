@@ -1,7 +1,9 @@
 """The only user of the kubernetes client: every image a cluster runs, may run again, or rolls back to.
 
-For each context, every object of the default table in docs/../shared/reference/kubernetes.md is listed
-cluster-wide (pages of 500, consistent reads, raw JSON) and reduced to `Use`s with their provenance
+For each context, every object that records an image (pods with their status, every workload and its
+rollback history, job templates, and Argo Rollouts / Knative / KEDA objects when their CRDs exist) is
+listed cluster-wide (pages of 500, consistent reads, raw JSON rather than the client's typed models, which
+are several times slower: see tests/bench/bench_kube.py) and reduced to `Use`s with their provenance
 ("prd · payments · Deployment/api"). Anything that cannot be read raises `SourceUnavailable`, naming the
 context and the resource: an unread cluster must never look like a cluster that uses nothing.
 """
@@ -341,7 +343,10 @@ class _Reader:
             raise SourceUnavailable(
                 f"kubernetes context {self.name!r}: {what}: {_status(response.status, body)}"
             )
-        return json.loads(body)
+        try:
+            return json.loads(body)
+        except ValueError as exc:  # a proxy's HTML page, a truncated body
+            raise SourceUnavailable(f"kubernetes context {self.name!r}: {what}: not JSON ({exc})") from exc
 
 
 class _Gone(Exception):
