@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from ecrgc import render
 from ecrgc.model import Plan, ProtectedImage, RepositorySummary
@@ -13,7 +15,7 @@ from ecrgc.render import facts
 from ecrgc.render.markup import code, html, size
 from ecrgc.render.plan_markdown import MARKER
 from tests.golden_files import assert_golden
-from tests.test_planfile import GOLDEN, action, big_plan, empty_plan, plan, small_plan
+from tests.test_planfile import GOLDEN, action, big_plan, empty_plan, plan, plans, small_plan
 from tests.test_report import dry_run_report, report, small_report
 
 VIEWS: dict[str, Callable[[Plan], str]] = {
@@ -113,6 +115,16 @@ def test_the_report_comment_shrinks_in_steps_too() -> None:
     assert "tags_changed" in problems
     assert "tags_changed" not in counts
     assert "the per-image lists are left out" in counts
+
+
+@settings(deadline=None)  # a shared machine: per-example time limits would measure the neighbours
+@given(plans(), st.integers(800, 8_000))
+def test_no_plan_comment_exceeds_its_limit_or_loses_its_verdict(p: Plan, limit: int) -> None:
+    markdown = render.plan_markdown(p, limit=limit)
+    event("shortened" if "> Shortened:" in markdown else "full")
+    assert len(markdown) <= limit
+    assert markdown.startswith(MARKER + "\n")
+    assert first_visible_line(markdown) == f"**{facts.verdict(facts.totals(facts.rows(p)))}**"
 
 
 # --- warnings ---------------------------------------------------------------------------------------
