@@ -16,8 +16,12 @@ of our own version must match it exactly; for a newer minor only the unknown-key
 Content hash: `content_sha256` is the lowercase hex sha256 of the UTF-8 bytes of
 `json.dumps(document_without_content_sha256, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`
 — the parsed document, so re-indenting the file does not change it but editing any value does (unknown keys
-of a newer minor version are covered too). Keys are ASCII and no number is fractional, so any JSON
-implementation that sorts keys and writes compact JSON reproduces it.
+of a newer minor version are covered too). Our keys are ASCII, strings are written as UTF-8 (only what JSON
+requires is escaped) and no number is fractional, so another JSON implementation can reproduce it.
+
+Summary: per repository the planner's counts (scanned, kept by reason, deleted, archived, and
+bytes_reclaimed = the sizeBytes of its delete actions: archiving frees nothing); the top-level totals are
+derived from them, and `loads` checks that they agree.
 
 Money: `estimated_monthly_saving_usd` = bytes_reclaimed / 10^9 (decimal GB, as AWS bills) x $0.10 per
 GB-month (standard storage; archiving saves nothing below 150 TB), rounded half-up to cents. ECR sizes count
