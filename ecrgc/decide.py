@@ -23,8 +23,8 @@ on an image that is archived (or being restored) already.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TypeVar, assert_never
 
@@ -84,7 +84,7 @@ def decide(repository: Repository, in_use: InUse, policy: Policy, *, now: dateti
     graph = _Graph.of(repository.images)
     used = _in_use(graph, in_use)
     held = {d: detail for d, image in graph.images.items() if (detail := _held(image, policy))}
-    chosen = _policy_keeps([graph.images[d] for d in sorted(graph.top)], policy, now)
+    chosen = _policy_keeps([_as_pulled(graph.images[d], graph) for d in sorted(graph.top)], policy, now)
     kept = _reach(used.keys() | held.keys() | chosen.keys(), graph.members)
     rules = _Rules(graph=graph, policy=policy, now=now, used=used, held=held, chosen=chosen, kept=kept)
     return tuple(sorted((rules.decide(image) for image in repository.images), key=_order))
@@ -170,6 +170,30 @@ def _held(image: Image, policy: Policy) -> str | None:
             if pattern.search(tag):
                 return f"tag {tag!r} matches hold pattern {pattern.source!r}"
     return None
+
+
+def _as_pulled(image: Image, graph: _Graph) -> Image:
+    """`image` with the pull time the rules judge it by.
+
+    An index's own lastRecordedPullTime is no evidence of use: ecrgc reads every index manifest with
+    BatchGetImage — ECR's pull API — each time it plans, whereas a real pull fetches a child manifest too.
+    So an index whose children are present is judged by their latest pull (nested indexes included).
+    """
+    if not image.is_index or not any(child in graph.images for child in image.children):
+        return image
+    return replace(image, last_pulled_at=max(_child_pulls(image, graph, set()), default=None))
+
+
+def _child_pulls(index: Image, graph: _Graph, seen: set[str]) -> Iterator[datetime]:
+    for digest in index.children:
+        child = graph.images.get(digest)
+        if child is None or digest in seen:
+            continue
+        seen.add(digest)
+        if child.is_index:
+            yield from _child_pulls(child, graph, seen)
+        elif child.last_pulled_at is not None:
+            yield child.last_pulled_at
 
 
 def _policy_keeps(top: list[Image], policy: Policy, now: datetime) -> dict[str, tuple[Reason, str]]:

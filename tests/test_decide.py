@@ -533,3 +533,24 @@ def test_a_removed_index_takes_its_children_unless_kept_elsewhere(
             if child.reason is Reason.PART_OF_KEPT_IMAGE:
                 assert child.parent is not None
                 assert not _removed(decisions[child.parent])
+
+
+def test_an_index_is_judged_by_its_childrens_pulls_not_its_own() -> None:
+    """ecrgc's own reads of index manifests (BatchGetImage) bump the index's pull time, not the children's."""
+    window = {"not_pulled_for": timedelta(days=30)}
+    read_by_ecrgc = [image("i", children=("a",), pulled=0), image("a", pulled=200)]
+    really_pulled = [image("i", children=("a",), pulled=200), image("a", pulled=1)]
+    never_pulled = [image("i", children=("a",), pulled=0), image("a")]
+
+    assert decided(read_by_ecrgc, **window)["i"] == (DELETE, Reason.EXPIRED)
+    assert decided(really_pulled, **window)["i"] == (KEEP, Reason.RECENTLY_PULLED)
+    assert decided(never_pulled, **window)["i"] == (DELETE, Reason.EXPIRED)
+
+
+def test_a_nested_index_counts_its_grandchildrens_pulls() -> None:
+    images = [
+        image("t", children=("m",), pulled=0),
+        image("m", children=("l",), media_type=s.INDEX, pulled=0),
+        image("l", pulled=2),
+    ]
+    assert decided(images, not_pulled_for=timedelta(days=30))["t"] == (KEEP, Reason.RECENTLY_PULLED)
