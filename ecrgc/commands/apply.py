@@ -10,16 +10,15 @@ Three phases, each over the planned repositories in a bounded thread pool:
    of the plan's parent chains), then the repository deletions the plan asks for, only if ECR finds the
    repository empty now.
 
-The registry is reached only through `_Guard`, which refuses any digest or repository the plan does not
-name: whatever verification filters, apply can never delete more than what was reviewed. An image already
-gone counts as done, so re-applying a finished plan changes nothing, and re-applying an interrupted one
-finishes the rest.
+The registry is changed only through `execute.Guard`, which refuses any digest or repository the plan does
+not name: whatever verification filters, apply can never delete more than what was reviewed. An image
+already gone counts as done, so re-applying a finished plan changes nothing, and re-applying an
+interrupted one finishes the rest.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,7 +31,8 @@ from typing import IO, Protocol
 from ecrgc import decide
 from ecrgc.commands.plan import UsageCollector
 from ecrgc.errors import PlanRefused
-from ecrgc.model import Action, Outcome, OutcomeStatus, Plan, PlannedAction, Policy, Reason, Repository
+from ecrgc.execute import Executor, Guard, Mutator, OutcomeSink, Sink, unapplied
+from ecrgc.model import Outcome, OutcomeStatus, Plan, PlannedAction, Policy, Reason, Repository
 from ecrgc.planfile import content_hash, format_timestamp, load_plan_file
 from ecrgc.policy import policy_from_document
 from ecrgc.report import ApplyReport, dumps_report, outcome_line
@@ -41,7 +41,6 @@ from ecrgc.verify import Check, Verdict, verify
 DEFAULT_WORKERS = 8
 """Repositories applied at once (the CLI sizes the registry's connection pool to match)."""
 
-_DONE = frozenset({OutcomeStatus.DELETED, OutcomeStatus.ARCHIVED, OutcomeStatus.ALREADY_ABSENT})
 # The rules that rank top-level images: a child becomes top-level only because its parent went already.
 _RANKING = frozenset(
     {Reason.NEWEST_N, Reason.TOO_YOUNG, Reason.RECENTLY_PULLED, Reason.UNTAGGED_NOT_SELECTED}
@@ -57,7 +56,7 @@ class OnDrift(StrEnum):
     """Apply nothing at all."""
 
 
-class Target(Protocol):
+class Target(Mutator, Protocol):
     """What apply needs from a registry (implemented by `ecrgc.aws.Registry`)."""
 
     @property
@@ -68,16 +67,6 @@ class Target(Protocol):
     def list_repositories(self, selects: Callable[[str], bool]) -> list[tuple[str, str, str]]: ...
 
     def scan_repository(self, name: str) -> Repository: ...
-
-    def delete_images(self, repository: str, digests: Sequence[str]) -> list[Outcome]: ...
-
-    def archive_images(self, repository: str, digests: Sequence[str]) -> list[Outcome]: ...
-
-    def delete_repository_if_empty(self, name: str) -> Outcome: ...
-
-
-OutcomeSink = Callable[[Outcome], None]
-"""Called once per outcome as soon as it is known (from worker threads, one at a time)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,14 +131,14 @@ def apply_plan(
 ) -> ApplyResult:
     """Apply an already loaded `plan` (`source` names it in messages); see `run_apply`."""
     check_target(plan, source, registry=registry, now=now)
-    sink = _Sink(on_outcome)
+    sink = Sink(on_outcome)
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ecrgc-apply") as pool:
         checks = _verify_plan(plan, source, registry=registry, usage=usage, now=now, pool=pool)
         aborted = on_drift is OnDrift.ABORT and any(c.conflict for c in checks.every())
         if aborted:
             outcomes = _aborted(plan, checks, sink)
         else:
-            executor = _Executor(guard=_Guard(registry, plan), plan=plan, dry_run=dry_run, sink=sink)
+            executor = Executor(guard=Guard(registry, plan), plan=plan, dry_run=dry_run, sink=sink)
             outcomes = [o for found in pool.map(executor.run, checks.by_repository.items()) for o in found]
     report = ApplyReport(
         plan_sha256=content_hash(plan),
@@ -305,31 +294,12 @@ def _by_repository(actions: Iterable[PlannedAction]) -> dict[str, tuple[PlannedA
     return {name: tuple(found) for name, found in grouped.items()}
 
 
-def _skipped(check: Check) -> Outcome:
-    """The outcome of an action whose preconditions failed (or that is already done)."""
-    action = check.action
-    if check.verdict is Verdict.GONE or (
-        check.reason is Reason.ALREADY_ARCHIVED and action.action is Action.ARCHIVE
-    ):
-        reason = "already_archived" if check.verdict is Verdict.KEPT else ""
-        status = OutcomeStatus.ALREADY_ABSENT
-        return Outcome(repository=action.repository, digest=action.digest, status=status, reason=reason)
-    reason = str(check.reason) if check.verdict is Verdict.KEPT and check.reason else str(check.verdict)
-    return Outcome(
-        repository=action.repository,
-        digest=action.digest,
-        status=OutcomeStatus.SKIPPED,
-        reason=reason,
-        detail=check.detail,
-    )
-
-
-def _aborted(plan: Plan, checks: _Checks, sink: _Sink) -> list[Outcome]:
+def _aborted(plan: Plan, checks: _Checks, sink: Sink) -> list[Outcome]:
     """`--on-drift=abort`: every drifted image says why; every other one says the apply was aborted."""
     drifted = sum(c.conflict for c in checks.every())
     note = f"--on-drift=abort: {drifted} planned images failed their preconditions; nothing was applied"
     outcomes = [
-        _skipped(check)
+        unapplied(check)
         if check.conflict or check.verdict is Verdict.GONE
         else _aborted_outcome(check.action.repository, check.action.digest, note)
         for check in checks.every()
@@ -344,135 +314,6 @@ def _aborted_outcome(repository: str, digest: str, note: str) -> Outcome:
     return Outcome(
         repository=repository, digest=digest, status=OutcomeStatus.SKIPPED, reason="aborted", detail=note
     )
-
-
-# --- execution ---------------------------------------------------------------------------------------
-
-
-class _Guard:
-    """The only path from the executor to the registry: it refuses anything the plan does not name."""
-
-    def __init__(self, registry: Target, plan: Plan) -> None:
-        self._registry = registry
-        self._images = {(a.repository, a.digest, a.action) for a in plan.actions}
-        self._repositories = frozenset(plan.repository_deletions)
-
-    def delete_images(self, repository: str, digests: Sequence[str]) -> list[Outcome]:
-        self._require(repository, digests, Action.DELETE)
-        return self._registry.delete_images(repository, digests) if digests else []
-
-    def archive_images(self, repository: str, digests: Sequence[str]) -> list[Outcome]:
-        self._require(repository, digests, Action.ARCHIVE)
-        return self._registry.archive_images(repository, digests) if digests else []
-
-    def delete_repository_if_empty(self, name: str) -> Outcome:
-        if name not in self._repositories:
-            raise AssertionError(f"apply tried to delete repository {name}, which the plan does not name")
-        return self._registry.delete_repository_if_empty(name)
-
-    def _require(self, repository: str, digests: Sequence[str], action: Action) -> None:
-        if stray := [d for d in digests if (repository, d, action) not in self._images]:
-            raise AssertionError(f"apply tried to {action} {stray[0]} in {repository}, not in the plan")
-
-
-class _Sink:
-    """Serialises the outcome callback across worker threads."""
-
-    def __init__(self, callback: OutcomeSink | None) -> None:
-        self._callback = callback
-        self._lock = threading.Lock()
-
-    def __call__(self, outcome: Outcome) -> None:
-        if self._callback is not None:
-            with self._lock:
-                self._callback(outcome)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Executor:
-    """Applies one repository's checked actions, level by level of the plan's parent chains."""
-
-    guard: _Guard
-    plan: Plan
-    dry_run: bool
-    sink: _Sink
-
-    def run(self, item: tuple[str, tuple[Check, ...]]) -> list[Outcome]:
-        name, checks = item
-        depth = _depths(c.action for c in checks)
-        done: dict[str, Outcome] = {}
-        for level in sorted(set(depth.values())):
-            self._level([c for c in checks if depth[c.action.digest] == level], done)
-        outcomes = list(done.values())
-        if name in self.plan.repository_deletions:
-            outcomes.append(self._emit(self._delete_repository(name, outcomes)))
-        return outcomes
-
-    def _level(self, checks: Sequence[Check], done: dict[str, Outcome]) -> None:
-        ready: list[PlannedAction] = []
-        for check in checks:
-            parent = done.get(check.action.parent or "")
-            if check.verdict is not Verdict.OK:
-                done[check.action.digest] = self._emit(_skipped(check))
-            elif parent is not None and parent.status not in {*_DONE, OutcomeStatus.WOULD_APPLY}:
-                done[check.action.digest] = self._emit(_parent_kept(check.action, parent))
-            else:
-                ready.append(check.action)
-        for outcome in self._carry_out(ready):
-            done[outcome.digest] = self._emit(outcome)
-
-    def _carry_out(self, actions: Sequence[PlannedAction]) -> list[Outcome]:
-        if self.dry_run:
-            return [_would_apply(a.repository, a.digest) for a in actions]
-        if not actions:
-            return []
-        name = actions[0].repository
-        deletes = [a.digest for a in actions if a.action is Action.DELETE]
-        archives = [a.digest for a in actions if a.action is Action.ARCHIVE]
-        return self.guard.delete_images(name, deletes) + self.guard.archive_images(name, archives)
-
-    def _delete_repository(self, name: str, outcomes: Sequence[Outcome]) -> Outcome:
-        finished = {*_DONE, OutcomeStatus.WOULD_APPLY}
-        if left := sum(o.status not in finished for o in outcomes):
-            detail = f"{left} planned images were not deleted, so the repository is not empty"
-            return Outcome(
-                repository=name, digest="", status=OutcomeStatus.SKIPPED, reason="images_left", detail=detail
-            )
-        return _would_apply(name, "") if self.dry_run else self.guard.delete_repository_if_empty(name)
-
-    def _emit(self, outcome: Outcome) -> Outcome:
-        self.sink(outcome)
-        return outcome
-
-
-def _parent_kept(action: PlannedAction, parent: Outcome) -> Outcome:
-    return Outcome(
-        repository=action.repository,
-        digest=action.digest,
-        status=OutcomeStatus.SKIPPED,
-        reason="parent_kept",
-        detail=f"goes with {action.parent}, which was {parent.status} ({parent.reason or 'no reason'})",
-    )
-
-
-def _would_apply(repository: str, digest: str) -> Outcome:
-    return Outcome(repository=repository, digest=digest, status=OutcomeStatus.WOULD_APPLY)
-
-
-def _depths(actions: Iterable[PlannedAction]) -> dict[str, int]:
-    """digest -> length of its parent chain within the plan (0: no planned parent) for one repository."""
-    parents = {a.digest: a.parent or "" for a in actions}
-    depths: dict[str, int] = {}
-    for digest in parents:
-        chain: list[str] = []
-        at = digest
-        while at in parents and at not in depths and at not in chain:  # `chain`: a bad plan cannot hang us
-            chain.append(at)
-            at = parents[at]
-        base = depths.get(at, -1)
-        for offset, item in enumerate(reversed(chain), start=1):
-            depths[item] = base + offset
-    return depths
 
 
 def _order_key(plan: Plan) -> Callable[[Outcome], tuple[str, int, int]]:

@@ -24,6 +24,7 @@ from ecrgc.commands import apply as apply_command
 from ecrgc.commands import plan as plan_command
 from ecrgc.envfile import RunOptions, SeedEnv, policy_from_env
 from ecrgc.errors import PlanRefused
+from ecrgc.execute import OutcomeSink
 from ecrgc.model import CURRENT_CONTEXT, KubeContext, Plan, Usage
 from ecrgc.planfile import write_plan_file
 
@@ -75,7 +76,7 @@ def run_once(
     kubeconfig: str | None = None,
     workers: int = apply_command.DEFAULT_WORKERS,
     on_plan: Callable[[Plan], None] | None = None,
-    on_outcome: apply_command.OutcomeSink | None = None,
+    on_outcome: OutcomeSink | None = None,
 ) -> RunResult:
     """Plan the seed's policy against the live registry, save the plan, then confirm and apply it.
 
