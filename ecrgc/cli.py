@@ -426,10 +426,14 @@ def _demo(
         where = workdir or Path(scratch)
         typer.echo("ecrgc: starting the sandbox with the sample registry …", err=True)
         result = demo_command.run_demo(where, now=_now())
-        typer.echo(f"== plan ({result.images_before} images scanned; saved to {result.plan_path})\n")
+        typer.echo(f"== plan: {result.images_before} images scanned; the plan file is {result.plan_path}\n")
         typer.echo(render.plan_text(result.plan), nl=False)
+        typer.echo("\n== apply: every planned image re-verified against the live registry, then deleted\n")
+        typer.echo(render.report_text(result.report), nl=False)
         after = sum(result.images_after.values())
-        typer.echo(f"\n== registry after apply: {after} images left of {result.images_before}")
+        typer.echo(f"\n== the registry now holds {after} of its {result.images_before} images:")
+        for name, count in result.images_after.items():
+            typer.echo(f"   {name:<24} {count:>5}")
 
 
 def apply_exit_code(result: apply_command.ApplyResult) -> int:

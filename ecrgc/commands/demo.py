@@ -1,7 +1,8 @@
 """`ecrgc demo`: the whole product against the embedded sample registry, with no AWS account.
 
 Starts the sandbox seeded with `sandbox/demo.yaml`, plans with `sandbox/demo-policy.yaml` and the image list
-`sandbox/demo-images.txt` (what runs), applies that plan, and returns what happened for the CLI to show.
+`sandbox/demo-images.txt` (what runs), applies that plan exactly as `ecrgc apply` would (re-verified), and
+returns what happened for the CLI to show.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 from ecrgc.aws import Registry
+from ecrgc.commands import apply as apply_command
 from ecrgc.commands import plan as plan_command
 from ecrgc.model import Plan
 from ecrgc.planfile import write_plan_file
 from ecrgc.policy import load_policies
+from ecrgc.report import ApplyReport
 from ecrgc.sandbox import Sandbox, seed
 
 ACCOUNT = "123456789012"
@@ -28,10 +31,12 @@ REGION = "ap-northeast-1"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DemoRun:
-    """What the demo did: the plan it made (and saved to `plan_path`) and the images left per repository."""
+    """What the demo did: the plan it made (saved to `plan_path`), what applying it did, and the images left
+    per repository."""
 
     plan: Plan
     plan_path: Path
+    report: ApplyReport
     images_before: int
     images_after: dict[str, int]
 
@@ -54,7 +59,7 @@ def demo_sandbox() -> Iterator[Sandbox]:
 
 
 def run_demo(workdir: Path, *, now: datetime) -> DemoRun:
-    """Plan the sample registry into `workdir` (policy, image list and plan file land there)."""
+    """Plan and apply the sample registry; the policy, the image list and the plan file land in `workdir`."""
     with demo_sandbox() as sandbox, as_file(files("ecrgc.sandbox")) as data:
         workdir.mkdir(parents=True, exist_ok=True)
         for name in ("demo-policy.yaml", "demo-images.txt"):
@@ -69,9 +74,16 @@ def run_demo(workdir: Path, *, now: datetime) -> DemoRun:
         )
         plan_path = workdir / "plan.json"
         write_plan_file(plan, plan_path)
+        applied = apply_command.run_apply(
+            plan_path,
+            registry=Registry(REGION),
+            usage=lambda chosen: plan_command.collect_usage(chosen, base=workdir),
+            now=now,
+        )
         return DemoRun(
             plan=plan,
             plan_path=plan_path,
+            report=applied.report,
             images_before=sum(before.values()),
             images_after=_image_counts(sandbox),
         )
