@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import re
 import socket
 import urllib.request
@@ -336,8 +337,11 @@ def _etcd(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_unparseable_references_are_logged_and_skipped(
-    kube: Cluster, caplog: pytest.LogCaptureFixture
+    kube: Cluster, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A CLI test in the same worker leaves ecrgc's logger detached from the root (cli._setup_logging).
+    monkeypatch.setattr(logging.getLogger("ecrgc"), "propagate", True)
+    monkeypatch.setattr(logging.getLogger("ecrgc"), "handlers", [])
     ns = kube.namespace()
     kube.create(o.pod(ns, "p", o.pod_spec(f"{ECR}/app:v1", f"{ECR}/Upper/Case:v1")))
     refs = {ref for ref, _ in uses_in(collect(kube), ns)}

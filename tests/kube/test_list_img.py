@@ -62,7 +62,7 @@ def test_the_script_lists_what_ecrgc_lists(kube_crds: Cluster, tmp_path: Path) -
             o.workload("ReplicaSet", ns, "old", o.pod_spec(f"{o.ECR}/{ns}/api:v0"), replicas=0),
             o.controller_revision(ns, "db-1", f"{o.ECR}/{ns}/db:v4", f"{o.ECR}/{ns}/seed:v4"),
             o.cron_job(ns, "report", o.pod_spec(f"{o.ECR}/{ns}/report:v2")),
-            o.pod_template(ns, "tpl", o.pod_spec(f"{o.ECR}/{ns}/tpl:v1")),
+            o.pod_template(ns, "tpl", o.pod_spec(f"{o.ECR}/{ns}/tpl:v1", f"{o.ECR}/{ns}/Bad:v1")),
             o.custom(
                 "keda.sh/v1alpha1",
                 "ScaledJob",
@@ -92,6 +92,7 @@ def test_the_script_lists_what_ecrgc_lists(kube_crds: Cluster, tmp_path: Path) -
     after = refs(kube_mod.collect(contexts, kubeconfig=str(kube.kubeconfig)))
     assert result.returncode == 0, result.stderr
     assert result.stdout == "IMG_LIST/PRD_IMG_LIST.txt\n"
+    assert f"list_img.sh: skipped, not an image reference: {o.ECR}/{ns}/Bad:v1\n" in result.stderr
     lines = (tmp_path / "IMG_LIST" / "PRD_IMG_LIST.txt").read_text().splitlines()
     assert lines[0] == "# images in use in PRD: written by list_img.sh (kubectl --context a-admin)"
     listed = {str(parse_reference(line)) for line in lines[1:]}

@@ -73,10 +73,17 @@ if [[ ! -s "$work/pods" && -z "${ALLOW_EMPTY:-}" ]]; then
 fi
 # imageID forms: repo@sha256:… and docker-pullable://repo@sha256:… name a registry digest; a bare
 # sha256:… or docker://sha256:… is a local config digest, and an empty one a container not started yet.
+sed -e 's|^docker-pullable://||' -e '/^docker:\/\//d' -e '/^sha256:/d' -e '/^[[:space:]]*$/d' \
+  "$work/pods" "$work/images" | LC_ALL=C sort -u >"$work/all"
+# What no registry could serve (e.g. upper case in a repository name) protects nothing, and a reader of the
+# list (ecrgc plan) would stop on it: report it here instead (distribution/reference grammar).
+component='[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*'
+host='([a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)+(:[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+|localhost(:[0-9]+)?)/'
+valid="^($host)?$component(/$component)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?\$"
+grep -Ev "$valid" "$work/all" | sed 's/^/list_img.sh: skipped, not an image reference: /' >&2 || true
 {
   echo "# images in use in ${env_name}: written by list_img.sh (kubectl ${kubectl_args[*]})"
-  cat "$work/pods" "$work/images" | sed -e 's|^docker-pullable://||' -e '/^docker:\/\//d' -e '/^sha256:/d' \
-    -e '/^[[:space:]]*$/d' | LC_ALL=C sort -u
+  grep -E "$valid" "$work/all" || true
 } >"$work/list"
 mv "$work/list" "$out.tmp.$$"
 mv "$out.tmp.$$" "$out"
