@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -325,7 +326,7 @@ def plans(draw: st.DrawFn, min_actions: int = 0) -> Plan:
                 )
             )
         ),
-        actions=draw(planned_actions(min_actions)),
+        actions=(actions := draw(planned_actions(min_actions))),
         repository_deletions=tuple(draw(st.lists(repositories, max_size=3, unique=True))),
         protected=tuple(
             draw(
@@ -342,7 +343,22 @@ def plans(draw: st.DrawFn, min_actions: int = 0) -> Plan:
                 )
             )
         ),
-        summary=tuple(draw(st.lists(summaries, max_size=4, unique_by=lambda s: s.repository))),
+        summary=_consistent_summary(draw, actions),
+    )
+
+
+def _consistent_summary(draw: st.DrawFn, actions: tuple[PlannedAction, ...]) -> tuple[RepositorySummary, ...]:
+    """Random summaries whose deleted/archived counts match the actions (as `loads` checks)."""
+    drawn = {s.repository: s for s in draw(st.lists(summaries, max_size=4, unique_by=lambda s: s.repository))}
+    for repository in {a.repository for a in actions} - drawn.keys():
+        drawn[repository] = replace(draw(summaries), repository=repository)
+    return tuple(
+        replace(
+            s,
+            deleted=sum(a.repository == s.repository and a.action is Action.DELETE for a in actions),
+            archived=sum(a.repository == s.repository and a.action is Action.ARCHIVE for a in actions),
+        )
+        for s in drawn.values()
     )
 
 
@@ -506,6 +522,23 @@ def test_unknown_keys_in_our_own_version_are_errors_with_their_path() -> None:
         "p.json::$.actions[3]: Additional properties are not allowed ('artifactType' was unexpected)",
         "p.json::$.actions[4].sizeBytes: -1 is less than the minimum of 0",
     )
+
+
+def test_summary_counts_that_disagree_with_the_actions_are_an_error() -> None:
+    document = json.loads(planfile.dumps(small_plan()))
+    document["summary"]["repositories"][2]["deleted"] = 2
+    document["summary"]["images_deleted"] -= 1
+    with pytest.raises(
+        ConfigError, match=r"counts 2 deleted and 0 archived in tools/legacy-cron but \$\.actions has 3"
+    ):
+        planfile.loads(_rehash(document))
+    del document["summary"]["repositories"][2]
+    document["summary"]["images_deleted"] -= 2
+    document["summary"]["images_scanned"] -= 3
+    document["summary"]["bytes_reclaimed"] -= 150_000_000
+    document["summary"]["estimated_monthly_saving_usd"] = "0.06"
+    with pytest.raises(ConfigError, match=r"has no entry for tools/legacy-cron"):
+        planfile.loads(_rehash(document))
 
 
 def test_summary_totals_that_disagree_are_an_error() -> None:

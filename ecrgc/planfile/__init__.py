@@ -20,8 +20,8 @@ of a newer minor version are covered too). Our keys are ASCII, strings are writt
 requires is escaped) and no number is fractional, so another JSON implementation can reproduce it.
 
 Summary: per repository the planner's counts (scanned, kept by reason, deleted, archived, and
-bytes_reclaimed = the sizeBytes of its delete actions: archiving frees nothing); the top-level totals are
-derived from them, and `loads` checks that they agree.
+bytes_reclaimed, the planner's estimate of the storage freed); `loads` checks that the deleted and archived
+counts agree with the actions and that the top-level totals agree with the repositories.
 
 Money: `estimated_monthly_saving_usd` = bytes_reclaimed / 10^9 (decimal GB, as AWS bills) x $0.10 per
 GB-month (standard storage; archiving saves nothing below 150 TB), rounded half-up to cents. ECR sizes count
@@ -36,7 +36,7 @@ from pathlib import Path
 
 from ecrgc.errors import ConfigError, PlanRefused
 from ecrgc.model import Plan
-from ecrgc.planfile.decode import check_version, parse, plan_from, validate
+from ecrgc.planfile.decode import check_summary, check_version, parse, plan_from, validate
 from ecrgc.planfile.encode import (
     BYTES_PER_GB,
     FORMAT_VERSION,
@@ -47,7 +47,6 @@ from ecrgc.planfile.encode import (
     hash_document,
     monthly_saving_usd,
     order_actions,
-    summary_totals,
 )
 
 __all__ = [
@@ -86,11 +85,7 @@ def loads(text: str, *, source: str = "plan") -> Plan:
         )
     validate(parsed, source, forgive_unknown_keys=newer_minor)
     plan = plan_from(parsed)
-    totals = summary_totals(plan.summary)
-    if totals != {key: parsed["summary"][key] for key in totals}:
-        raise ConfigError(
-            f"{source}: $.summary totals disagree with $.summary.repositories; re-run ecrgc plan"
-        )
+    check_summary(plan, parsed["summary"], source)
     return plan
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cache
@@ -23,7 +24,7 @@ from ecrgc.model import (
     Reason,
     RepositorySummary,
 )
-from ecrgc.planfile.encode import FORMAT_VERSION
+from ecrgc.planfile.encode import FORMAT_VERSION, summary_totals
 from ecrgc.schemafiles import load_schema
 
 _MAX_ERRORS = 20  # a broken file can fail on every action; the first errors are enough to see why
@@ -92,6 +93,29 @@ def _inline(node: Any, definitions: Mapping[str, Any]) -> Any:
     if isinstance(node, list):
         return [_inline(item, definitions) for item in node]
     return node
+
+
+def check_summary(plan: Plan, summary: Mapping[str, Any], source: str) -> None:
+    """The summary agrees with the actions (per repository) and with itself (totals): views count from it."""
+    counted: Counter[tuple[str, Action]] = Counter((a.repository, a.action) for a in plan.actions)
+    listed = {s.repository for s in plan.summary}
+    if missing := sorted({a.repository for a in plan.actions} - listed):
+        raise ConfigError(
+            f"{source}: $.summary.repositories has no entry for {missing[0]}; re-run ecrgc plan"
+        )
+    for entry in plan.summary:
+        claimed = entry.deleted, entry.archived
+        actual = counted[entry.repository, Action.DELETE], counted[entry.repository, Action.ARCHIVE]
+        if claimed != actual:
+            raise ConfigError(
+                f"{source}: $.summary.repositories counts {claimed[0]} deleted and {claimed[1]} archived in "
+                f"{entry.repository} but $.actions has {actual[0]} and {actual[1]}; re-run ecrgc plan"
+            )
+    totals = summary_totals(plan.summary)
+    if totals != {key: summary[key] for key in totals}:
+        raise ConfigError(
+            f"{source}: $.summary totals disagree with $.summary.repositories; re-run ecrgc plan"
+        )
 
 
 def plan_from(document: Mapping[str, Any]) -> Plan:

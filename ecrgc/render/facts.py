@@ -7,13 +7,12 @@ come from its summary (the only place that has them).
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import assert_never
 
-from ecrgc.model import Action, Plan, Reason
+from ecrgc.model import Action, Plan, PlannedAction, Reason
 from ecrgc.planfile import monthly_saving_usd
 from ecrgc.render.markup import money, plural, size
 
@@ -83,34 +82,36 @@ class Alert:
 
 
 def rows(plan: Plan) -> list[Row]:
-    """Every repository named by the summary, the actions or the repository deletions, by name."""
-    deleted: Counter[str] = Counter()
-    archived: Counter[str] = Counter()
-    freed: Counter[str] = Counter()
-    policies: dict[str, str] = {}
-    for action in plan.actions:
-        policies.setdefault(action.repository, action.policy)
-        if action.action is Action.ARCHIVE:
-            archived[action.repository] += 1
-        else:
-            deleted[action.repository] += 1
-            freed[action.repository] += action.size_bytes
-    summaries = {s.repository: s for s in plan.summary}
-    doomed = set(plan.repository_deletions)
-    names = sorted(summaries.keys() | policies.keys() | doomed)
-    return [
-        Row(
-            repository=name,
-            policy=summary.policy if (summary := summaries.get(name)) else policies.get(name, ""),
-            scanned=summary.scanned if summary else 0,
-            kept=summary.kept if summary else {},
-            deleted=deleted[name],
-            archived=archived[name],
-            freed=freed[name],
-            delete_repository=name in doomed or bool(summary and summary.delete_repository),
+    """Every repository of the summary (and any that only the actions name), by name."""
+    found = {
+        s.repository: Row(
+            repository=s.repository,
+            policy=s.policy,
+            scanned=s.scanned,
+            kept=s.kept,
+            deleted=s.deleted,
+            archived=s.archived,
+            freed=s.bytes_reclaimed,
+            delete_repository=s.delete_repository,
         )
-        for name in names
-    ]
+        for s in plan.summary
+    }
+    # A plan read from a file has a summary entry for every repository it touches (planfile checks it);
+    # one still being assembled may not, and must not look smaller than it is.
+    summarized = set(found)
+    for action in plan.actions:
+        if action.repository not in summarized:
+            row = found.get(action.repository) or Row(repository=action.repository, policy=action.policy)
+            found[action.repository] = _count(row, action)
+    for name in plan.repository_deletions:
+        found[name] = replace(found.get(name) or Row(repository=name), delete_repository=True)
+    return [found[name] for name in sorted(found)]
+
+
+def _count(row: Row, action: PlannedAction) -> Row:
+    if action.action is Action.ARCHIVE:
+        return replace(row, archived=row.archived + 1)
+    return replace(row, deleted=row.deleted + 1, freed=row.freed + action.size_bytes)
 
 
 def totals(table: list[Row]) -> Totals:
