@@ -32,7 +32,7 @@ from ecrgc.model import (
     RepositorySummary,
     Usage,
 )
-from ecrgc.planfile import FORMAT_VERSION
+from ecrgc.planfile import FORMAT_VERSION, canonical
 from ecrgc.policy import check_overlaps, policy_sha256
 
 DEFAULT_EXPIRY = timedelta(days=7)
@@ -164,27 +164,24 @@ class _PlanBuilder:
         now: datetime,
         expires_in: timedelta,
     ) -> Plan:
-        return Plan(
-            format_version=FORMAT_VERSION,
-            ecrgc_version=__version__,
-            created_at=now,
-            expires_at=now + expires_in,
-            account=account,
-            region=region,
-            policies=tuple(
-                sorted(
-                    (
-                        PolicyRecord(name=p.name, sha256=policy_sha256(p), document=p.document)
-                        for p in policies
-                    ),
-                    key=lambda r: r.name,
-                )
-            ),
-            inputs=tuple(sorted(set(inputs))),
-            actions=tuple(sorted(self.actions, key=lambda a: (a.repository, a.digest))),
-            repository_deletions=tuple(sorted(self.deletions)),
-            protected=tuple(sorted(self.protected, key=lambda p: (p.repository, p.digest))),
-            summary=tuple(sorted(self.summaries, key=lambda s: s.repository)),
+        # `canonical` puts every list in the plan file's order: the plan in memory is the plan on disk.
+        return canonical(
+            Plan(
+                format_version=FORMAT_VERSION,
+                ecrgc_version=__version__,
+                created_at=now,
+                expires_at=now + expires_in,
+                account=account,
+                region=region,
+                policies=tuple(
+                    PolicyRecord(name=p.name, sha256=policy_sha256(p), document=p.document) for p in policies
+                ),
+                inputs=tuple(set(inputs)),
+                actions=tuple(self.actions),
+                repository_deletions=tuple(self.deletions),
+                protected=tuple(self.protected),
+                summary=tuple(self.summaries),
+            )
         )
 
 
@@ -223,9 +220,10 @@ def _summary(
         kept=dict(sorted(kept.items())),
         deleted=sum(d.action is Action.DELETE for d in decisions),
         archived=sum(d.action is Action.ARCHIVE for d in decisions),
-        # An index reports its largest child's size and the children are counted themselves.
+        # Archiving saves nothing below 150 TB a month; an index reports its largest child's size, and
+        # the children are counted themselves.
         bytes_reclaimed=sum(
-            d.image.size_bytes for d in decisions if d.action is not Action.KEEP and not d.image.is_index
+            d.image.size_bytes for d in decisions if d.action is Action.DELETE and not d.image.is_index
         ),
         delete_repository=delete_repository,
     )
