@@ -27,7 +27,7 @@ from tests.kube.certs import Authority, signing_key
 
 BUILD_SCRIPT = Path(__file__).with_name("build-apiserver.sh")
 START_TIMEOUT = 120.0
-USERS_TIMEOUT = 3600.0
+USERS_TIMEOUT = 1800.0
 """How long the worker that started a server waits at its end for the other workers to be done with it."""
 APISERVER_FLAGS = (
     "--bind-address=127.0.0.1",
@@ -79,14 +79,14 @@ def shared(root: Path, name: str, start: Callable[[Path], dict[str, Any]]) -> It
     with _state(directory) as state:
         starter = not state
         if starter:
-            state.update(start(Path(tempfile.mkdtemp(dir=directory))), users=0)
-        state["users"] += 1
+            state.update(start(Path(tempfile.mkdtemp(dir=directory))), holders=[])
+        state["holders"].append(os.getpid())
         snapshot = dict(state)
     try:
         yield snapshot
     finally:
         with _state(directory) as state:
-            state["users"] -= 1
+            state["holders"].remove(os.getpid())
         if starter:
             _wait_for_users(directory)
             stop(snapshot["pids"])
@@ -110,10 +110,19 @@ def _wait_for_users(directory: Path) -> None:
     deadline = time.monotonic() + USERS_TIMEOUT
     while True:
         with _state(directory) as state:
-            if state["users"] <= 0 or time.monotonic() > deadline:
+            # A worker that died without letting go (xdist replaces crashed workers) holds nothing.
+            if not any(_exists(pid) for pid in state["holders"]) or time.monotonic() > deadline:
                 state.clear()  # under the lock: a worker arriving from now on starts a new server
                 return
         time.sleep(0.5)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 _children: dict[int, subprocess.Popen[bytes]] = {}
