@@ -148,17 +148,17 @@ def _would_apply(repository: str, digest: str) -> Outcome:
 def depths(actions: Iterable[PlannedAction]) -> dict[str, int]:
     """digest -> length of its parent chain within the plan (0: no planned parent) for one repository."""
     parents = {a.digest: a.parent or "" for a in actions}
-    depths: dict[str, int] = {}
+    found: dict[str, int] = {}
     for digest in parents:
         chain: list[str] = []
         at = digest
-        while at in parents and at not in depths and at not in chain:  # `chain`: a bad plan cannot hang us
+        while at in parents and at not in found and at not in chain:  # `chain`: a bad plan cannot hang us
             chain.append(at)
             at = parents[at]
-        base = depths.get(at, -1)
+        base = found.get(at, -1)
         for offset, item in enumerate(reversed(chain), start=1):
-            depths[item] = base + offset
-    return depths
+            found[item] = base + offset
+    return found
 
 
 def unapplied(check: Check) -> Outcome:

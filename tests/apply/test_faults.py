@@ -167,7 +167,7 @@ def test_kill_9_mid_apply_then_reapply_finishes_the_rest(ecr: Sandbox, tmp_path:
     before = images(ecr)
     ecr.knobs.latency_ms_by_operation["BatchDeleteImage"] = 300.0
     env = {**os.environ, "LOGDIR": str(tmp_path / "logs")}
-    command = [ECRGC, "apply", str(plan), "--auto-approve", "--workers", "1"]
+    command = [str(ECRGC), "apply", str(plan), "--auto-approve", "--workers", "1"]
 
     process = subprocess.Popen(
         command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
