@@ -22,9 +22,9 @@ _IMAGE = (
     + manifests.OCI_MANIFEST
     + '","config":{"mediaType":"'
     + manifests.OCI_CONFIG
-    + '","digest":"sha256:%064x","size":1469},"layers":[{"mediaType":"'
+    + '","digest":"sha256:%s","size":1469},"layers":[{"mediaType":"'
     + manifests.OCI_LAYER
-    + '","digest":"sha256:%064x","size":%d}]}'
+    + '","digest":"sha256:%s","size":%d}]}'
 )
 _INDEX = (
     '{"schemaVersion":2,"mediaType":"' + manifests.OCI_INDEX + '","manifests":['
@@ -46,7 +46,7 @@ _REFERRER = (
     + manifests.OCI_EMPTY_DIGEST
     + '","size":2},"layers":[{"mediaType":"'
     + manifests.COSIGN_SIGNATURE
-    + '","digest":"sha256:%064x","size":1024}],"subject":{"mediaType":"%s","digest":"%s","size":%d}}'
+    + '","digest":"sha256:%s","size":1024}],"subject":{"mediaType":"%s","digest":"%s","size":%d}}'
 )
 
 
@@ -94,56 +94,64 @@ def generate(registry: Registry, spec: SynthSpec) -> int:
 
 
 def _fill(repo: RepositoryState, count: int, spec: SynthSpec, rng: random.Random, now: float) -> int:
-    oldest = now - spec.max_age_days * _DAY
-    stamps = sorted(rng.uniform(oldest, now) for _ in range(count))
+    span = spec.max_age_days * _DAY
+    draw = rng.random
+    stamps = sorted(now - span * draw() for _ in range(count))
     left, n = count, 0
     while left > 0:
         pushed = stamps[count - left]
         n += 1
-        tags = [f"b{n}"] if rng.random() < spec.tagged_share else []
-        if left >= 3 and rng.random() < spec.index_share:
+        if left >= 3 and draw() < spec.index_share:
             image = _index(repo, rng, pushed)
             left -= 3
         else:
             image = _image(repo, rng, pushed)
             left -= 1
-        for tag in tags:
-            repo.tag(image, tag)
-        if rng.random() < spec.pulled_share:
-            image.last_pulled_at = pushed + rng.random() * (now - pushed)
-        if left >= 1 and rng.random() < spec.referrer_share:
+        if draw() < spec.tagged_share:
+            repo.tag(image, f"b{n}")
+        if draw() < spec.pulled_share:
+            image.last_pulled_at = pushed + draw() * (now - pushed)
+        if left >= 1 and draw() < spec.referrer_share:
             _referrer(repo, rng, pushed, image)
             left -= 1
     return count
 
 
-def _add(
-    repo: RepositoryState, text: str, media_type: str, pushed: float, size: int, **edges: object
-) -> StoredImage:
-    digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-    image = StoredImage(digest, text, media_type, pushed, size, **edges)  # type: ignore[arg-type]
-    repo.add(image)
-    return image
+def _digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _image(repo: RepositoryState, rng: random.Random, pushed: float) -> StoredImage:
-    size = int(rng.lognormvariate(17.5, 1.0))  # median ~40 MB, long tail
-    text = _IMAGE % (rng.getrandbits(256), rng.getrandbits(256), size)
-    return _add(repo, text, manifests.OCI_MANIFEST, pushed, size, artifact_type=manifests.OCI_CONFIG)
+    size = int(rng.expovariate(1 / 40e6)) + 1_000  # mean ~40 MB, long tail
+    blob = f"{rng.getrandbits(256):064x}"  # one random per image: its layer digest is a rotation
+    text = _IMAGE % (blob, blob[32:] + blob[:32], size)
+    image = StoredImage(
+        _digest(text), text, manifests.OCI_MANIFEST, pushed, size, artifact_type=manifests.OCI_CONFIG
+    )
+    repo.add(image)
+    return image
 
 
 def _index(repo: RepositoryState, rng: random.Random, pushed: float) -> StoredImage:
     amd, arm = _image(repo, rng, pushed), _image(repo, rng, pushed)
     text = _INDEX % (amd.digest, len(amd.manifest), arm.digest, len(arm.manifest))
-    return _add(
-        repo, text, manifests.OCI_INDEX, pushed, max(amd.size, arm.size), children=(amd.digest, arm.digest)
+    size = max(amd.size, arm.size)
+    image = StoredImage(
+        _digest(text), text, manifests.OCI_INDEX, pushed, size, children=(amd.digest, arm.digest)
     )
+    repo.add(image)
+    return image
 
 
 def _referrer(repo: RepositoryState, rng: random.Random, pushed: float, subject: StoredImage) -> None:
-    text = _REFERRER % (rng.getrandbits(256), subject.media_type, subject.digest, len(subject.manifest))
-    _add(
-        repo,
+    text = _REFERRER % (
+        f"{rng.getrandbits(256):064x}",
+        subject.media_type,
+        subject.digest,
+        len(subject.manifest),
+    )
+    image = StoredImage(
+        _digest(text),
         text,
         manifests.OCI_MANIFEST,
         pushed + 60,
@@ -151,3 +159,4 @@ def _referrer(repo: RepositoryState, rng: random.Random, pushed: float, subject:
         subject=subject.digest,
         artifact_type=manifests.COSIGN_SIGNATURE,
     )
+    repo.add(image)
