@@ -3,8 +3,10 @@ latency, throttling and faults applied before a call reaches the registry; and `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -37,6 +39,28 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # keep-alive connections would otherwise hold `stop()` until clients hang up
     sandbox: Sandbox
+
+    def server_activate(self) -> None:
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().server_activate()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def hang_up(self) -> None:
+        """Close the kept-alive connections too, so that a stopped sandbox answers nothing at all."""
+        with self.connections_lock:
+            for connection in self.connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -158,6 +182,7 @@ class Sandbox:
         """Stop serving and close the listening socket."""
         if self._server is not None:
             self._server.shutdown()
+            self._server.hang_up()
             self._server.server_close()
             self._server = None
         if self._thread is not None:

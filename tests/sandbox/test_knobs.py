@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import boto3
 import pytest
-from botocore.exceptions import ConnectionClosedError
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 
 from ecrgc.sandbox import SameCallChildren, Sandbox, SubjectDelete
-from tests.sandbox.clients import ecr, error_of
+from tests.sandbox.clients import NO_RETRY, ecr, error_of
 
 
 def test_throttling_answers_400_throttling_exception(sandbox: Sandbox) -> None:
@@ -138,3 +139,19 @@ def test_deleting_a_subject(
     ecr().batch_delete_image(repositoryName="app", imageIds=[{"imageDigest": subject}])
     images = sandbox.registry.get("app").images
     assert (subject in images, referrer in images) == (subject_left, referrer_left)
+
+
+def test_a_stopped_sandbox_answers_nothing_even_on_kept_alive_connections() -> None:
+    running = Sandbox().start()
+    client = boto3.client(
+        "ecr",
+        endpoint_url=running.endpoint_url,
+        region_name="ap-northeast-1",
+        config=NO_RETRY,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    assert client.describe_repositories()["repositories"] == []
+    running.stop()
+    with pytest.raises((ConnectionClosedError, EndpointConnectionError)):
+        client.describe_repositories()
