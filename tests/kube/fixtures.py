@@ -1,10 +1,10 @@
 """Pytest fixtures: a real etcd + kube-apiserver (RBAC on, client certificates), one per test run.
 
 `kube` is cluster "a" with contexts a-admin (the current one), a-restricted (a user whose role lacks
-controllerrevisions), a-expired (an expired certificate) and a-reader (a service account bound to the
-shipped read-only ClusterRole). `kube_b` is a second apiserver with its own etcd, so that two clusters
-really are two. No kubelet runs: pods are never scheduled, and tests write pod status
-through the status subresource the way a kubelet would.
+controllerrevisions), a-builtin (a user who may read no custom resource), a-expired (an expired
+certificate) and a-reader (a service account bound to the shipped read-only ClusterRole). `kube_b` is a
+second apiserver with its own etcd, so that two clusters really are two. No kubelet runs: pods are never
+scheduled, and tests write pod status through the status subresource the way a kubelet would.
 """
 
 from __future__ import annotations
@@ -26,15 +26,23 @@ from kubernetes.client import ApiClient, Configuration
 from tests.kube import objects, servers
 
 MANIFEST = Path(__file__).parents[2] / "ecrgc" / "contrib" / "kubernetes" / "rbac-cronjob.yaml"
-RESTRICTED_RULES = [  # everything in the default table except controllerrevisions
-    {"apiGroups": [""], "resources": ["pods", "replicationcontrollers", "podtemplates"], "verbs": ["list"]},
-    {
-        "apiGroups": ["apps"],
-        "resources": ["deployments", "replicasets", "statefulsets", "daemonsets"],
-        "verbs": ["list"],
-    },
-    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["list"]},
-]
+_CORE = {
+    "apiGroups": [""],
+    "resources": ["pods", "replicationcontrollers", "podtemplates"],
+    "verbs": ["list"],
+}
+_APPS = ["deployments", "replicasets", "statefulsets", "daemonsets"]
+_BATCH = {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["list"]}
+ROLES = {
+    # user (certificate CN) -> rules: every built-in kind but controllerrevisions
+    "ecrgc-restricted": [_CORE, {"apiGroups": ["apps"], "resources": _APPS, "verbs": ["list"]}, _BATCH],
+    # every built-in kind, none of the custom resources
+    "ecrgc-builtin": [
+        _CORE,
+        {"apiGroups": ["apps"], "resources": [*_APPS, "controllerrevisions"], "verbs": ["list"]},
+        _BATCH,
+    ],
+}
 
 
 class ApiError(Exception):
@@ -185,7 +193,7 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Cluster "a" (watch cache on, as in production), with the restricted and the reader identities."""
     for etcd_url in _etcd(tmp_path_factory, "etcd-a"):
         for cluster in _cluster(tmp_path_factory, etcd_url, "a"):
-            _restricted_role(cluster)
+            _roles(cluster)
             _reader_context(cluster)
             yield cluster
 
@@ -221,29 +229,23 @@ def _serves(cluster: Cluster, path: str, plural: str) -> bool:
         return False
 
 
-def _restricted_role(cluster: Cluster) -> None:
-    meta = {"name": "ecrgc-restricted"}
-    cluster.create(
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": meta,
-            "rules": RESTRICTED_RULES,
-        },
-        exist_ok=True,
-    )
-    cluster.create(
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": meta,
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": meta["name"]},
-            "subjects": [
-                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "ecrgc-restricted"}
-            ],
-        },
-        exist_ok=True,
-    )
+def _roles(cluster: Cluster) -> None:
+    """A ClusterRole and its binding for each user of ROLES."""
+    for user, rules in ROLES.items():
+        meta = {"name": user}
+        rbac = "rbac.authorization.k8s.io"
+        cluster.create(
+            {"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": meta, "rules": rules},
+            exist_ok=True,
+        )
+        binding = {
+            "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": user},
+            "subjects": [{"apiGroup": rbac, "kind": "User", "name": user}],
+        }
+        cluster.create(
+            {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": meta, **binding},
+            exist_ok=True,
+        )
 
 
 def _reader_context(cluster: Cluster) -> None:

@@ -193,6 +193,7 @@ def start_apiserver(
     users = {
         "admin": authority.client("ecrgc-admin", ("system:masters",)),
         "restricted": authority.client("ecrgc-restricted"),
+        "builtin": authority.client("ecrgc-builtin"),
         "expired": authority.client("ecrgc-admin", ("system:masters",), expired=True),
     }
     port = free_port()

@@ -202,6 +202,18 @@ def test_a_forbidden_resource_stops_the_collection(kube: Cluster) -> None:
     )
 
 
+def test_a_forbidden_custom_resource_stops_the_collection(kube_crds: Cluster) -> None:
+    """Discovery shows Argo Rollouts: an identity that may not list them is not one that saw none."""
+    ns = kube_crds.namespace()
+    kube_crds.create(o.pod(ns, "p", o.pod_spec(f"{ECR}/app:v1")))
+    with pytest.raises(SourceUnavailable) as caught:
+        collect(kube_crds, "a-builtin")
+    assert str(caught.value).startswith(
+        "kubernetes context 'a-builtin': listing argoproj.io/v1alpha1 rollouts: forbidden (403): "
+        'rollouts.argoproj.io is forbidden: User "ecrgc-builtin" cannot list resource "rollouts"'
+    )
+
+
 def test_an_expired_credential_stops_the_collection(kube: Cluster) -> None:
     with pytest.raises(SourceUnavailable, match=r"^kubernetes context 'a-expired': .*unauthorized \(401\)"):
         collect(kube, "a-expired")
