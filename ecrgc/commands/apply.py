@@ -30,7 +30,7 @@ from typing import IO, Protocol
 
 from ecrgc import decide
 from ecrgc.commands.plan import UsageCollector
-from ecrgc.errors import PlanRefused
+from ecrgc.errors import EcrgcError, PlanRefused
 from ecrgc.execute import Executor, Guard, Mutator, OutcomeSink, Sink, unapplied
 from ecrgc.model import Outcome, OutcomeStatus, Plan, PlannedAction, Policy, Reason, Repository
 from ecrgc.planfile import content_hash, format_timestamp, load_plan_file
@@ -131,15 +131,22 @@ def apply_plan(
 ) -> ApplyResult:
     """Apply an already loaded `plan` (`source` names it in messages); see `run_apply`."""
     check_target(plan, source, registry=registry, now=now)
+    verifier = _Verifier.prepare(plan, source, registry=registry, usage=usage, now=now)
     sink = Sink(on_outcome)
+    executor = Executor(guard=Guard(registry, plan), plan=plan, dry_run=dry_run, sink=sink)
+    aborted = False
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ecrgc-apply") as pool:
-        checks = _verify_plan(plan, source, registry=registry, usage=usage, now=now, pool=pool)
-        aborted = on_drift is OnDrift.ABORT and any(c.conflict for c in checks.every())
-        if aborted:
-            outcomes = _aborted(plan, checks, sink)
+        if on_drift is OnDrift.SKIP:
+            # A repository's checks do not depend on another's, so each is applied as soon as it is
+            # verified: the deletions of one overlap the scans of the next.
+            found = pool.map(lambda name: _verified_run(verifier, executor, name, sink), verifier.names)
         else:
-            executor = Executor(guard=Guard(registry, plan), plan=plan, dry_run=dry_run, sink=sink)
-            outcomes = [o for found in pool.map(executor.run, checks.by_repository.items()) for o in found]
+            checks = dict(pool.map(verifier.check, verifier.names))
+            aborted = any(c.conflict for found in checks.values() for c in found)
+            found = (
+                iter([_aborted(plan, checks, sink)]) if aborted else pool.map(executor.run, checks.items())
+            )
+        outcomes = [outcome for repository in found for outcome in repository]
     report = ApplyReport(
         plan_sha256=content_hash(plan),
         started_at=now,
@@ -215,39 +222,69 @@ class ReportFiles:
 # --- verification ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Checks:
-    """Every planned action's Check, grouped by repository (planned repositories gone already included)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Verifier:
+    """Checks one planned repository at a time against its live state and the usage collected up front."""
 
-    by_repository: Mapping[str, tuple[Check, ...]]
+    registry: Target
+    planned: Mapping[str, tuple[PlannedAction, ...]]
+    deletions: frozenset[str]
+    present: frozenset[str]
+    policies: Mapping[str, Policy]
+    in_use: decide.InUse
+    now: datetime
 
-    def every(self) -> Iterable[Check]:
-        return (check for checks in self.by_repository.values() for check in checks)
+    @classmethod
+    def prepare(
+        cls, plan: Plan, source: str, *, registry: Target, usage: UsageCollector, now: datetime
+    ) -> _Verifier:
+        """Rebuild the policies, collect their in-use sources and find which repositories still exist."""
+        policies = _policies(plan, source)
+        in_use = decide.in_use(usage(list(policies.values())), account=plan.account, region=plan.region)
+        planned = _by_repository(plan.actions)
+        for name in plan.repository_deletions:
+            planned.setdefault(name, ())
+        present = {name for name, _, _ in registry.list_repositories(lambda name: name in planned)}
+        return cls(
+            registry=registry,
+            planned=planned,
+            deletions=frozenset(plan.repository_deletions),
+            present=frozenset(present),
+            policies=policies,
+            in_use=in_use,
+            now=now,
+        )
 
+    @property
+    def names(self) -> list[str]:
+        """The planned repositories (images or the repository itself), sorted."""
+        return sorted(self.planned)
 
-def _verify_plan(
-    plan: Plan,
-    source: str,
-    *,
-    registry: Target,
-    usage: UsageCollector,
-    now: datetime,
-    pool: ThreadPoolExecutor,
-) -> _Checks:
-    policies = _policies(plan, source)
-    in_use = decide.in_use(usage(list(policies.values())), account=plan.account, region=plan.region)
-    planned = _by_repository(plan.actions)
-    names = planned.keys() | set(plan.repository_deletions)
-    present = {name for name, _, _ in registry.list_repositories(lambda name: name in names)}
-
-    def check(name: str) -> tuple[str, tuple[Check, ...]]:
-        actions = planned.get(name, ())
+    def check(self, name: str) -> tuple[str, tuple[Check, ...]]:
+        """Every planned action of repository `name`, checked (a repository gone already is empty)."""
         # The whole repository, not just the planned digests: whether a kept index still lists a child,
         # or a kept image still has a referrer, and which images rank newest, depend on every image.
-        live = registry.scan_repository(name) if name in present else Repository(name=name)
-        return name, _verify_repository(actions, live, policies, in_use, now)
+        live = self.registry.scan_repository(name) if name in self.present else Repository(name=name)
+        return name, _verify_repository(self.planned[name], live, self.policies, self.in_use, self.now)
 
-    return _Checks(by_repository=dict(pool.map(check, sorted(names))))
+
+def _verified_run(verifier: _Verifier, executor: Executor, name: str, sink: Sink) -> list[Outcome]:
+    """Verify and apply one repository; one that cannot be read is left alone and reported as failed
+    (fail closed for its images) while the others, whose facts were read, go ahead."""
+    try:
+        checked = verifier.check(name)
+    except EcrgcError as error:
+        digests = [a.digest for a in verifier.planned[name]]
+        digests += [""] if name in verifier.deletions else []
+        reason = type(error).__name__
+        failed = [
+            Outcome(repository=name, digest=d, status=OutcomeStatus.FAILED, reason=reason, detail=str(error))
+            for d in digests
+        ]
+        for outcome in failed:
+            sink(outcome)
+        return failed
+    return executor.run(checked)
 
 
 def _policies(plan: Plan, source: str) -> dict[str, Policy]:
@@ -294,15 +331,16 @@ def _by_repository(actions: Iterable[PlannedAction]) -> dict[str, tuple[PlannedA
     return {name: tuple(found) for name, found in grouped.items()}
 
 
-def _aborted(plan: Plan, checks: _Checks, sink: Sink) -> list[Outcome]:
+def _aborted(plan: Plan, checks: Mapping[str, tuple[Check, ...]], sink: Sink) -> list[Outcome]:
     """`--on-drift=abort`: every drifted image says why; every other one says the apply was aborted."""
-    drifted = sum(c.conflict for c in checks.every())
+    every = [check for found in checks.values() for check in found]
+    drifted = sum(check.conflict for check in every)
     note = f"--on-drift=abort: {drifted} planned images failed their preconditions; nothing was applied"
     outcomes = [
         unapplied(check)
         if check.conflict or check.verdict is Verdict.GONE
         else _aborted_outcome(check.action.repository, check.action.digest, note)
-        for check in checks.every()
+        for check in every
     ]
     outcomes += [_aborted_outcome(name, "", note) for name in plan.repository_deletions]
     for outcome in outcomes:

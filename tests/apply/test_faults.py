@@ -194,3 +194,19 @@ def test_kill_9_mid_apply_then_reapply_finishes_the_rest(ecr: Sandbox, tmp_path:
     counts = load_report_file(report).counts()
     assert counts[OutcomeStatus.ALREADY_ABSENT] == len(before - interrupted)
     assert counts[OutcomeStatus.DELETED] == len(interrupted - (before - planned))
+
+
+def test_a_repository_that_cannot_be_read_is_left_alone_and_the_rest_applied(
+    ecr: Sandbox, tmp_path: Path
+) -> None:
+    world = build_world(ecr, tmp_path)
+    plan = make_plan(tmp_path, write_policy(tmp_path))
+    ecr.registry.archive("app/web", world.index)  # BatchGetImage cannot read an archived index
+    before = images(ecr)
+
+    result = apply(plan)
+
+    web = {(o.status, o.reason) for o in result.report.outcomes if o.repository == "app/web"}
+    assert web == {(OutcomeStatus.FAILED, "SourceUnavailable")}
+    assert outcome(result, world.api_old) == (OutcomeStatus.DELETED, "")
+    assert images(ecr) == before - {("app/api", world.api_old)}
