@@ -501,7 +501,12 @@ def _apply(
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Repositories applied at once.")
     ] = apply_command.DEFAULT_WORKERS,
-    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", envvar="ECRGC_KUBECONFIG")] = None,
+    kubeconfig: Annotated[
+        str | None,
+        typer.Option(
+            "--kubeconfig", envvar="ECRGC_KUBECONFIG", help="For the clusters the plan's policies name."
+        ),
+    ] = None,
 ) -> None:
     """Apply a reviewed plan: re-verify every image on the live registry, delete what still qualifies.
 
@@ -627,7 +632,12 @@ def _run(
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Repositories applied at once.")
     ] = apply_command.DEFAULT_WORKERS,
-    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", envvar="ECRGC_KUBECONFIG")] = None,
+    kubeconfig: Annotated[
+        str | None,
+        typer.Option(
+            "--kubeconfig", envvar="ECRGC_KUBECONFIG", help="For the clusters the plan's policies name."
+        ),
+    ] = None,
 ) -> None:
     """The seed's one-shot mode: its .env variables → a policy → plan → confirm → apply, in one go.
 

@@ -90,6 +90,7 @@ def test_a_tampered_plan_exits_3_and_deletes_nothing(ecr: Sandbox, plan: Path) -
     assert images(ecr) == before
 
 
+@pytest.mark.e2e
 def test_the_installed_ecrgc_applies_a_plan_against_the_sandbox(
     ecr: Sandbox, plan: Path, tmp_path: Path
 ) -> None:
