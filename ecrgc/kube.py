@@ -3,7 +3,7 @@
 For each context, every object that records an image (pods with their status, every workload and its
 rollback history, job templates, and Argo Rollouts / Knative / KEDA objects when their CRDs exist) is
 listed cluster-wide (pages of 500, consistent reads, raw JSON rather than the client's typed models, which
-are several times slower: see tests/bench/bench_kube.py) and reduced to `Use`s with their provenance
+cost three times the CPU: see tests/bench/bench_kube.py) and reduced to `Use`s with their provenance
 ("prd · payments · Deployment/api"). Anything that cannot be read raises `SourceUnavailable`, naming the
 context and the resource: an unread cluster must never look like a cluster that uses nothing.
 """
