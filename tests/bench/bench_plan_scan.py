@@ -15,6 +15,7 @@ import math
 import os
 import resource
 import statistics
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -64,6 +65,7 @@ def run() -> dict[str, object]:
         sandbox.ask("throttle", scale.throttle_rate)
         report["throttled"] = {
             "rate_per_second": scale.throttle_rate,
+            "note": "calls count every request received, throttled attempts included",
             "runs": [
                 _measure(sandbox, workers=THROTTLED_WORKERS, mode=mode, repeat=repeat)
                 for mode in ("standard", "adaptive")
@@ -80,6 +82,7 @@ def _measure(sandbox: _SandboxClient, *, workers: int, mode: RetryMode, repeat: 
         with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
             figures = pool.submit(scan_everything, sandbox.environ, workers, mode).result()
         figures["calls"] = sandbox.ask("calls")
+        print(f"bench_plan_scan: {workers} workers, {mode}: {figures}", file=sys.stderr, flush=True)
         runs.append(figures)
     return _summary(runs, workers=workers, mode=mode)
 
