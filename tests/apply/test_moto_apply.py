@@ -4,6 +4,8 @@ Divergences that matter to apply:
 - moto deletes a child that an index still lists (ECR and the sandbox answer ImageReferencedByManifestList),
   so on moto nothing but apply's own verification keeps such a child: the tests below rely on it alone.
 - moto answers an empty `imageIds` when it deletes an untagged image by digest (mutations cope).
+- moto drops an image whose only tag is pushed onto another image (ECR keeps it, untagged), so a "new push
+  onto a planned tag" cannot be staged on moto; the sandbox tests cover it.
 - moto stamps pushes with the current time, so these policies select by hold tags and keepLatest, not age.
 """
 
