@@ -120,7 +120,7 @@ def _setup_logging(*, debug: bool, log_dir: Path, verb: str) -> None:
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    console = logging.StreamHandler(sys.stderr)
+    console = _Stderr()
     console.setLevel(logging.DEBUG if debug else logging.WARNING)
     console.setFormatter(logging.Formatter("ecrgc: %(message)s"))
     root.addHandler(console)
@@ -134,7 +134,18 @@ def _setup_logging(*, debug: bool, log_dir: Path, verb: str) -> None:
         ) from exc
     file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(file)
-    root.propagate = False
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record is emitted (test runners swap it per call)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass  # StreamHandler.__init__ assigns it; the current sys.stderr always wins
 
 
 github_app = typer.Typer(no_args_is_help=True, help="Publish renderings to a pull request or a job summary.")
