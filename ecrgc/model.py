@@ -103,7 +103,7 @@ class Repository:
     images: tuple[Image, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ImageRef:
     """A parsed image reference. `account`/`region` are set only for this or another ECR registry."""
 
@@ -123,7 +123,7 @@ class ImageRef:
         return text
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Use:
     """One reference in use, and who uses it ("prd · payments · Deployment/api", "IMG_LIST/x.txt:12")."""
 
