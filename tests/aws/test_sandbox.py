@@ -74,6 +74,7 @@ def test_indexes_nested_indexes_and_referrers(sandbox: Sandbox) -> None:
     assert images[cosign].referent == index
     assert images[plain].children == ()
     assert registry_state.get("app").images[plain].last_pulled_at == pulled_before  # never pulled
+    assert registry_state.get("app").images[index].last_pulled_at is not None  # the accepted cost
     assert sandbox.calls["BatchGetImage"] == 1
 
 

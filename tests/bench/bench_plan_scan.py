@@ -61,7 +61,7 @@ def run() -> dict[str, object]:
     report: dict[str, object] = {"scale": name, "repeat": repeat, "latency_ms": LATENCY_MS}
     with sandbox_process(scale) as sandbox:
         report["registry"] = sandbox.ask("stats")
-        report["runs"] = [_measure(sandbox, workers=w, mode="standard", repeat=repeat) for w in scale.workers]
+        report["runs"] = [_measure(sandbox, workers=w, mode="adaptive", repeat=repeat) for w in scale.workers]
         sandbox.ask("throttle", scale.throttle_rate)
         report["throttled"] = {
             "rate_per_second": scale.throttle_rate,
