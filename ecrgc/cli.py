@@ -361,8 +361,19 @@ def _plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 0: nothing to delete, 2: deletions planned.")
     ] = False,
     kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", envvar="ECRGC_KUBECONFIG")] = None,
+    check: Annotated[
+        Path | None,
+        typer.Option(
+            "--check",
+            metavar="PLAN",
+            help="Re-verify a committed plan against live state now, as apply would; delete nothing.",
+        ),
+    ] = None,
 ) -> None:
     """Plan what to delete from the live registry and the images in use; print it, and save it with --out."""
+    if check is not None:
+        _check_plan(check, kubeconfig=kubeconfig)
+        return
     policies = load_policies(paths or [Path("policies")])
     region = plan_command.target_region(policies)
     registry = Registry(region, registry_id=policies[0].registry_id)
@@ -380,6 +391,25 @@ def _plan(
     typer.echo(_render_plan(plan, output), nl=False)
     if detailed_exitcode and plan.actions:
         raise typer.Exit(2)
+
+
+def _check_plan(path: Path, *, kubeconfig: str | None) -> None:
+    """`plan --check`: exit 0 when every action would pass apply's preconditions now, else refuse."""
+    plan = load_plan_file(path)
+    result = apply_command.run_check(
+        path,
+        registry=Registry(plan.region),
+        usage=lambda chosen: plan_command.collect_usage(chosen, kubeconfig=kubeconfig),
+        now=_now(),
+    )
+    typer.echo(render.report_text(result.report, details=True), nl=False)
+    drifted = result.drifted
+    if drifted:
+        reasons = ", ".join(sorted({o.reason for o in drifted}))
+        raise PlanRefused(
+            f"{path}: {len(drifted)} planned images would not pass apply's checks now ({reasons});"
+            " re-run ecrgc plan and commit the new plan"
+        )
 
 
 @app.command("show")

@@ -272,3 +272,23 @@ def test_plan_is_bound_to_now_and_expiry(
     assert before <= plan.created_at <= datetime.now(UTC)
     assert plan.expires_at - plan.created_at == timedelta(days=2)
     assert (plan.account, plan.region) == (ACCOUNT, REGION)
+
+
+@pytest.mark.e2e
+def test_check_passes_until_a_planned_image_comes_into_use(sandbox: Sandbox, tmp_path: Path) -> None:
+    build_scenario(sandbox, tmp_path)
+    assert run_ecrgc(sandbox, tmp_path, "plan", "policies", "--out", "p.json").returncode == 0
+    before = sandbox.calls["BatchDeleteImage"]
+
+    clean = run_ecrgc(sandbox, tmp_path, "plan", "--check", "p.json")
+    victim = load_plan_file(tmp_path / "p.json").actions[0]
+    with (tmp_path / "IMG_LIST" / "PRD_IMG_LIST.txt").open("a") as listing:
+        listing.write(f"{HOST}/{victim.repository}@{victim.digest}\n")
+    drifted = run_ecrgc(sandbox, tmp_path, "plan", "--check", "p.json")
+
+    assert clean.returncode == 0, clean.stderr
+    assert drifted.returncode == 3
+    [line] = drifted.stderr.splitlines()
+    assert line.startswith("ecrgc: p.json: 1 planned images would not pass apply's checks now (in_use)")
+    assert victim.digest[:19] in drifted.stdout or victim.digest in drifted.stdout
+    assert sandbox.calls["BatchDeleteImage"] == before  # a check deletes nothing

@@ -47,6 +47,10 @@ _RANKING = frozenset(
 )
 
 
+ABORTED = "aborted"
+"""The skip reason of an image left alone because `--on-drift=abort` found drift elsewhere."""
+
+
 class OnDrift(StrEnum):
     """What to do when some action's preconditions no longer hold."""
 
@@ -83,6 +87,11 @@ class ApplyResult:
         """The images skipped or failed, in report order."""
         problems = (OutcomeStatus.SKIPPED, OutcomeStatus.FAILED)
         return tuple(o for o in self.report.outcomes if o.status in problems)
+
+    @property
+    def drifted(self) -> tuple[Outcome, ...]:
+        """The conflicts themselves: without the images `--on-drift=abort` left alone because of them."""
+        return tuple(o for o in self.conflicts if o.reason != ABORTED)
 
 
 def run_apply(
@@ -350,7 +359,7 @@ def _aborted(plan: Plan, checks: Mapping[str, tuple[Check, ...]], sink: Sink) ->
 
 def _aborted_outcome(repository: str, digest: str, note: str) -> Outcome:
     return Outcome(
-        repository=repository, digest=digest, status=OutcomeStatus.SKIPPED, reason="aborted", detail=note
+        repository=repository, digest=digest, status=OutcomeStatus.SKIPPED, reason=ABORTED, detail=note
     )
 
 
