@@ -26,10 +26,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from ecrgc import decide
-from ecrgc.commands.plan import UsageCollector
 from ecrgc.errors import EcrgcError, PlanRefused
 from ecrgc.execute import Executor, Guard, Mutator, OutcomeSink, Sink, unapplied
 from ecrgc.model import Outcome, OutcomeStatus, Plan, PlannedAction, Policy, Reason, Repository
@@ -37,6 +36,9 @@ from ecrgc.planfile import content_hash, format_timestamp, load_plan_file
 from ecrgc.policy import policy_from_document
 from ecrgc.report import ApplyReport, dumps_report, outcome_line
 from ecrgc.verify import Check, Verdict, verify
+
+if TYPE_CHECKING:  # at run time it would import the kubernetes client (ecrgc.kube) for a type
+    from ecrgc.commands.plan import UsageCollector
 
 DEFAULT_WORKERS = 8
 """Repositories applied at once (the CLI sizes the registry's connection pool to match)."""

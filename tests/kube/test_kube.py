@@ -351,7 +351,7 @@ def _etcd(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
 def test_unparseable_references_are_logged_and_skipped(
     kube: Cluster, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A CLI test in the same worker leaves ecrgc's logger detached from the root (cli._setup_logging).
+    # A CLI test in the same worker leaves ecrgc's logger detached from the root (cli.setup_logging).
     monkeypatch.setattr(logging.getLogger("ecrgc"), "propagate", True)
     monkeypatch.setattr(logging.getLogger("ecrgc"), "handlers", [])
     ns = kube.namespace()

@@ -1,0 +1,147 @@
+"""The command line: parses options, builds adapters, calls `commands.*.run_*`, renders, picks exit codes.
+
+This package holds the Typer app, the root options and the one error handler; each command group lives in
+its own module (`plan`, `apply`, `github`, `inuse`, `policy`, `sandbox`) and is registered below. Those
+modules import the adapters (boto3, the kubernetes client, the sandbox) inside the commands that need them,
+so that `ecrgc --version` or `ecrgc github …` never pays for the SDKs.
+
+Errors are handled in exactly one place (`_Group.invoke`): an `EcrgcError` becomes one line on stderr and
+its exit code; anything else is a bug, shown as a traceback only under `--debug`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer._click.core import Context  # typer vendors click; Group.invoke takes Context
+from typer.core import TyperGroup
+
+from ecrgc import __version__
+from ecrgc.cli import apply, github, inuse, plan, policy, sandbox
+from ecrgc.errors import ConfigError, EcrgcError
+
+__all__ = ["app", "main", "setup_logging"]
+
+log = logging.getLogger("ecrgc")
+
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in ecrgc, not something the user did
+
+
+class _Group(TyperGroup):
+    """Maps ecrgc's errors to one line on stderr and an exit code, for every command and sub-command."""
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EcrgcError as exc:
+            _report_error(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as exc:
+            if ctx.find_root().meta.get("ecrgc.debug"):
+                raise
+            log.debug("internal error", exc_info=True)
+            typer.echo(f"ecrgc: internal error: {type(exc).__name__}: {exc} (re-run with --debug)", err=True)
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _report_error(exc: EcrgcError) -> None:
+    log.debug("user error", exc_info=True)
+    typer.echo(f"ecrgc: {exc}", err=True)
+    if isinstance(exc, ConfigError):
+        for line in exc.errors:
+            typer.echo(f"  {line}", err=True)
+
+
+app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="Garbage-collect AWS ECR images declaratively: policies → plan → review → apply.",
+)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ecrgc {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar="DEBUG", help="Debug logs and tracebacks.")
+    ] = False,
+    log_dir: Annotated[
+        Path, typer.Option("--log-dir", envvar="LOGDIR", help="Where each run writes its log file.")
+    ] = Path("logs"),
+    _version_flag: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    ctx.meta["ecrgc.debug"] = debug
+    if ctx.invoked_subcommand and not ctx.resilient_parsing:
+        setup_logging(debug=debug, log_dir=log_dir, verb=ctx.invoked_subcommand)
+
+
+def setup_logging(*, debug: bool, log_dir: Path, verb: str) -> None:
+    """Logs go to stderr (warnings, or everything with --debug) and to a timestamped file per run."""
+    root = logging.getLogger("ecrgc")
+    root.setLevel(logging.DEBUG)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    console = _Stderr()
+    console.setLevel(logging.DEBUG if debug else logging.WARNING)
+    console.setFormatter(logging.Formatter("ecrgc: %(message)s"))
+    root.addHandler(console)
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        file = logging.FileHandler(log_dir / f"ecrgc-{stamp}-{verb}.log", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"{log_dir}: cannot write the log directory ({exc.strerror}); set --log-dir or LOGDIR"
+        ) from exc
+    file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(file)
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record is emitted (test runners swap it per call)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass  # StreamHandler.__init__ assigns it; the current sys.stderr always wins
+
+
+# The command table, in the order `ecrgc --help` lists it.
+app.add_typer(github.github_app, name="github")
+app.add_typer(github.plans_app, name="plans")
+app.command("sandbox")(sandbox.sandbox)
+app.command("plan")(plan.plan)
+app.command("show")(plan.show)
+app.command("validate")(policy.validate)
+app.add_typer(policy.policy_app, name="policy")
+app.command("demo")(sandbox.demo)
+app.command("apply")(apply.apply)
+app.add_typer(inuse.inuse_app, name="inuse")
+app.command("run")(apply.run)

@@ -1,0 +1,105 @@
+"""`ecrgc github …` (publish renderings to a pull request or a job summary) and `ecrgc plans …`."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecrgc.commands import github as github_command
+from ecrgc.errors import UsageError
+from ecrgc.github import GitHub
+
+github_app = typer.Typer(no_args_is_help=True, help="Publish renderings to a pull request or a job summary.")
+
+
+@github_app.command("comment")
+def _github_comment(
+    *,
+    body_file: Annotated[
+        list[Path], typer.Option("--body-file", help="Markdown to post; repeat to post several parts.")
+    ],
+    pr: Annotated[int | None, typer.Option("--pr", help="The pull request number.")] = None,
+    commit: Annotated[
+        str | None, typer.Option("--commit", help="Instead of --pr: the pull request this commit merged.")
+    ] = None,
+    repo: Annotated[str, typer.Option("--repo", envvar="GITHUB_REPOSITORY", help="OWNER/NAME.")] = "",
+    marker: Annotated[
+        str, typer.Option("--marker", help="Hidden marker naming the sticky comment.")
+    ] = github_command.DEFAULT_MARKER,
+    author: Annotated[
+        str | None, typer.Option("--author", help="Login the token posts as (default: asked of GitHub).")
+    ] = None,
+) -> None:
+    """Create or update the sticky comment (found by its marker and author) on a pull request."""
+    repo = github_command.check_repo(repo)
+    parts = github_command.read_bodies(body_file)
+    body = github_command.compose_body(parts, marker=marker, sources=[str(p) for p in body_file])
+    client = GitHub.from_env(os.environ)
+    number = _pull_request(client, repo=repo, pr=pr, commit=commit)
+    if number is None:
+        typer.echo(f"ecrgc: no pull request contains commit {commit}; nothing posted", err=True)
+        return
+    result = github_command.run_comment(
+        client, repo=repo, pull_request=number, body=body, marker=marker, author=author
+    )
+    typer.echo(f"{result.action} {result.comment.html_url or result.comment.id}")
+
+
+def _pull_request(client: GitHub, *, repo: str, pr: int | None, commit: str | None) -> int | None:
+    if (pr is None) == (commit is None):
+        raise UsageError("pass exactly one of --pr N or --commit SHA")
+    if pr is not None:
+        return pr
+    assert commit is not None
+    return github_command.pull_request_for_commit(client, repo=repo, sha=commit)
+
+
+@github_app.command("summary")
+def _github_summary(
+    body_file: Annotated[Path, typer.Option("--body-file", help="Markdown to append.")],
+    summary: Annotated[
+        str, typer.Option("--summary-file", envvar="GITHUB_STEP_SUMMARY", help="The job summary file.")
+    ] = "",
+) -> None:
+    """Append to $GITHUB_STEP_SUMMARY, cut (with a note) so that it stays within GitHub's 1 MiB."""
+    if not summary:
+        raise UsageError("GITHUB_STEP_SUMMARY is not set: run in GitHub Actions or pass --summary-file")
+    (text,) = github_command.read_bodies([body_file])
+    result = github_command.run_summary(Path(summary), text, source=str(body_file))
+    if result.truncated:
+        typer.echo(f"ecrgc: {body_file} was cut to fit the 1 MiB job summary", err=True)
+
+
+plans_app = typer.Typer(no_args_is_help=True, help="The plan files of a GitOps repository: list, prune.")
+
+
+@plans_app.command("list")
+def _plans_list(
+    directory: Annotated[Path, typer.Argument(help="The directory of plan files.")] = Path("plans"),
+    unexpired: Annotated[
+        bool, typer.Option("--unexpired", help="Only plans apply would accept now.")
+    ] = False,
+) -> None:
+    """Print the plan files, one path per line, oldest first (by created_at): the order to apply them in."""
+    from ecrgc.commands import plans as plans_command
+
+    now = datetime.now(UTC)
+    for entry in plans_command.run_list(directory):
+        if not (unexpired and entry.expired(now)):
+            typer.echo(str(entry.path))
+
+
+@plans_app.command("prune-expired")
+def _plans_prune_expired(
+    directory: Annotated[Path, typer.Argument(help="The directory of plan files.")] = Path("plans"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be removed.")] = False,
+) -> None:
+    """Remove the plan files that have expired, printing each removed path."""
+    from ecrgc.commands import plans as plans_command
+
+    for entry in plans_command.run_prune_expired(directory, now=datetime.now(UTC), dry_run=dry_run):
+        typer.echo(str(entry.path))

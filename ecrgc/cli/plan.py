@@ -1,0 +1,156 @@
+"""`ecrgc plan` (and `plan --check`) and `ecrgc show`: a plan made, re-verified or rendered."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, assert_never
+
+import typer
+
+from ecrgc.errors import PlanRefused
+
+if TYPE_CHECKING:
+    from ecrgc.model import Plan
+    from ecrgc.report import ApplyReport
+
+log = logging.getLogger("ecrgc")
+
+
+class Format(StrEnum):
+    TEXT = "text"
+    MARKDOWN = "markdown"
+    JSON = "json"
+
+
+def _render_plan(plan: Plan, output: Format) -> str:
+    from ecrgc import render
+
+    match output:
+        case Format.TEXT:
+            return render.plan_text(plan)
+        case Format.MARKDOWN:
+            return render.plan_markdown(plan)
+        case Format.JSON:
+            return render.plan_json(plan)
+        case _:
+            assert_never(output)
+
+
+def _render_report(report: ApplyReport, output: Format) -> str:
+    from ecrgc import render
+    from ecrgc.report import dumps_report
+
+    match output:
+        case Format.TEXT:
+            return render.report_text(report, details=True)
+        case Format.MARKDOWN:
+            return render.report_markdown(report)
+        case Format.JSON:
+            return dumps_report(report)
+        case _:
+            assert_never(output)
+
+
+def _progress(verb: str, noun: str) -> Callable[[int, int], None] | None:
+    """A one-line counter on stderr, redrawn in place, when stderr is a terminal (never into logs or CI)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        sys.stderr.write(f"\r\033[Kecrgc: {verb} {done:,}/{total:,} {noun}{end}")
+        sys.stderr.flush()
+
+    return show
+
+
+def plan(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Policy files or directories.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the plan file here (else: what-if).")
+    ] = None,
+    expires_in: Annotated[str, typer.Option("--expires-in", help="How long the plan may be applied.")] = "7d",
+    output: Annotated[Format, typer.Option("--format", help="How to print the summary.")] = Format.TEXT,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 0: nothing to delete, 2: deletions planned.")
+    ] = False,
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", envvar="ECRGC_KUBECONFIG")] = None,
+    check: Annotated[
+        Path | None,
+        typer.Option(
+            "--check",
+            metavar="PLAN",
+            help="Re-verify a committed plan against live state now, as apply would; delete nothing.",
+        ),
+    ] = None,
+) -> None:
+    """Plan what to delete from the live registry and the images in use; print it, and save it with --out."""
+    if check is not None:
+        _check_plan(check, kubeconfig=kubeconfig)
+        return
+    from ecrgc.aws import Registry
+    from ecrgc.commands import plan as plan_command
+    from ecrgc.planfile import write_plan_file
+    from ecrgc.policy import load_policies, parse_duration
+
+    policies = load_policies(paths or [Path("policies")])
+    region = plan_command.target_region(policies)
+    registry = Registry(region, registry_id=policies[0].registry_id)
+    made = plan_command.run_plan(
+        policies,
+        inventory=registry,
+        usage=lambda chosen: plan_command.collect_usage(chosen, kubeconfig=kubeconfig),
+        now=datetime.now(UTC),
+        expires_in=parse_duration(expires_in),
+        progress=_progress("scanned", "repositories"),
+    )
+    if out is not None:
+        write_plan_file(made, out)
+        log.info("wrote %s", out)
+    typer.echo(_render_plan(made, output), nl=False)
+    if detailed_exitcode and made.actions:
+        raise typer.Exit(2)
+
+
+def _check_plan(path: Path, *, kubeconfig: str | None) -> None:
+    """`plan --check`: exit 0 when every action would pass apply's preconditions now, else refuse."""
+    from ecrgc import render
+    from ecrgc.aws import Registry
+    from ecrgc.commands import apply as apply_command
+    from ecrgc.commands import plan as plan_command
+    from ecrgc.planfile import load_plan_file
+
+    loaded = load_plan_file(path)
+    result = apply_command.run_check(
+        path,
+        registry=Registry(loaded.region),
+        usage=lambda chosen: plan_command.collect_usage(chosen, kubeconfig=kubeconfig),
+        now=datetime.now(UTC),
+    )
+    typer.echo(render.report_text(result.report, details=True), nl=False)
+    drifted = result.drifted
+    if drifted:
+        reasons = ", ".join(sorted({o.reason for o in drifted}))
+        raise PlanRefused(
+            f"{path}: {len(drifted)} planned images would not pass apply's checks now ({reasons});"
+            " re-run ecrgc plan and commit the new plan"
+        )
+
+
+def show(
+    path: Annotated[Path, typer.Argument(help="A plan file (.json) or an apply report (.jsonl).")],
+    output: Annotated[Format, typer.Option("--format")] = Format.TEXT,
+) -> None:
+    """Render a plan file or an apply report as text, Markdown (PR comments) or JSON."""
+    from ecrgc.planfile import load_plan_file
+    from ecrgc.report import load_report_file
+
+    if path.suffix == ".jsonl":
+        typer.echo(_render_report(load_report_file(path), output), nl=False)
+    else:
+        typer.echo(_render_plan(load_plan_file(path), output), nl=False)

@@ -1,0 +1,43 @@
+"""`ecrgc validate` (policy and plan files) and `ecrgc policy …` (policies from the seed's .env)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def validate(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Policy (.yaml, .yml) and plan (.json) files or directories.")
+    ] = None,
+) -> None:
+    """Check policy and plan files: every error on stderr, a one-line verdict on stdout; exit 1 if any."""
+    from ecrgc.commands import validate as validate_command
+
+    report = validate_command.run_validate(paths or [Path("policies")])
+    for line in report.errors:
+        typer.echo(line, err=True)
+    typer.echo(report.summary())
+    if report.errors:
+        raise typer.Exit(1)
+
+
+policy_app = typer.Typer(no_args_is_help=True, help="Policy documents: migrate from the seed's .env.")
+
+
+@policy_app.command("from-env")
+def _policy_from_env(
+    env_file: Annotated[
+        Path | None,
+        typer.Argument(help="The seed's .env file. Default: ./.env if it exists, else the environment only."),
+    ] = None,
+) -> None:
+    """Print the policy YAML equivalent to the seed's variables; the environment overrides the file."""
+    from ecrgc.commands import policy as policy_command
+
+    if env_file is None and Path(".env").is_file():
+        env_file = Path(".env")
+    typer.echo(policy_command.run_from_env(env_file, os.environ), nl=False)
