@@ -4,18 +4,17 @@ For each context, every object that records an image (pods with their status, ev
 rollback history, job templates, and Argo Rollouts / Knative / KEDA objects when their CRDs exist) is
 listed cluster-wide (pages of 500, consistent reads, raw JSON rather than the client's typed models, which
 cost three times the CPU: see tests/bench/bench_kube.py) and reduced to `Use`s with their provenance
-("prd · payments · Deployment/api"). Anything that cannot be read raises `SourceUnavailable`, naming the
-context and the resource: an unread cluster must never look like a cluster that uses nothing.
+("prd · payments · Deployment/api") by `ecrgc.kubeobjects`, which knows the kinds and their fields.
+Anything that cannot be read raises `SourceUnavailable`, naming the context and the resource: an unread
+cluster must never look like a cluster that uses nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import urllib3
@@ -25,8 +24,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from ecrgc.errors import SourceUnavailable
-from ecrgc.model import CURRENT_CONTEXT, ImageRef, InputFingerprint, InputKind, KubeContext, Usage, Use
-from ecrgc.refs import parse_image_id, parse_reference
+from ecrgc.kubeobjects import BUILTIN, CUSTOM, Object, Resource, dig, fingerprint, list_at, uses_of
+from ecrgc.model import CURRENT_CONTEXT, KubeContext, Usage, Use
 
 log = logging.getLogger(__name__)
 
@@ -36,120 +35,8 @@ GONE_ATTEMPTS = 3
 DEFAULT_TIMEOUT = 60.0
 _RBAC_HINT = "grant get/list on it (see ecrgc/contrib/kubernetes/rbac-cronjob.yaml)"
 
-Object = Mapping[str, Any]
-Extract = Callable[[Object], Iterator[tuple[str, bool]]]
-"""Yields (text, is_image_id) for every image an object names; image IDs go through `parse_image_id`."""
 PageHook = Callable[[str, str, int], None]
 """Called after every page with (context, resource, objects so far): progress, and the tests' 410 trigger."""
-
-
-def _dig(obj: Any, *path: str) -> Any:
-    for key in path:
-        obj = obj.get(key) if isinstance(obj, Mapping) else None
-    return obj
-
-
-def _list(obj: Any, *path: str) -> list[Any]:
-    found = _dig(obj, *path)
-    return found if isinstance(found, list) else []
-
-
-def pod_spec_images(spec: Any) -> Iterator[tuple[str, bool]]:
-    """Containers, init containers (sidecars), ephemeral containers and OCI image volumes of a PodSpec."""
-    for field in ("containers", "initContainers", "ephemeralContainers"):
-        for container in _list(spec, field):
-            yield _dig(container, "image") or "", False
-    for volume in _list(spec, "volumes"):
-        yield _dig(volume, "image", "reference") or "", False
-
-
-def pod_status_images(status: Any) -> Iterator[tuple[str, bool]]:
-    """The digests actually running: every container status's imageID and image-volume imageRef."""
-    for field in ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"):
-        for container in _list(status, field):
-            yield _dig(container, "imageID") or "", True
-            for mount in _list(container, "volumeMounts"):
-                yield _dig(mount, "volumeStatus", "image", "imageRef") or "", True
-
-
-def _pod(obj: Object) -> Iterator[tuple[str, bool]]:
-    yield from pod_spec_images(obj.get("spec"))
-    yield from pod_status_images(obj.get("status"))
-
-
-def _at(*path: str) -> Extract:
-    """The images of the PodSpec found at `path` (a workload's template, a CronJob's job template …)."""
-    return lambda obj: pod_spec_images(_dig(obj, *path))
-
-
-def walk_images(data: Any) -> Iterator[tuple[str, bool]]:
-    """Every `image: <str>` and `image: {reference: <str>}` anywhere in `data` (ControllerRevision data)."""
-    if isinstance(data, Mapping):
-        for key, value in data.items():
-            if key == "image" and isinstance(value, str):
-                yield value, False
-            elif key == "image" and isinstance(value, Mapping) and isinstance(value.get("reference"), str):
-                yield value["reference"], False
-            else:
-                yield from walk_images(value)
-    elif isinstance(data, list):
-        for item in data:
-            yield from walk_images(item)
-
-
-def _knative_revision(obj: Object) -> Iterator[tuple[str, bool]]:
-    yield from pod_spec_images(obj.get("spec"))
-    for status in _list(obj, "status", "containerStatuses"):
-        yield _dig(status, "imageDigest") or "", True
-
-
-@dataclass(frozen=True, slots=True)
-class Resource:
-    """One listable resource; `kind` names its objects in provenance (custom resources as Kind.group)."""
-
-    kind: str
-    group: str
-    version: str
-    plural: str
-    extract: Extract
-
-    @property
-    def label(self) -> str:
-        return f"{self.group + '/' if self.group else ''}{self.version} {self.plural}"
-
-    def path(self, version: str | None = None) -> str:
-        group_version = f"{self.group}/{version or self.version}" if self.group else self.version
-        return f"/{'apis' if self.group else 'api'}/{group_version}/{self.plural}"
-
-
-_TEMPLATE = _at("spec", "template", "spec")
-BUILTIN = (
-    Resource("Pod", "", "v1", "pods", _pod),
-    Resource("ReplicationController", "", "v1", "replicationcontrollers", _TEMPLATE),
-    Resource("PodTemplate", "", "v1", "podtemplates", _at("template", "spec")),
-    Resource("Deployment", "apps", "v1", "deployments", _TEMPLATE),
-    Resource("ReplicaSet", "apps", "v1", "replicasets", _TEMPLATE),
-    Resource("StatefulSet", "apps", "v1", "statefulsets", _TEMPLATE),
-    Resource("DaemonSet", "apps", "v1", "daemonsets", _TEMPLATE),
-    Resource("ControllerRevision", "apps", "v1", "controllerrevisions", lambda o: walk_images(o.get("data"))),
-    Resource("Job", "batch", "v1", "jobs", _TEMPLATE),
-    Resource("CronJob", "batch", "v1", "cronjobs", _at("spec", "jobTemplate", "spec", "template", "spec")),
-)
-"""Always read: a Forbidden or a failure on any of them fails the context."""
-CUSTOM = (
-    Resource("Rollout.argoproj.io", "argoproj.io", "v1alpha1", "rollouts", _TEMPLATE),
-    Resource("Service.serving.knative.dev", "serving.knative.dev", "v1", "services", _TEMPLATE),
-    Resource("Configuration.serving.knative.dev", "serving.knative.dev", "v1", "configurations", _TEMPLATE),
-    Resource("Revision.serving.knative.dev", "serving.knative.dev", "v1", "revisions", _knative_revision),
-    Resource(
-        "ScaledJob.keda.sh",
-        "keda.sh",
-        "v1alpha1",
-        "scaledjobs",
-        _at("spec", "jobTargetRef", "template", "spec"),
-    ),
-)
-"""Read when discovery shows them (in whichever version the cluster serves)."""
 
 
 def collect(
@@ -201,33 +88,6 @@ def collect_context(
     return Usage(uses=tuple(ordered), inputs=(fingerprint(name, uses),))
 
 
-def uses_of(obj: Object, resource: Resource, *, cluster: str) -> Iterator[Use]:
-    """The uses one object makes, each with its provenance; unparseable references are logged and skipped
-    (no registry could serve them, so they protect nothing)."""
-    meta = obj.get("metadata") or {}
-    source = f"{cluster} · {meta.get('namespace', '')} · {resource.kind}/{meta.get('name', '')}"
-    for text, is_image_id in resource.extract(obj):
-        if ref := _parse(text, is_image_id, source):
-            yield Use(ref=ref, source=source)
-
-
-def _parse(text: str, is_image_id: bool, source: str) -> ImageRef | None:
-    if not text:
-        return None
-    try:
-        return parse_image_id(text) if is_image_id else parse_reference(text)
-    except ValueError as exc:
-        log.warning("%s: ignoring an image that no registry could serve: %s", source, exc)
-        return None
-
-
-def fingerprint(cluster: str, uses: set[Use]) -> InputFingerprint:
-    """What was read from one cluster: the number of distinct references and a digest of their sorted list."""
-    refs = sorted({str(use.ref) for use in uses})
-    digest = hashlib.sha256("".join(f"{ref}\n" for ref in refs).encode()).hexdigest()
-    return InputFingerprint(kind=InputKind.KUBERNETES, name=cluster, sha256=digest, references=len(refs))
-
-
 def connect(context: KubeContext, *, kubeconfig: str | None = None) -> tuple[str, ApiClient]:
     """(the context's real name, an ApiClient for it); `CURRENT_CONTEXT` resolves to current-context."""
     configuration = Configuration()
@@ -269,19 +129,19 @@ class _Reader:
         """The built-in resources, then each custom resource discovery finds, with the version to read."""
         for resource in BUILTIN:
             yield resource, resource.version
-        groups = {g["name"]: g for g in _list(self.get("/apis", "API discovery"), "groups")}
+        groups = {g["name"]: g for g in list_at(self.get("/apis", "API discovery"), "groups")}
         for resource in CUSTOM:
             if version := self._served_version(resource, groups.get(resource.group)):
                 yield resource, version
 
     def _served_version(self, resource: Resource, group: Any) -> str | None:
-        versions = [_dig(v, "version") for v in _list(group, "versions")]
-        preferred = _dig(group, "preferredVersion", "version")
+        versions = [dig(v, "version") for v in list_at(group, "versions")]
+        preferred = dig(group, "preferredVersion", "version")
         for version in sorted(versions, key=lambda v: v != preferred):
             listing = self.get(
                 f"/apis/{resource.group}/{version}", f"API discovery of {resource.group}/{version}"
             )
-            if any(r.get("name") == resource.plural for r in _list(listing, "resources")):
+            if any(r.get("name") == resource.plural for r in list_at(listing, "resources")):
                 return str(version)
         return None
 
@@ -308,12 +168,12 @@ class _Reader:
         while True:
             query = [("limit", self.page_size)] + ([("continue", token)] if token else [])
             page = self.get(resource.path(version), f"listing {resource.label}", query, gone_ok=bool(token))
-            items = _list(page, "items")
+            items = list_at(page, "items")
             yield from items
             seen += len(items)
             if self.on_page:
                 self.on_page(self.name, resource.label, seen)
-            token = _dig(page, "metadata", "continue") or ""
+            token = dig(page, "metadata", "continue") or ""
             if not token:
                 return
 

@@ -1,4 +1,4 @@
-"""The pure half of ecrgc.kube: which fields of an object name images (no apiserver needed)."""
+"""ecrgc.kubeobjects (the pure half of ecrgc.kube): which fields of an object name images, no apiserver."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecrgc import kube
+from ecrgc import kubeobjects
 
 IMAGE = st.from_regex(r"\A[a-z]{1,8}/[a-z]{1,8}:v[0-9]{1,3}\Z")
 KEYS = st.sampled_from(["spec", "template", "containers", "name", "volumes", "reference", "env", "data"])
@@ -39,7 +39,7 @@ def with_images(draw: st.DrawFn) -> tuple[Any, list[str]]:
 @given(with_images())
 def test_walk_finds_every_planted_image_and_nothing_else(case: tuple[Any, list[str]]) -> None:
     data, planted = case
-    found = list(kube.walk_images(data))
+    found = list(kubeobjects.walk_images(data))
     assert Counter(text for text, _ in found) == Counter(planted)
     assert not any(is_id for _, is_id in found)
 
@@ -67,7 +67,7 @@ def test_pod_spec_and_status_fields() -> None:
         "initContainerStatuses": [{"imageID": "i@sha256:3"}],
         "ephemeralContainerStatuses": [{}],
     }
-    assert list(kube.pod_spec_images(spec)) == [
+    assert list(kubeobjects.pod_spec_images(spec)) == [
         ("a:1", False),
         ("", False),
         ("i:1", False),
@@ -75,14 +75,16 @@ def test_pod_spec_and_status_fields() -> None:
         ("", False),
         ("m:1", False),
     ]
-    assert list(kube.pod_status_images(status)) == [
+    assert list(kubeobjects.pod_status_images(status)) == [
         ("a@sha256:1", True),
         ("m@sha256:2", True),
         ("", True),
         ("i@sha256:3", True),
         ("", True),
     ]
-    assert list(kube.pod_spec_images(None)) == list(kube.pod_status_images("not a mapping")) == []
+    assert (
+        list(kubeobjects.pod_spec_images(None)) == list(kubeobjects.pod_status_images("not a mapping")) == []
+    )
 
 
 def test_every_resource_reads_its_pod_spec() -> None:
@@ -96,12 +98,12 @@ def test_every_resource_reads_its_pod_spec() -> None:
         "revisions": {"spec": spec},
         "scaledjobs": {"spec": {"jobTargetRef": {"template": {"spec": spec}}}},
     }
-    for resource in (*kube.BUILTIN, *kube.CUSTOM):
+    for resource in (*kubeobjects.BUILTIN, *kubeobjects.CUSTOM):
         obj = {
             "metadata": {"namespace": "ns", "name": "n"},
             **where.get(resource.plural, {"spec": {"template": {"spec": spec}}}),
         }
-        uses = list(kube.uses_of(obj, resource, cluster="prd"))
+        uses = list(kubeobjects.uses_of(obj, resource, cluster="prd"))
         assert [(str(u.ref), u.source) for u in uses] == [
             ("docker.io/x/y:1", f"prd · ns · {resource.kind}/n")
         ], resource
