@@ -7,18 +7,20 @@ Each line is a compact JSON object with sorted keys and a `record` discriminator
      "plan_sha256":"…","record":"summary","started_at":"…Z"}
 
 `imageDigest` is null for a repository outcome (Outcome.digest == ""). Apply can stream `outcome_line`s as
-it goes and write `summary_line` last, so a report without a summary line is an apply that did not finish.
+it goes and write `summary_line` last, so a report without a summary line is an apply that did not finish;
+`ReportFiles` does both for the files apply writes.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import IO, Any
 
 from ecrgc.errors import ConfigError
 from ecrgc.model import Outcome, OutcomeStatus
@@ -100,6 +102,49 @@ def load_report_file(path: str | os.PathLike[str]) -> ApplyReport:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the apply report: {exc}") from exc
     return loads_report(text, source=str(path))
+
+
+class ReportFiles:
+    """The apply report files: outcome lines stream in as apply goes (a killed apply leaves a report with
+    no summary line, which says it did not finish), then `finish` rewrites each file complete and in order.
+    """
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        self.paths = tuple(dict.fromkeys(paths))
+        self._files: list[IO[str]] = []
+        for path in self.paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._files.append(path.open("w", encoding="utf-8"))
+
+    def write(self, outcome: Outcome) -> None:
+        """Append one outcome line to every file (flushed: it must survive a kill)."""
+        line = outcome_line(outcome)
+        for file in self._files:
+            file.write(line)
+            file.flush()
+
+    def finish(self, report: ApplyReport) -> None:
+        """Replace the streamed lines with the complete report."""
+        self.close()
+        text = dumps_report(report)
+        for path in self.paths:
+            partial = path.with_name(f".{path.name}.partial")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(path)
+
+    def close(self) -> None:
+        """Close the streams (what was written stays: the report of an apply that did not finish)."""
+        for file in self._files:
+            file.close()
+        self._files = []
+
+    def __enter__(self) -> ReportFiles:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 def _line(record: Mapping[str, Any]) -> str:

@@ -106,12 +106,13 @@ def apply(
     from ecrgc.aws import Registry
     from ecrgc.commands import plan as plan_command
     from ecrgc.planfile import load_plan_file
+    from ecrgc.report import ReportFiles
 
     plan = load_plan_file(plan_path)
     if not dry_run:
         _confirm(plan, plan_path, auto_approve=auto_approve)
     registry = Registry(region or plan.region, workers=workers)
-    with apply_command.ReportFiles(_report_paths(ctx, report, "apply")) as files:
+    with ReportFiles(_report_paths(ctx, report, "apply")) as files:
         result = apply_command.apply_plan(
             plan,
             source=str(plan_path),
@@ -208,6 +209,7 @@ def run(
     from ecrgc.cli import setup_logging
     from ecrgc.commands import run as run_command
     from ecrgc.envfile import load_seed_env, run_options_from_env
+    from ecrgc.report import ReportFiles
 
     if env_file is None and Path(".env").is_file():
         env_file = Path(".env")
@@ -227,7 +229,7 @@ def run(
         _quiet_console()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     reports = [] if options.list_only else [options.log_dir / f"run-{stamp}.jsonl"]
-    with apply_command.ReportFiles(reports) as files:
+    with ReportFiles(reports) as files:
         result = run_command.run_once(
             env,
             options,

@@ -24,9 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
-from types import TracebackType
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ecrgc import decide
 from ecrgc.errors import EcrgcError, PlanRefused
@@ -34,7 +32,7 @@ from ecrgc.execute import Executor, Guard, Mutator, OutcomeSink, Sink, unapplied
 from ecrgc.model import Outcome, OutcomeStatus, Plan, PlannedAction, Policy, Reason, Repository
 from ecrgc.planfile import content_hash, format_timestamp, load_plan_file
 from ecrgc.policy import policy_from_document
-from ecrgc.report import ApplyReport, dumps_report, outcome_line
+from ecrgc.report import ApplyReport
 from ecrgc.verify import Check, Verdict, verify
 
 if TYPE_CHECKING:  # at run time it would import the kubernetes client (ecrgc.kube) for a type
@@ -185,49 +183,6 @@ def check_target(plan: Plan, source: str, *, registry: Target, now: datetime) ->
             f"{source}: the plan is for account {plan.account} but the credentials in use are for account "
             f"{account}; use that account's credentials"
         )
-
-
-class ReportFiles:
-    """The apply report files: outcome lines stream in as apply goes (a killed apply leaves a report with
-    no summary line, which says it did not finish), then `finish` rewrites each file complete and in order.
-    """
-
-    def __init__(self, paths: Iterable[Path]) -> None:
-        self.paths = tuple(dict.fromkeys(paths))
-        self._files: list[IO[str]] = []
-        for path in self.paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._files.append(path.open("w", encoding="utf-8"))
-
-    def write(self, outcome: Outcome) -> None:
-        """Append one outcome line to every file (flushed: it must survive a kill)."""
-        line = outcome_line(outcome)
-        for file in self._files:
-            file.write(line)
-            file.flush()
-
-    def finish(self, report: ApplyReport) -> None:
-        """Replace the streamed lines with the complete report."""
-        self.close()
-        text = dumps_report(report)
-        for path in self.paths:
-            partial = path.with_name(f".{path.name}.partial")
-            partial.write_text(text, encoding="utf-8")
-            partial.replace(path)
-
-    def close(self) -> None:
-        """Close the streams (what was written stays: the report of an apply that did not finish)."""
-        for file in self._files:
-            file.close()
-        self._files = []
-
-    def __enter__(self) -> ReportFiles:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 # --- verification ------------------------------------------------------------------------------------
