@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shlex
+import signal
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,21 +109,33 @@ def export_lines(environ: Mapping[str, str]) -> str:
     return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in environ.items())
 
 
+@contextmanager
+def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM set `stop`. Installed explicitly: a process started with SIGINT ignored
+    (as by a test runner's worker) would otherwise never see Ctrl-C as KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread; `stop` is set by the caller
+        return
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_sandbox(
     options: SandboxOptions,
     *,
     ready: Callable[[Sandbox], None],
     until: threading.Event | None = None,
 ) -> SandboxSummary:
-    """Seed and start the sandbox, call `ready(sandbox)`, serve until `until` is set or Ctrl-C."""
+    """Seed and start the sandbox, call `ready(sandbox)`, serve until `until` is set, SIGINT or SIGTERM."""
     sandbox = build_sandbox(options)
     stop = until or threading.Event()
-    with sandbox:
+    with sandbox, _stopping_on_signals(stop):
         ready(sandbox)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        while not stop.wait(0.5):
             pass
         registry = sandbox.registry
         return SandboxSummary(
