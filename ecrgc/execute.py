@@ -10,11 +10,12 @@ and skips what goes with a parent that was not removed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from ecrgc.model import Action, Outcome, OutcomeStatus, Plan, PlannedAction, Reason
+from ecrgc.planfile import depths
 from ecrgc.verify import Check, Verdict
 
 DONE = frozenset({OutcomeStatus.DELETED, OutcomeStatus.ARCHIVED, OutcomeStatus.ALREADY_ABSENT})
@@ -143,22 +144,6 @@ def _parent_kept(action: PlannedAction, parent: Outcome) -> Outcome:
 
 def _would_apply(repository: str, digest: str) -> Outcome:
     return Outcome(repository=repository, digest=digest, status=OutcomeStatus.WOULD_APPLY)
-
-
-def depths(actions: Iterable[PlannedAction]) -> dict[str, int]:
-    """digest -> length of its parent chain within the plan (0: no planned parent) for one repository."""
-    parents = {a.digest: a.parent or "" for a in actions}
-    found: dict[str, int] = {}
-    for digest in parents:
-        chain: list[str] = []
-        at = digest
-        while at in parents and at not in found and at not in chain:  # `chain`: a bad plan cannot hang us
-            chain.append(at)
-            at = parents[at]
-        base = found.get(at, -1)
-        for offset, item in enumerate(reversed(chain), start=1):
-            found[item] = base + offset
-    return found
 
 
 def unapplied(check: Check) -> Outcome:

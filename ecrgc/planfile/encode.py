@@ -47,25 +47,37 @@ def _with_sorted_tags(action: PlannedAction) -> PlannedAction:
 def order_actions(actions: Iterable[PlannedAction]) -> tuple[PlannedAction, ...]:
     """Actions by repository, then depth (a parent before what goes with it), then digest."""
     listed = list(actions)
-    by_key = {(a.repository, a.digest): a for a in listed}
-    if len(by_key) != len(listed):
+    by_repository: dict[str, list[PlannedAction]] = {}
+    for action in listed:
+        by_repository.setdefault(action.repository, []).append(action)
+    depth = {
+        (name, digest): found
+        for name, mine in by_repository.items()
+        for digest, found in depths(mine).items()
+    }
+    if len(depth) != len(listed):
         raise ValueError("a plan lists the same image twice")
-    depths: dict[tuple[str, str], int] = {}
+    return tuple(sorted(listed, key=lambda a: (a.repository, depth[(a.repository, a.digest)], a.digest)))
 
-    def depth(action: PlannedAction) -> int:
-        chain: list[tuple[str, str]] = []
-        key: tuple[str, str] | None = (action.repository, action.digest)
-        # Iterative and cycle-safe: digests cannot form cycles, but a bad input must not hang us.
-        while key is not None and key in by_key and key not in depths and key not in chain:
-            chain.append(key)
-            parent = by_key[key].parent
-            key = (key[0], parent) if parent else None
-        base = depths.get(key, -1) if key is not None else -1
-        for offset, k in enumerate(reversed(chain), start=1):
-            depths[k] = base + offset
-        return depths[(action.repository, action.digest)]
 
-    return tuple(sorted(listed, key=lambda a: (a.repository, depth(a), a.digest)))
+def depths(actions: Iterable[PlannedAction]) -> dict[str, int]:
+    """digest -> length of its parent chain within `actions` (0: no planned parent), for one repository.
+
+    The plan's order and apply's levels (a parent in an earlier call than what goes with it) both use it.
+    """
+    parents = {a.digest: a.parent or "" for a in actions}
+    found: dict[str, int] = {}
+    for digest in parents:
+        chain: list[str] = []
+        at = digest
+        # Iterative and cycle-safe (`chain`): digests cannot form cycles, but a bad plan must not hang us.
+        while at in parents and at not in found and at not in chain:
+            chain.append(at)
+            at = parents[at]
+        base = found.get(at, -1)
+        for offset, item in enumerate(reversed(chain), start=1):
+            found[item] = base + offset
+    return found
 
 
 def monthly_saving_usd(size_bytes: int) -> Decimal:

@@ -15,8 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecrgc.execute import Executor, Guard, Sink, depths
+from ecrgc.execute import Executor, Guard, Sink
 from ecrgc.model import Action, Outcome, OutcomeStatus, Plan, PlannedAction, Reason
+from ecrgc.planfile import depths
 from ecrgc.verify import Check, Verdict
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -33,8 +33,7 @@ from typing import Any
 from ecrgc.aws import Registry, RetryMode
 from ecrgc.commands import plan as plan_command
 from ecrgc.commands.apply import apply_plan
-from ecrgc.execute import depths
-from ecrgc.planfile import load_plan_file, write_plan_file
+from ecrgc.planfile import depths, load_plan_file, write_plan_file
 from ecrgc.policy import load_policy_text
 from ecrgc.sandbox import Sandbox
 from ecrgc.sandbox.synth import SynthSpec, generate
