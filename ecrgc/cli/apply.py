@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ecrgc")
 
+# The options apply and run share.
+Workers = Annotated[int, typer.Option("--workers", min=1, help="Repositories applied at once.")]
+Kubeconfig = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig", envvar="ECRGC_KUBECONFIG", help="For the clusters the plan's policies name."
+    ),
+]
+
 
 def apply_exit_code(result: apply_command.ApplyResult) -> int:
     """The exit code of `ecrgc apply` (and `ecrgc run`) for a finished apply:
@@ -88,15 +97,8 @@ def apply(
             help="The credentials' region (default: the plan's); another region than the plan's is refused.",
         ),
     ] = None,
-    workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Repositories applied at once.")
-    ] = apply_command.DEFAULT_WORKERS,
-    kubeconfig: Annotated[
-        str | None,
-        typer.Option(
-            "--kubeconfig", envvar="ECRGC_KUBECONFIG", help="For the clusters the plan's policies name."
-        ),
-    ] = None,
+    workers: Workers = apply_command.DEFAULT_WORKERS,
+    kubeconfig: Kubeconfig = None,
 ) -> None:
     """Apply a reviewed plan: re-verify every image on the live registry, delete what still qualifies.
 
@@ -190,15 +192,8 @@ def run(
         bool | None,
         typer.Option("--interactive/--no-interactive", help="INTERACTIVE_MODE: false logs to the file only."),
     ] = None,
-    workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Repositories applied at once.")
-    ] = apply_command.DEFAULT_WORKERS,
-    kubeconfig: Annotated[
-        str | None,
-        typer.Option(
-            "--kubeconfig", envvar="ECRGC_KUBECONFIG", help="For the clusters the plan's policies name."
-        ),
-    ] = None,
+    workers: Workers = apply_command.DEFAULT_WORKERS,
+    kubeconfig: Kubeconfig = None,
 ) -> None:
     """The seed's one-shot mode: its .env variables → a policy → plan → confirm → apply, in one go.
 
