@@ -19,6 +19,12 @@ The rules, in precedence order (the first that applies gives the reason):
 A top-level image is one that no index of the repository lists and that is attached to no image of the
 repository; the last four rules apply to top-level images only. ALREADY_ARCHIVED replaces an archive action
 on an image that is archived (or being restored) already.
+
+An archived index cannot be pulled, so its manifest cannot be read and its children are unknown
+(`Image.children_known` is False). Any untagged image that is no referrer and that no known index lists could
+be one of them: while such an index is kept (for any reason, ALREADY_ARCHIVED included), every such image is
+PART_OF_KEPT_IMAGE with that index as its parent. Such images also count as top-level, since they may be no
+child at all; when the index itself is removed, they stay judged by the rules above.
 """
 
 from __future__ import annotations
@@ -86,7 +92,11 @@ def decide(repository: Repository, in_use: InUse, policy: Policy, *, now: dateti
     held = {d: detail for d, image in graph.images.items() if (detail := _held(image, policy))}
     chosen = _policy_keeps([_as_pulled(graph.images[d], graph) for d in sorted(graph.top)], policy, now)
     kept = _reach(used.keys() | held.keys() | chosen.keys(), graph.members)
-    rules = _Rules(graph=graph, policy=policy, now=now, used=used, held=held, chosen=chosen, kept=kept)
+    maybe = _maybe_children(graph, kept, policy)
+    kept |= _reach(maybe, graph.members)
+    rules = _Rules(
+        graph=graph, policy=policy, now=now, used=used, held=held, chosen=chosen, kept=kept, maybe=maybe
+    )
     return tuple(sorted((rules.decide(image) for image in repository.images), key=_order))
 
 
@@ -102,6 +112,10 @@ class _Graph:
     listed_by: Mapping[str, tuple[str, ...]]
     """image -> the indexes listing it (index edges only)."""
     top: frozenset[str]
+    unknown: tuple[str, ...]
+    """Indexes whose children are unknown (archived: their manifest cannot be read), sorted."""
+    orphans: frozenset[str]
+    """Images that could be children of an `unknown` index: untagged, no referrer, listed by no index."""
 
     @classmethod
     def of(cls, images: Iterable[Image]) -> _Graph:
@@ -117,7 +131,13 @@ class _Graph:
         roots = {digest for digest in by_digest if digest not in parents}
         # A cycle (possible only through cosign tags) has no root: its images count as top-level.
         top = roots | (by_digest.keys() - _reach(roots, members))
-        return cls(by_digest, parents, members, _frozen(listed_by), frozenset(top))
+        unknown = tuple(sorted(d for d, image in by_digest.items() if not image.children_known))
+        orphans = frozenset(
+            d
+            for d, image in by_digest.items()
+            if not image.tags and image.referent is None and d not in listed_by
+        )
+        return cls(by_digest, parents, members, _frozen(listed_by), frozenset(top), unknown, orphans)
 
 
 def _link(edges: dict[str, set[str]], image: str, parent: str | None, present: Mapping[str, Image]) -> None:
@@ -162,6 +182,26 @@ def _in_use(graph: _Graph, in_use: InUse) -> dict[str, str]:
         for index in sorted(_reach(graph.listed_by.get(digest, ()), graph.listed_by)):
             used.setdefault(index, f"lists {digest}, {used[digest]}")
     return used
+
+
+def _maybe_children(graph: _Graph, kept: set[str], policy: Policy) -> dict[str, str]:
+    """orphan -> the kept index with unknown children it is kept for (the smallest digest but its own).
+
+    Such an index is kept when `kept` has it or when it would be ALREADY_ARCHIVED. Keeping orphans can keep
+    another such index, but the orphans it would keep are kept already, so one pass is enough.
+    """
+    archives = policy.action is Action.ARCHIVE
+    keepers = [
+        d
+        for d in graph.unknown
+        if d in kept or (archives and graph.images[d].status is not ImageStatus.ACTIVE)
+    ]
+    first, second = [*keepers, None, None][:2]  # an orphan's index is the first keeper but itself
+    return {
+        orphan: index
+        for orphan in graph.orphans
+        if (index := second if orphan == first else first) is not None
+    }
 
 
 def _held(image: Image, policy: Policy) -> str | None:
@@ -236,16 +276,15 @@ class _Rules:
     held: Mapping[str, str]
     chosen: Mapping[str, tuple[Reason, str]]
     kept: set[str]
+    maybe: Mapping[str, str]
+    """orphan -> the kept index with unknown children it may belong to."""
 
     def decide(self, image: Image) -> Decision:
         digest = image.digest
         if digest in self.used:
             return _keep(image, Reason.IN_USE, self.used[digest])
-        if kept_parents := [p for p in self.graph.parents.get(digest, ()) if p in self.kept]:
-            parent = kept_parents[0]
-            return _keep(
-                image, Reason.PART_OF_KEPT_IMAGE, self._relation(digest, parent, "kept ", ""), parent
-            )
+        if part_of := self._kept_parent(digest):
+            return _keep(image, Reason.PART_OF_KEPT_IMAGE, part_of[1], part_of[0])
         if digest in self.held:
             return _keep(image, Reason.HELD_TAG, self.held[digest])
         if digest in self.chosen:
@@ -256,6 +295,16 @@ class _Rules:
         return self._remove(
             image, Reason.WITH_PARENT, parent, self._relation(digest, parent, "", ", which goes")
         )
+
+    def _kept_parent(self, digest: str) -> tuple[str, str] | None:
+        """(parent, detail) when `digest` is part of a kept image, or may be (see `maybe`)."""
+        if kept_parents := [p for p in self.graph.parents.get(digest, ()) if p in self.kept]:
+            parent = kept_parents[0]
+            return parent, self._relation(digest, parent, "kept ", "")
+        if index := self.maybe.get(digest):
+            status = self.graph.images[index].status.lower()
+            return index, f"may be a child of kept index {index} ({status}: its manifest cannot be read)"
+        return None
 
     def _relation(self, digest: str, parent: str, before: str, after: str) -> str:
         if digest in self.graph.images[parent].children:

@@ -77,6 +77,9 @@ class Image:
     children: tuple[str, ...] = ()
     """For an index: the digests of the manifests it lists (learnt from its manifest)."""
     status: ImageStatus = ImageStatus.ACTIVE
+    children_known: bool = True
+    """False for an index whose manifest cannot be read because it is archived (or being restored): its
+    `children` are then empty for want of knowing them, not because it lists nothing."""
 
     @property
     def is_index(self) -> bool:

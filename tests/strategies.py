@@ -78,14 +78,16 @@ _cosign_suffixes = st.sampled_from(("sig", "att", "sbom"))
 _push_hours = st.integers(-2, 24 * 400)
 _pull_hours = st.none() | st.integers(-24 * 30, 24 * 400)
 _statuses = st.sampled_from((ImageStatus.ACTIVE,) * 4 + (ImageStatus.ARCHIVED, ImageStatus.ACTIVATING))
+_index_statuses = st.sampled_from((ImageStatus.ACTIVE, ImageStatus.ARCHIVED, ImageStatus.ACTIVATING))
+"""Indexes are archived more often: `action: archive` archives them, and their children are then unknown."""
 _sizes = st.integers(0, 10**9)
 
 
 @st.composite
 def repositories(draw: st.DrawFn, name: str = "app", max_images: int = 14) -> Repository:
     """A repository whose images form what ECR can hold: indexes (nested too) listing earlier images or a
-    digest absent from the repository, OCI referrers, cosign-tagged signatures, archived images, one
-    image per tag."""
+    digest absent from the repository, OCI referrers, cosign-tagged signatures, archived images (some of
+    them indexes whose manifest cannot be read, so whose children are unknown), one image per tag."""
     count = draw(st.integers(0, max_images))
     image_digests = draw(st.lists(digests, min_size=count + 1, max_size=count + 1, unique=True))
     absent = image_digests.pop()
@@ -109,6 +111,9 @@ def _image(draw: st.DrawFn, repository: str, digest: str, earlier: list[str], ta
     pushed = NOW - timedelta(hours=draw(_push_hours))
     pull_hours = draw(_pull_hours)
     children = {earlier[draw(pick)] for _ in range(draw(st.integers(0, 3)))} if kind == "index" else set()
+    status = draw(_index_statuses if kind == "index" else _statuses)
+    # An archived index cannot be pulled: the scan leaves its children unknown (and empty).
+    known = kind != "index" or status is ImageStatus.ACTIVE or draw(st.booleans())
     return Image(
         repository=repository,
         digest=digest,
@@ -118,8 +123,9 @@ def _image(draw: st.DrawFn, repository: str, digest: str, earlier: list[str], ta
         size_bytes=draw(_sizes),
         media_type=INDEX if kind == "index" else MANIFEST,
         subject=target if kind == "referrer" else None,
-        children=tuple(sorted(children)),
-        status=draw(_statuses),
+        children=tuple(sorted(children)) if known else (),
+        status=status,
+        children_known=known,
     )
 
 

@@ -10,7 +10,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecrgc.decide import InUse, decide, in_use
-from ecrgc.model import Action, Decision, Image, PlannedAction, Policy, Reason, Repository, Usage, Use
+from ecrgc.model import (
+    Action,
+    Decision,
+    Image,
+    ImageStatus,
+    PlannedAction,
+    Policy,
+    Reason,
+    Repository,
+    Usage,
+    Use,
+)
 from ecrgc.refs import ecr_host, parse_reference
 from ecrgc.verify import Check, Verdict, verify
 from tests import strategies as s
@@ -240,3 +251,18 @@ def _members(repository: Repository, parent: str) -> set[str]:
         )
         found |= frontier
     return found
+
+
+def test_an_image_that_may_be_a_child_of_a_kept_archived_index_is_no_longer_removed() -> None:
+    stray = image("g")
+    before = Repository(name="app", images=(stray,))
+    archived = image(
+        "h", tags=("prod",), media_type=s.INDEX, status=ImageStatus.ARCHIVED, children_known=False
+    )
+    live = replace(before, images=(stray, archived))
+
+    pol = policy()  # hold ^prod, keep none of the newest
+    [check] = verify(plan(before, usage(), pol), live, usage(), pol, now=s.NOW)
+
+    assert (check.verdict, check.reason) == (Verdict.KEPT, Reason.PART_OF_KEPT_IMAGE)
+    assert check.detail.startswith(f"may be a child of kept index {digest('h')} (archived")

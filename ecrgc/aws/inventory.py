@@ -1,4 +1,5 @@
-"""Reading a registry: repositories, every image (archived ones too) and the children of every index.
+"""Reading a registry: repositories, every image (archived ones too) and the children of every index that
+can be pulled (an archived index cannot: its children stay unknown).
 
 Raw API pages are converted to `model.Image` as they arrive and dropped; only the model objects of one
 repository are held while it is scanned.
@@ -60,20 +61,32 @@ def list_repositories(
 def scan_repository(
     client: ECRClient, name: str, *, uri: str = "", registry_id: str | None = None
 ) -> Repository:
-    """One repository with every image (sorted by digest), each index's children read from its manifest."""
+    """One repository with every image (sorted by digest), each index's children read from its manifest.
+
+    An archived (or restoring) index cannot be pulled, so its manifest is not asked for: it comes back with
+    `children_known=False` and the decision core keeps whatever could be its child while it is kept.
+    """
     found_in = registry_id or ""
     images: list[Image] = []
     for detail in describe_images(client, name, registry_id=registry_id):
         found_in = found_in or detail.get("registryId", "")
         images.append(image_from_ecr(detail))
-    indexes = [image.digest for image in images if image.is_index]
+    indexes = [image.digest for image in images if image.is_index and _pullable(image)]
     children = read_children(client, name, indexes, registry_id=registry_id)
-    images = [
-        replace(image, children=children[image.digest]) if image.is_index else image for image in images
-    ]
+    images = [_with_children(image, children) if image.is_index else image for image in images]
     images.sort(key=lambda image: image.digest)
-    log.debug("scanned %s: %d images, %d indexes", name, len(images), len(indexes))
+    log.debug("scanned %s: %d images, %d indexes read", name, len(images), len(indexes))
     return Repository(name=name, uri=uri, registry_id=found_in, images=tuple(images))
+
+
+def _pullable(image: Image) -> bool:
+    return image.status is ImageStatus.ACTIVE
+
+
+def _with_children(index: Image, children: dict[str, tuple[str, ...]]) -> Image:
+    if _pullable(index):
+        return replace(index, children=children[index.digest])
+    return replace(index, children_known=False)
 
 
 def describe_images(

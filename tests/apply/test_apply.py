@@ -177,8 +177,7 @@ def test_a_child_that_a_new_kept_index_lists_is_kept(ecr: Sandbox, tmp_path: Pat
 
 
 def test_archive_plans_archive_and_reapply_as_done(ecr: Sandbox, tmp_path: Path) -> None:
-    # Plain images only: an archived index cannot be read (BatchGetImage answers ImageInaccessible), and
-    # the inventory fails closed on an unreadable index, so re-scanning archived indexes is refused.
+    # Plain images only; archived multi-arch images are planned again in tests/aws/test_archived_indexes.py.
     old = [ecr.registry.push_image("app/arch", tags=[f"v{n}"], pushed_at=tmp_time(n)) for n in range(3)]
     ecr.registry.push_image("app/arch", tags=["v9"], pushed_at=NOW)
     plan = make_plan(tmp_path, write_policy(tmp_path, action="archive", image_list=None))

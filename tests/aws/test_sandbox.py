@@ -95,13 +95,37 @@ def test_archived_images_are_seen(sandbox: Sandbox) -> None:
     assert images[archived].status is ImageStatus.ARCHIVED
 
 
-def test_an_archived_index_cannot_be_read_so_the_scan_stops(sandbox: Sandbox) -> None:
+def test_an_archived_index_is_not_read_its_children_are_unknown(sandbox: Sandbox) -> None:
+    archived = sandbox.registry.push_image("app", tags=["v1"], platforms=["linux/amd64", "linux/arm64"])
+    restoring = sandbox.registry.push_image("app", tags=["v2"], platforms=["linux/amd64"], salt="r")
+    active = sandbox.registry.push_image("app", tags=["v3"], platforms=["linux/amd64"], salt="a")
+    sandbox.registry.archive("app", archived)
+    sandbox.registry.archive("app", restoring)
+    _registry().client.update_image_storage_class(
+        repositoryName="app", imageId={"imageDigest": restoring}, targetStorageClass="STANDARD"
+    )
+
+    images = _by_digest(_registry().scan_repository("app"))
+
+    assert images[restoring].status is ImageStatus.ACTIVATING
+    for index in (archived, restoring):
+        assert (images[index].children_known, images[index].children) == (False, ())
+    assert images[active].children_known
+    assert images[active].children == sandbox.registry.get("app").images[active].children
+    assert sandbox.calls["BatchGetImage"] == 1  # the active index only: an archived one cannot be pulled
+
+
+def test_an_index_archived_while_scanned_stops_the_scan(sandbox: Sandbox) -> None:
     index = sandbox.registry.push_image("app", tags=["v1"], platforms=["linux/amd64"])
-    sandbox.registry.archive("app", index)
+    registry = _registry()
+    # Listed ACTIVE, archived just before its manifest is read: an unreadable active index fails closed.
+    registry.client.meta.events.register(
+        "before-call.ecr.BatchGetImage", lambda **_: sandbox.registry.archive("app", index)
+    )
     with pytest.raises(
         SourceUnavailable, match=f"index app@{index} \\(ImageInaccessible\\).* restore it to STANDARD"
     ):
-        _registry().scan_repository("app")
+        registry.scan_repository("app")
 
 
 def test_an_unparseable_index_manifest_stops_the_scan(sandbox: Sandbox) -> None:
