@@ -10,10 +10,12 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 from ecrgc.sandbox import api, exceptions
 from ecrgc.sandbox.knobs import CallCounter, Clock, Knobs
@@ -33,6 +35,16 @@ _STS_REPLY = """<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/
   <ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>
 </GetCallerIdentityResponse>
 """
+_STS_ERROR = """<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>
+  <RequestId>{request_id}</RequestId>
+</ErrorResponse>
+"""
+_STS_FAULTS: dict[str, tuple[str, str, int]] = {
+    "ThrottlingException": ("Sender", "Throttling", 400),
+    "ServerException": ("Receiver", "ServiceUnavailable", 503),
+}
+"""Injected faults as STS (the query protocol) spells them: ECR code -> (Type, Code, HTTP status)."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -76,13 +88,20 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         target = self.headers.get("X-Amz-Target") or ""
         if target.startswith(TARGET_PREFIX):
-            self._serve(target.removeprefix(TARGET_PREFIX), raw, self._ecr)
+            self._serve(target.removeprefix(TARGET_PREFIX), raw, self._ecr, self._ecr_error)
         elif "GetCallerIdentity" in parse_qs(raw.decode()).get("Action", []):
-            self._serve("GetCallerIdentity", raw, self._sts)
+            self._serve("GetCallerIdentity", raw, self._sts, self._sts_error)
         else:
             self._json(400, {"__type": "UnknownOperationException", "message": "Unknown operation"}, "")
 
-    def _serve(self, operation: str, raw: bytes, answer: Any) -> None:
+    def _serve(
+        self,
+        operation: str,
+        raw: bytes,
+        answer: Callable[[str, bytes], None],
+        fail: Callable[[exceptions.ApiError], None],
+    ) -> None:
+        """Delay, drop or fail the call as the knobs say, else `answer` it; `fail` speaks its protocol."""
         sandbox = self.server.sandbox
         sandbox.calls.add(operation)
         knobs = sandbox.knobs
@@ -99,7 +118,19 @@ class _Handler(BaseHTTPRequestHandler):
                 raise exceptions.server_error()
             answer(operation, raw)
         except exceptions.ApiError as exc:
-            self._json(exc.status, {"__type": exc.code, "message": exc.message}, exc.code)
+            fail(exc)
+
+    def _ecr_error(self, exc: exceptions.ApiError) -> None:
+        self._json(exc.status, {"__type": exc.code, "message": exc.message}, exc.code)
+
+    def _sts_error(self, exc: exceptions.ApiError) -> None:
+        """STS is the query protocol: an XML ErrorResponse, which botocore parses (and retries) by Code."""
+        kind, code, status = _STS_FAULTS.get(exc.code, ("Sender", exc.code, exc.status))
+        request_id = str(uuid.uuid4())
+        payload = _STS_ERROR.format(
+            kind=kind, code=escape(code), message=escape(exc.message), request_id=request_id
+        ).encode()
+        self._send(status, payload, "text/xml", request_id, "")
 
     def _ecr(self, operation: str, raw: bytes) -> None:
         try:

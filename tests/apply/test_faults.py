@@ -75,9 +75,8 @@ def test_injected_5xx_fail_only_planned_images_and_reapplying_finishes(ecr: Sand
     world = build_world(ecr, tmp_path)
     plan = make_plan(tmp_path, write_policy(tmp_path))
     before = images(ecr)
-    # Seed 2 lets the first call (STS) through: the sandbox answers an injected STS fault in JSON, which
-    # botocore's query-protocol parser cannot read (a sandbox limitation, reported).
-    ecr.knobs.reseed(2)
+    ecr.calls.reset()
+    ecr.knobs.reseed(1)  # the first call, STS GetCallerIdentity, gets an injected 503 (and is retried)
     ecr.knobs.error_rate = 0.5
 
     first = apply(plan)
@@ -87,6 +86,7 @@ def test_injected_5xx_fail_only_planned_images_and_reapplying_finishes(ecr: Sand
         o.reason == "ServerException" for o in first.report.outcomes if o.status is OutcomeStatus.FAILED
     )
     assert before - images(ecr) <= planned_deletions(world)
+    assert ecr.calls["GetCallerIdentity"] >= 2
     ecr.knobs.error_rate = 0.0
     apply(plan)
     assert images(ecr) == before - planned_deletions(world)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 
 from ecrgc.sandbox import SameCallChildren, Sandbox, SubjectDelete
@@ -40,6 +41,36 @@ def test_injected_server_errors(sandbox: Sandbox) -> None:
     error = error_of(ecr().describe_images, repositoryName="app")
     assert error.response["Error"]["Code"] == "ServerException"
     assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+
+def test_injected_sts_faults_are_query_protocol_errors(sandbox: Sandbox) -> None:
+    sts = boto3.client("sts", config=NO_RETRY)
+    sandbox.knobs.error_rate = 1.0
+    error = error_of(sts.get_caller_identity)
+    assert error.response["Error"] == {
+        "Type": "Receiver",
+        "Code": "ServiceUnavailable",
+        "Message": "Internal service error (injected by the sandbox)",
+    }
+    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    sandbox.knobs.error_rate = 0.0
+    sandbox.knobs.throttle("GetCallerIdentity", rate=0.001, burst=0)
+    error = error_of(sts.get_caller_identity)
+    assert error.response["Error"] == {"Type": "Sender", "Code": "Throttling", "Message": "Rate exceeded"}
+    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_boto3_retries_an_injected_sts_fault_and_succeeds(sandbox: Sandbox) -> None:
+    def fails_then_passes(seed: int) -> bool:
+        sandbox.knobs.reseed(seed)
+        return [sandbox.knobs.roll(0.5) for _ in range(2)] == [True, False]
+
+    sandbox.knobs.reseed(next(seed for seed in range(100) if fails_then_passes(seed)))
+    sandbox.knobs.error_rate = 0.5
+    sts = boto3.client("sts", config=Config(retries={"mode": "standard", "total_max_attempts": 3}))
+
+    assert sts.get_caller_identity()["Account"] == "123456789012"
+    assert sandbox.calls["GetCallerIdentity"] == 2  # one injected 503, one retry that got through
 
 
 def test_injected_faults_follow_the_seed(sandbox: Sandbox) -> None:
