@@ -5,7 +5,7 @@ Three phases, each over the planned repositories in a bounded thread pool:
 1. Refuse the plan as a whole (nothing touched) when it is tampered, of another major format, expired, or
    for another account or region than the credentials in use (`check_target`).
 2. Re-collect the live state — every planned repository in full, and the in-use sources its policies name
-   — and check each action's preconditions with `verify` (one set of rules, two moments).
+   — and check each action's preconditions with `verify` (one set of rules, two moments): `ecrgc.reverify`.
 3. Carry out what passed: by digest, parents before their children and referrers (a later call per level
    of the plan's parent chains), then the repository deletions the plan asks for, only if ECR finds the
    repository empty now.
@@ -19,33 +19,26 @@ interrupted one finishes the rest.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from ecrgc import decide
 from ecrgc.errors import EcrgcError, PlanRefused
 from ecrgc.execute import Executor, Guard, Mutator, OutcomeSink, Sink, unapplied
-from ecrgc.model import Outcome, OutcomeStatus, Plan, PlannedAction, Policy, Reason, Repository
+from ecrgc.model import Outcome, OutcomeStatus, Plan
 from ecrgc.planfile import content_hash, format_timestamp, load_plan_file
-from ecrgc.policy import policy_from_document
 from ecrgc.report import ApplyReport
-from ecrgc.verify import Check, Verdict, verify
+from ecrgc.reverify import LiveState, Verifier
+from ecrgc.verify import Check, Verdict
 
 if TYPE_CHECKING:  # at run time it would import the kubernetes client (ecrgc.kube) for a type
     from ecrgc.commands.plan import UsageCollector
 
 DEFAULT_WORKERS = 8
 """Repositories applied at once (the CLI sizes the registry's connection pool to match)."""
-
-# The rules that rank top-level images: a child becomes top-level only because its parent went already.
-_RANKING = frozenset(
-    {Reason.NEWEST_N, Reason.TOO_YOUNG, Reason.RECENTLY_PULLED, Reason.UNTAGGED_NOT_SELECTED}
-)
-
 
 ABORTED = "aborted"
 """The skip reason of an image left alone because `--on-drift=abort` found drift elsewhere."""
@@ -60,17 +53,13 @@ class OnDrift(StrEnum):
     """Apply nothing at all."""
 
 
-class Target(Mutator, Protocol):
+class Target(Mutator, LiveState, Protocol):
     """What apply needs from a registry (implemented by `ecrgc.aws.Registry`)."""
 
     @property
     def region(self) -> str: ...
 
     def caller_account(self) -> str: ...
-
-    def list_repositories(self, selects: Callable[[str], bool]) -> list[tuple[str, str, str]]: ...
-
-    def scan_repository(self, name: str) -> Repository: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,7 +129,7 @@ def apply_plan(
 ) -> ApplyResult:
     """Apply an already loaded `plan` (`source` names it in messages); see `run_apply`."""
     check_target(plan, source, registry=registry, now=now)
-    verifier = _Verifier.prepare(plan, source, registry=registry, usage=usage, now=now)
+    verifier = Verifier.prepare(plan, source, registry=registry, usage=usage, now=now)
     sink = Sink(on_outcome)
     executor = Executor(guard=Guard(registry, plan), plan=plan, dry_run=dry_run, sink=sink)
     aborted = False
@@ -185,56 +174,7 @@ def check_target(plan: Plan, source: str, *, registry: Target, now: datetime) ->
         )
 
 
-# --- verification ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Verifier:
-    """Checks one planned repository at a time against its live state and the usage collected up front."""
-
-    registry: Target
-    planned: Mapping[str, tuple[PlannedAction, ...]]
-    deletions: frozenset[str]
-    present: frozenset[str]
-    policies: Mapping[str, Policy]
-    in_use: decide.InUse
-    now: datetime
-
-    @classmethod
-    def prepare(
-        cls, plan: Plan, source: str, *, registry: Target, usage: UsageCollector, now: datetime
-    ) -> _Verifier:
-        """Rebuild the policies, collect their in-use sources and find which repositories still exist."""
-        policies = _policies(plan, source)
-        in_use = decide.in_use(usage(list(policies.values())), account=plan.account, region=plan.region)
-        planned = _by_repository(plan.actions)
-        for name in plan.repository_deletions:
-            planned.setdefault(name, ())
-        present = {name for name, _, _ in registry.list_repositories(lambda name: name in planned)}
-        return cls(
-            registry=registry,
-            planned=planned,
-            deletions=frozenset(plan.repository_deletions),
-            present=frozenset(present),
-            policies=policies,
-            in_use=in_use,
-            now=now,
-        )
-
-    @property
-    def names(self) -> list[str]:
-        """The planned repositories (images or the repository itself), sorted."""
-        return sorted(self.planned)
-
-    def check(self, name: str) -> tuple[str, tuple[Check, ...]]:
-        """Every planned action of repository `name`, checked (a repository gone already is empty)."""
-        # The whole repository, not just the planned digests: whether a kept index still lists a child,
-        # or a kept image still has a referrer, and which images rank newest, depend on every image.
-        live = self.registry.scan_repository(name) if name in self.present else Repository(name=name)
-        return name, _verify_repository(self.planned[name], live, self.policies, self.in_use, self.now)
-
-
-def _verified_run(verifier: _Verifier, executor: Executor, name: str, sink: Sink) -> list[Outcome]:
+def _verified_run(verifier: Verifier, executor: Executor, name: str, sink: Sink) -> list[Outcome]:
     """Verify and apply one repository; one that cannot be read is left alone and reported as failed
     (fail closed for its images) while the others, whose facts were read, go ahead."""
     try:
@@ -251,50 +191,6 @@ def _verified_run(verifier: _Verifier, executor: Executor, name: str, sink: Sink
             sink(outcome)
         return failed
     return executor.run(checked)
-
-
-def _policies(plan: Plan, source: str) -> dict[str, Policy]:
-    policies = {
-        record.name: policy_from_document(record.document, f"{source}::$.policies[{n}].document")
-        for n, record in enumerate(plan.policies)
-    }
-    if unknown := sorted({a.policy for a in plan.actions} - policies.keys()):
-        raise PlanRefused(f"{source}: actions name policies the plan does not embed: {', '.join(unknown)}")
-    return policies
-
-
-def _verify_repository(
-    actions: Sequence[PlannedAction],
-    live: Repository,
-    policies: Mapping[str, Policy],
-    in_use: decide.InUse,
-    now: datetime,
-) -> tuple[Check, ...]:
-    present = {image.digest for image in live.images}
-    checks: list[Check] = []
-    for policy_name in sorted({a.policy for a in actions}):
-        mine = [a for a in actions if a.policy == policy_name]
-        checks.extend(verify(mine, live, in_use, policies[policy_name], now=now))
-    return tuple(_resumed(check, present) for check in checks)
-
-
-def _resumed(check: Check, present: set[str]) -> Check:
-    """A child or referrer whose planned parent is gone passes the rules that rank top-level images.
-
-    It became top-level only because an earlier (interrupted) apply deleted its parent; the protections
-    that matter (in use, held tag, part of another kept image, tags unchanged) are still checked.
-    """
-    parent = check.action.parent
-    if check.verdict is Verdict.KEPT and check.reason in _RANKING and parent and parent not in present:
-        return Check(action=check.action, verdict=Verdict.OK, reason=check.action.reason, detail=check.detail)
-    return check
-
-
-def _by_repository(actions: Iterable[PlannedAction]) -> dict[str, tuple[PlannedAction, ...]]:
-    grouped: dict[str, list[PlannedAction]] = {}
-    for action in actions:
-        grouped.setdefault(action.repository, []).append(action)
-    return {name: tuple(found) for name, found in grouped.items()}
 
 
 def _aborted(plan: Plan, checks: Mapping[str, tuple[Check, ...]], sink: Sink) -> list[Outcome]:
