@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import jsonschema
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ecrgc import planfile
@@ -27,6 +28,8 @@ from ecrgc.model import (
     Reason,
     RepositorySummary,
 )
+from ecrgc.planfile import decode
+from ecrgc.planfile.recordcheck import compile_check
 from tests.golden_files import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -591,3 +594,97 @@ def test_the_schema_enums_are_the_model_enums() -> None:
     assert schema["$defs"]["kept"]["propertyNames"]["enum"] == [r.value for r in KEEPING]
     kinds = schema["properties"]["inputs"]["items"]["properties"]["kind"]["enum"]
     assert kinds == [k.value for k in InputKind]
+
+
+def test_the_file_writes_one_line_per_image_record() -> None:
+    lines = planfile.dumps(small_plan()).splitlines()
+    for records, key, count in [("actions", "imageDigest", 10), ("protected", "imageDigest", 2)]:
+        start = lines.index(f'  "{records}": [') + 1
+        listed = lines[start : start + count]
+        assert all(line.startswith('    {"') and key in line for line in listed)
+        assert lines[start + count] == "  ],"
+        assert [json.loads(line.rstrip(",")) for line in listed] == json.loads("\n".join(lines))[records]
+
+
+def test_write_plan_file_returns_the_content_hash(tmp_path: Path) -> None:
+    written = planfile.write_plan_file(small_plan(), tmp_path / "p.json")
+    assert written == planfile.content_hash(small_plan())
+    assert json.loads((tmp_path / "p.json").read_text())["content_sha256"] == written
+
+
+def _format_timestamp_before(moment: datetime) -> str:
+    """The implementation before the UTC fast path: the oracle for it."""
+    if moment.tzinfo is None:
+        raise ValueError("naive")
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().removesuffix("+00:00") + "Z"
+
+
+@properties
+@given(
+    st.datetimes(
+        min_value=datetime(1900, 1, 2),
+        max_value=datetime(2300, 1, 1),
+        timezones=st.sampled_from([UTC, UTC, timezone(timedelta(0)), timezone(timedelta(hours=-7))])
+        | st.timezones(),
+    )
+)
+def test_format_timestamp_agrees_with_its_former_self(moment: datetime) -> None:
+    assert planfile.format_timestamp(moment) == _format_timestamp_before(moment)
+
+
+# --- the compiled checks of the image records agree with jsonschema ----------------------------------
+
+_SCHEMA = decode._inlined_schema()
+_RECORD_SCHEMAS = {key: _SCHEMA["properties"][key] for key in ("actions", "protected")}
+_VALID_RECORDS = {key: json.loads(planfile.dumps(small_plan()))[key][0] for key in ("actions", "protected")}
+_DIGEST = digest("x")
+# Values near the edges of each keyword: valid ones, a trailing newline ($ matches before it), wrong case,
+# wrong types, bool against integer, integral floats, bounds of lengths and minimums.
+edge_values = st.sampled_from(
+    [
+        None, True, False, 0, -1, 1, 2.0, 2.5, -0.0, 10**20, "", "a", "ab", "a" * 256, "a" * 257, "A/b",
+        "a//b", "a/b", "a-b_c.d", "a__b", "a___b", _DIGEST, _DIGEST + "\n", _DIGEST.upper(), _DIGEST[:-1],
+        "2026-01-15T12:00:00Z", "2026-01-15T12:00:00.000001Z", "2026-01-15T12:00:00.0001Z",
+        "2026-01-15T12:00:00Z\n", "delete", "archive", "keep", "expired", "with_parent", "in_use",
+        [], ["x"], [""], ["x" * 300], ["x" * 301], [1], [None], {}, {"a": 1},
+    ]
+)  # fmt: skip
+
+
+@st.composite
+def mutated_records(draw: st.DrawFn, key: str) -> object:
+    record: dict[str, object] = dict(_VALID_RECORDS[key])
+    for _ in range(draw(st.integers(0, 3))):
+        field = draw(st.sampled_from([*record, "artifactType"]))
+        if draw(st.booleans()):
+            record[field] = draw(edge_values | json_values)
+        else:
+            record.pop(field, None)
+    return draw(st.just(record) | edge_values)
+
+
+@properties
+@given(st.sampled_from(["actions", "protected"]).flatmap(lambda k: st.tuples(st.just(k), mutated_records(k))))
+def test_compiled_record_checks_agree_with_jsonschema(case: tuple[str, object]) -> None:
+    key, record = case
+    schema = _RECORD_SCHEMAS[key]
+    for value in (record, [record], [_VALID_RECORDS[key], record]):
+        expected = jsonschema.Draft202012Validator(schema).is_valid(value)
+        event(f"{key} valid={expected}")
+        assert compile_check(schema)(value) is expected
+
+
+def test_compile_check_refuses_what_it_does_not_know() -> None:
+    for schema in ({"maxItems": 3}, {"enum": [1]}, {"additionalProperties": {"type": "string"}}):
+        with pytest.raises(ValueError, match="compile_check does not support"):
+            compile_check(schema)
+
+
+def test_a_bad_record_is_reported_by_jsonschema_with_its_path() -> None:
+    document = json.loads(planfile.dumps(small_plan()))
+    document["protected"][1]["imageDigest"] = _DIGEST.upper()
+    with pytest.raises(ConfigError, match=r"not a valid plan file \(1 errors\)") as raised:
+        planfile.loads(_rehash(document), source="p.json")
+    assert raised.value.errors[0].startswith("p.json::$.protected[1].imageDigest: ")

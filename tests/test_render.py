@@ -9,7 +9,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from ecrgc import render
+from ecrgc import planfile, render
 from ecrgc.model import Plan, ProtectedImage, RepositorySummary
 from ecrgc.render import facts
 from ecrgc.render.markup import code, html, size
@@ -247,3 +247,12 @@ def test_the_report_verdict_leads_with_the_worst_news() -> None:
 def test_report_text_details_list_every_image() -> None:
     text = render.report_text(small_report(), details=True)
     assert text.count("\ndeleted payments/api sha256:") == 2
+
+
+def test_the_views_take_the_hash_the_caller_already_has() -> None:
+    sample = small_plan()
+    sha256 = planfile.content_hash(sample)
+    assert render.plan_json(sample, sha256=sha256) == render.plan_json(sample)
+    assert render.plan_text(sample, sha256=sha256) == render.plan_text(sample)
+    assert f"plan sha256 {sha256[:12]}" in render.plan_text(sample)
+    assert '"content_sha256": "' + "f" * 64 in render.plan_json(sample, sha256="f" * 64)

@@ -1,10 +1,11 @@
 """Plan <-> canonical JSON: the one place that knows the plan format (encode.py writes, decode.py reads).
 
 The file is what a reviewer reads in a pull request and what `ecrgc apply` executes, so it is canonical:
-keys sorted, 2-space indent, a final newline, UTC timestamps written `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`, and
-every list in a stable order (actions by repository, then depth — an index or subject before what goes
-with it —, then digest; everything else by name). `loads(dumps(p)) == canonical(p)` and
-`dumps(loads(s)) == s`.
+keys sorted, 2-space indent, a final newline, UTC timestamps written `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`,
+each image record (an element of `actions`, `protected` or `summary.repositories`) on one line of its own
+(`{"key": value, ...}`: a diff reads one line per image), and every list in a stable order (actions by
+repository, then depth — an index or subject before what goes with it —, then digest; everything else by
+name). `loads(dumps(p)) == canonical(p)` and `dumps(loads(s)) == s`.
 
 Naming: top-level and summary keys are snake_case, image records (`actions`, `protected`) use the
 ECR-style camelCase field names of the issue (imageDigest, imageTags, pushedAt, lastPulledAt …).
@@ -30,7 +31,6 @@ layers shared with kept images too, so it is an upper bound.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -48,6 +48,7 @@ from ecrgc.planfile.encode import (
     hash_document,
     monthly_saving_usd,
     order_actions,
+    text,
 )
 
 __all__ = [
@@ -69,11 +70,16 @@ __all__ = [
 
 def dumps(plan: Plan) -> str:
     """The canonical text of `plan` (sorted, stable, hashed, final newline)."""
+    return _encode(plan)[0]
+
+
+def _encode(plan: Plan) -> tuple[str, str]:
+    """The canonical text of `plan` and its content hash, from one document (a big plan costs seconds)."""
     if plan.format_version != FORMAT_VERSION:
         raise ValueError(f"ecrgc writes plan format {FORMAT_VERSION}, not {plan.format_version}")
-    text = document(canonical(plan))
-    text["content_sha256"] = hash_document(text)
-    return json.dumps(text, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    written = document(canonical(plan))
+    written["content_sha256"] = sha256 = hash_document(written)
+    return text(written), sha256
 
 
 def loads(text: str, *, source: str = "plan") -> Plan:
@@ -100,13 +106,16 @@ def load_plan_file(path: str | os.PathLike[str]) -> Plan:
     return loads(text, source=str(path))
 
 
-def write_plan_file(plan: Plan, path: str | os.PathLike[str]) -> None:
-    """Write `dumps(plan)` to `path` atomically (a reader never sees half a plan), creating parent dirs."""
+def write_plan_file(plan: Plan, path: str | os.PathLike[str]) -> str:
+    """Write `dumps(plan)` to `path` atomically (a reader never sees half a plan), creating parent dirs;
+    return its `content_sha256`, so views of the plan need not hash it again (`render.plan_json(...)`)."""
+    written, sha256 = _encode(plan)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
-    partial.write_text(dumps(plan), encoding="utf-8", newline="\n")
+    partial.write_text(written, encoding="utf-8", newline="\n")
     partial.replace(target)
+    return sha256
 
 
 def content_hash(plan: Plan) -> str:

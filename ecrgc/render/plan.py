@@ -16,12 +16,13 @@ from ecrgc.render.markup import day, short_digest, size, text_table
 SUMMARY_FORMAT_VERSION = "1.0"
 
 
-def plan_text(plan: Plan, *, width: int = 100, details: bool = False) -> str:
+def plan_text(plan: Plan, *, width: int = 100, details: bool = False, sha256: str | None = None) -> str:
     """The human summary: the verdict first, then a table per repository (delete, archive, bytes freed,
-    kept by reason), the warnings and what the plan stands on; `details` adds one line per image."""
+    kept by reason), the warnings and what the plan stands on; `details` adds one line per image.
+    `sha256`: the plan's content hash when the caller has it (`write_plan_file` returns it), else computed."""
     table = facts.rows(plan)
     total = facts.totals(table)
-    parts = [facts.verdict(total), context_line(plan)]
+    parts = [facts.verdict(total), context_line(plan, sha256=sha256)]
     if table:
         parts.append(_repository_table(table, width))
     if alerts := facts.alerts(plan, table):
@@ -32,11 +33,12 @@ def plan_text(plan: Plan, *, width: int = 100, details: bool = False) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def context_line(plan: Plan) -> str:
-    """Target, dates and content hash: what a reviewer checks before trusting the verdict."""
+def context_line(plan: Plan, *, sha256: str | None = None) -> str:
+    """Target, dates and content hash (`sha256`, else computed): what a reviewer checks before trusting the
+    verdict."""
     return (
         f"account {plan.account} · {plan.region} · made {format_timestamp(plan.created_at)} · "
-        f"expires {format_timestamp(plan.expires_at)} · plan sha256 {content_hash(plan)[:12]}"
+        f"expires {format_timestamp(plan.expires_at)} · plan sha256 {(sha256 or content_hash(plan))[:12]}"
     )
 
 
@@ -80,8 +82,9 @@ def _image_lines(actions: tuple[PlannedAction, ...]) -> str:
     )
 
 
-def plan_json(plan: Plan) -> str:
-    """A machine summary of `plan` (verdict, totals, per-repository counts, warnings): not the plan file."""
+def plan_json(plan: Plan, *, sha256: str | None = None) -> str:
+    """A machine summary of `plan` (verdict, totals, per-repository counts, warnings): not the plan file.
+    `sha256`: the plan's content hash when the caller has it (`write_plan_file` returns it), else computed."""
     table = facts.rows(plan)
     total = facts.totals(table)
     document: dict[str, Any] = {
@@ -89,7 +92,7 @@ def plan_json(plan: Plan) -> str:
         "format_version": SUMMARY_FORMAT_VERSION,
         "verdict": facts.verdict(total),
         "changes": total.changes,
-        "content_sha256": content_hash(plan),
+        "content_sha256": sha256 or content_hash(plan),
         "account_id": plan.account,
         "region": plan.region,
         "created_at": format_timestamp(plan.created_at),
