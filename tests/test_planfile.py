@@ -413,7 +413,7 @@ def test_every_parent_comes_before_what_goes_with_it(p: Plan) -> None:
 def test_any_one_character_edit_of_a_digest_is_refused(p: Plan, data: st.DataObject) -> None:
     text = planfile.dumps(p)
     target = data.draw(st.sampled_from(planfile.canonical(p).actions)).digest
-    start = text.index(f'"imageDigest": "{target}"') + len('"imageDigest": "')
+    start = text.index(f'"imageDigest":"{target}"') + len('"imageDigest":"')
     position = data.draw(st.integers(start, start + len(target) - 1))
     replacement = data.draw(st.characters(exclude_characters='"\\', codec="utf-8").filter(lambda c: c >= " "))
     if replacement == text[position]:
@@ -596,14 +596,20 @@ def test_the_schema_enums_are_the_model_enums() -> None:
     assert kinds == [k.value for k in InputKind]
 
 
-def test_the_file_writes_one_line_per_image_record() -> None:
-    lines = planfile.dumps(small_plan()).splitlines()
-    for records, key, count in [("actions", "imageDigest", 10), ("protected", "imageDigest", 2)]:
-        start = lines.index(f'  "{records}": [') + 1
-        listed = lines[start : start + count]
-        assert all(line.startswith('    {"') and key in line for line in listed)
-        assert lines[start + count] == "  ],"
-        assert [json.loads(line.rstrip(",")) for line in listed] == json.loads("\n".join(lines))[records]
+def test_the_file_writes_one_compact_line_per_image_record() -> None:
+    text = planfile.dumps(small_plan())
+    lines, document = text.splitlines(), json.loads(text)
+    for records, indent, count in [
+        ("actions", "  ", 10),
+        ("protected", "  ", 2),
+        ("repositories", "    ", 4),
+    ]:
+        start = lines.index(f'{indent}"{records}": [') + 1
+        listed = [line.strip().rstrip(",") for line in lines[start : start + count]]
+        assert lines[start + count].strip() in ("]", "],")
+        entries = document["summary"][records] if records == "repositories" else document[records]
+        compact = [json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for e in entries]
+        assert listed == compact
 
 
 def test_write_plan_file_returns_the_content_hash(tmp_path: Path) -> None:
@@ -688,3 +694,9 @@ def test_a_bad_record_is_reported_by_jsonschema_with_its_path() -> None:
     with pytest.raises(ConfigError, match=r"not a valid plan file \(1 errors\)") as raised:
         planfile.loads(_rehash(document), source="p.json")
     assert raised.value.errors[0].startswith("p.json::$.protected[1].imageDigest: ")
+
+
+@properties
+@given(plans())
+def test_the_written_hash_is_the_recipes(p: Plan) -> None:
+    assert json.loads(planfile.dumps(p))["content_sha256"] == planfile.content_hash(p)

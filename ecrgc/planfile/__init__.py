@@ -3,7 +3,7 @@
 The file is what a reviewer reads in a pull request and what `ecrgc apply` executes, so it is canonical:
 keys sorted, 2-space indent, a final newline, UTC timestamps written `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`,
 each image record (an element of `actions`, `protected` or `summary.repositories`) on one line of its own
-(`{"key": value, ...}`: a diff reads one line per image), and every list in a stable order (actions by
+(compact, `{"key":value,...}`: a diff reads one line per image), and every list in a stable order (actions by
 repository, then depth — an index or subject before what goes with it —, then digest; everything else by
 name). `loads(dumps(p)) == canonical(p)` and `dumps(loads(s)) == s`.
 
@@ -48,7 +48,7 @@ from ecrgc.planfile.encode import (
     hash_document,
     monthly_saving_usd,
     order_actions,
-    text,
+    written,
 )
 
 __all__ = [
@@ -77,9 +77,7 @@ def _encode(plan: Plan) -> tuple[str, str]:
     """The canonical text of `plan` and its content hash, from one document (a big plan costs seconds)."""
     if plan.format_version != FORMAT_VERSION:
         raise ValueError(f"ecrgc writes plan format {FORMAT_VERSION}, not {plan.format_version}")
-    written = document(canonical(plan))
-    written["content_sha256"] = sha256 = hash_document(written)
-    return text(written), sha256
+    return written(document(canonical(plan)))
 
 
 def loads(text: str, *, source: str = "plan") -> Plan:
@@ -109,11 +107,11 @@ def load_plan_file(path: str | os.PathLike[str]) -> Plan:
 def write_plan_file(plan: Plan, path: str | os.PathLike[str]) -> str:
     """Write `dumps(plan)` to `path` atomically (a reader never sees half a plan), creating parent dirs;
     return its `content_sha256`, so views of the plan need not hash it again (`render.plan_json(...)`)."""
-    written, sha256 = _encode(plan)
+    text, sha256 = _encode(plan)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
-    partial.write_text(written, encoding="utf-8", newline="\n")
+    partial.write_text(text, encoding="utf-8", newline="\n")
     partial.replace(target)
     return sha256
 

@@ -198,29 +198,52 @@ def _plain(value: Any) -> Any:
 
 # The image lists are written one compact record per line: a pull request's diff then reads one line per
 # image, and json's C encoder (used only without `indent`) writes 700,000 records in seconds, not a minute.
+# Each record is encoded once: the file's lines and the hashed text (compact too) share it.
 _ONE_LINE_EACH = {("actions",), ("protected",), ("summary", "repositories")}
 _ON_THE_WAY = {path[:n] for path in _ONE_LINE_EACH for n in range(len(path))}
-_record = json.JSONEncoder(sort_keys=True, separators=(", ", ": "), ensure_ascii=False).encode
+_compact = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 _pretty = json.JSONEncoder(sort_keys=True, indent=2, ensure_ascii=False).encode
 
 
-def text(document: Mapping[str, Any]) -> str:
-    """The file's text of `document`: keys sorted, 2-space indent, a final newline, and each element of
-    the image lists (actions, protected, summary repositories) on one line of its own."""
-    return _text(document, (), "") + "\n"
+def written(document: Mapping[str, Any]) -> tuple[str, str]:
+    """The file's text of `document` (given without its hash) and its content hash: keys sorted, 2-space
+    indent, a final newline, and each element of the image lists on one compact line of its own."""
+    records = {path: [_compact(item) for item in _at(document, path)] for path in _ONE_LINE_EACH}
+    # The same bytes as hash_document(document), without encoding the records a second time.
+    sha256 = hashlib.sha256(_layout(document, (), records, None).encode("utf-8")).hexdigest()
+    return _layout({**document, "content_sha256": sha256}, (), records, "") + "\n", sha256
 
 
-def _text(value: Any, path: tuple[str, ...], indent: str) -> str:
-    inner = indent + "  "
-    if path in _ONE_LINE_EACH and value:
-        brackets, lines = "[]", [inner + _record(item) for item in value]
-    elif path in _ON_THE_WAY and value:
+def _at(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        document = document[key]
+    return document
+
+
+def _layout(
+    value: Any, path: tuple[str, ...], records: Mapping[tuple[str, ...], list[str]], indent: str | None
+) -> str:
+    """`value` as JSON, compact (`indent` None) or pretty at `indent`, with the `records` already encoded."""
+    inner = None if indent is None else indent + "  "
+    if path in records:
+        brackets, parts = "[]", records[path]
+    elif path in _ON_THE_WAY:
+        colon = ":" if indent is None else ": "
         brackets = "{}"
-        lines = [f"{inner}{_record(key)}: {_text(value[key], (*path, key), inner)}" for key in sorted(value)]
+        parts = [
+            f"{_compact(key)}{colon}{_layout(value[key], (*path, key), records, inner)}"
+            for key in sorted(value)
+        ]
+    elif indent is None:
+        return _compact(value)
     else:
         # A JSON string holds no raw newline, so indenting a nested value is a plain replace.
         return _pretty(value).replace("\n", "\n" + indent)
-    return brackets[0] + "\n" + ",\n".join(lines) + "\n" + indent + brackets[1]
+    if indent is None:
+        return brackets[0] + ",".join(parts) + brackets[1]
+    if not parts:
+        return brackets
+    return f"{brackets[0]}\n{inner}" + f",\n{inner}".join(parts) + f"\n{indent}{brackets[1]}"
 
 
 def hash_document(document: Mapping[str, Any]) -> str:
