@@ -662,16 +662,16 @@ edge_values = st.sampled_from(
 @st.composite
 def mutated_records(draw: st.DrawFn, key: str) -> object:
     record: dict[str, object] = dict(_VALID_RECORDS[key])
-    for _ in range(draw(st.integers(0, 3))):
+    for _ in range(draw(st.sampled_from([0, 0, 1, 1, 2]))):
         field = draw(st.sampled_from([*record, "artifactType"]))
         if draw(st.booleans()):
             record[field] = draw(edge_values | json_values)
         else:
             record.pop(field, None)
-    return draw(st.just(record) | edge_values)
+    return record if draw(st.integers(0, 9)) else draw(edge_values)
 
 
-@properties
+@settings(deadline=None, max_examples=400)
 @given(st.sampled_from(["actions", "protected"]).flatmap(lambda k: st.tuples(st.just(k), mutated_records(k))))
 def test_compiled_record_checks_agree_with_jsonschema(case: tuple[str, object]) -> None:
     key, record = case
