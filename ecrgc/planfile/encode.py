@@ -110,7 +110,11 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def document(plan: Plan) -> dict[str, Any]:
-    """The JSON document of a canonical `plan`, without its content hash."""
+    """The JSON document of a canonical `plan`, without its content hash.
+
+    Image records keep their tags and sources as tuples, which json writes as arrays: a dict holding only
+    strings, numbers and such tuples is not tracked by the garbage collector, and 700,000 tracked records
+    made the collector's passes cost as much as the rest of `dumps`."""
     return {
         "format_version": plan.format_version,
         "ecrgc_version": plan.ecrgc_version,
@@ -132,8 +136,8 @@ def document(plan: Plan) -> dict[str, Any]:
             {
                 "repository": p.repository,
                 "imageDigest": p.digest,
-                "imageTags": list(p.tags),
-                "sources": list(p.sources),
+                "imageTags": p.tags,
+                "sources": p.sources,
             }
             for p in plan.protected
         ],
@@ -175,7 +179,7 @@ def _action(action: PlannedAction) -> dict[str, Any]:
     return {
         "repository": action.repository,
         "imageDigest": action.digest,
-        "imageTags": list(action.tags),
+        "imageTags": action.tags,
         "pushedAt": format_timestamp(action.pushed_at),
         "lastPulledAt": format_timestamp(action.last_pulled_at) if action.last_pulled_at else None,
         "sizeBytes": action.size_bytes,
