@@ -27,16 +27,17 @@ class Format(StrEnum):
     JSON = "json"
 
 
-def _render_plan(plan: Plan, output: Format) -> str:
+def _render_plan(plan: Plan, output: Format, *, sha256: str | None = None) -> str:
+    """`sha256`: the plan's content hash when the caller has it (hashing a large plan costs seconds)."""
     from ecrgc import render
 
     match output:
         case Format.TEXT:
-            return render.plan_text(plan)
+            return render.plan_text(plan, sha256=sha256)
         case Format.MARKDOWN:
-            return render.plan_markdown(plan)
+            return render.plan_markdown(plan, sha256=sha256)
         case Format.JSON:
-            return render.plan_json(plan)
+            return render.plan_json(plan, sha256=sha256)
         case _:
             assert_never(output)
 
@@ -109,10 +110,10 @@ def plan(
         expires_in=parse_duration(expires_in),
         progress=_progress("scanned", "repositories"),
     )
+    sha256 = write_plan_file(made, out) if out is not None else None
     if out is not None:
-        write_plan_file(made, out)
         log.info("wrote %s", out)
-    typer.echo(_render_plan(made, output), nl=False)
+    typer.echo(_render_plan(made, output, sha256=sha256), nl=False)
     if detailed_exitcode and made.actions:
         raise typer.Exit(2)
 

@@ -49,10 +49,10 @@ _LEFT_OUT = {
 }
 
 
-def plan_markdown(plan: Plan, *, limit: int = DEFAULT_LIMIT) -> str:
+def plan_markdown(plan: Plan, *, limit: int = DEFAULT_LIMIT, sha256: str | None = None) -> str:
     """The PR comment for `plan`, at most `limit` characters, its verdict on the first visible line."""
     table = facts.rows(plan)
-    head = [MARKER, f"**{facts.verdict(facts.totals(table))}**", context_line(plan)]
+    head = [MARKER, f"**{facts.verdict(facts.totals(table))}**", context_line(plan, sha256=sha256)]
     # Skip rendering what cannot fit: every per-image row is longer than _MIN_ROW characters.
     levels = [level for level in Level if level is not Level.FULL or len(plan.actions) * _MIN_ROW <= limit]
     return first_fitting((_render(plan, table, head, level, limit) for level in levels), limit)
