@@ -696,6 +696,15 @@ def test_a_bad_record_is_reported_by_jsonschema_with_its_path() -> None:
     assert raised.value.errors[0].startswith("p.json::$.protected[1].imageDigest: ")
 
 
+def test_a_digest_with_a_trailing_newline_is_refused() -> None:
+    """jsonschema's `$` matches before a final newline (re.search): maxLength closes that gap."""
+    document = json.loads(planfile.dumps(small_plan()))
+    document["actions"][0]["imageDigest"] += "\n"
+    with pytest.raises(ConfigError, match=r"not a valid plan file") as raised:
+        planfile.loads(_rehash(document), source="p.json")
+    assert raised.value.errors[0].startswith("p.json::$.actions[0].imageDigest: ")
+
+
 @properties
 @given(plans())
 def test_the_written_hash_is_the_recipes(p: Plan) -> None:
