@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -213,9 +213,13 @@ def written(document: Mapping[str, Any]) -> tuple[str, str]:
     """The file's text of `document` (given without its hash) and its content hash: keys sorted, 2-space
     indent, a final newline, and each element of the image lists on one compact line of its own."""
     records = {path: [_compact(item) for item in _at(document, path)] for path in _ONE_LINE_EACH}
-    # The same bytes as hash_document(document), without encoding the records a second time.
-    sha256 = hashlib.sha256(_layout(document, (), records, None).encode("utf-8")).hexdigest()
-    return _layout({**document, "content_sha256": sha256}, (), records, "") + "\n", sha256
+    # The same bytes as hash_document(document), fed to the hash piece by piece: joining them first would
+    # hold the whole compact text, and its UTF-8 copy, in memory at once (hundreds of MB for a big plan).
+    digest = hashlib.sha256()
+    for piece in _pieces(document, (), records, None):
+        digest.update(piece.encode("utf-8"))
+    sha256 = digest.hexdigest()
+    return "".join(_pieces({**document, "content_sha256": sha256}, (), records, "")) + "\n", sha256
 
 
 def _at(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
@@ -224,30 +228,51 @@ def _at(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return document
 
 
-def _layout(
+def _pieces(
     value: Any, path: tuple[str, ...], records: Mapping[tuple[str, ...], list[str]], indent: str | None
-) -> str:
-    """`value` as JSON, compact (`indent` None) or pretty at `indent`, with the `records` already encoded."""
+) -> Iterator[str]:
+    """`value` as JSON text in pieces, compact (`indent` None) or pretty at `indent`, with the `records`
+    already encoded."""
     inner = None if indent is None else indent + "  "
+    items: list[Iterable[str]]
     if path in records:
-        brackets, parts = "[]", records[path]
+        brackets, items = "[]", [(record,) for record in records[path]]
     elif path in _ON_THE_WAY:
         colon = ":" if indent is None else ": "
         brackets = "{}"
-        parts = [
-            f"{_compact(key)}{colon}{_layout(value[key], (*path, key), records, inner)}"
+        items = [
+            _member(f"{_compact(key)}{colon}", value[key], (*path, key), records, inner)
             for key in sorted(value)
         ]
     elif indent is None:
-        return _compact(value)
+        yield _compact(value)
+        return
     else:
         # A JSON string holds no raw newline, so indenting a nested value is a plain replace.
-        return _pretty(value).replace("\n", "\n" + indent)
-    if indent is None:
-        return brackets[0] + ",".join(parts) + brackets[1]
-    if not parts:
-        return brackets
-    return f"{brackets[0]}\n{inner}" + f",\n{inner}".join(parts) + f"\n{indent}{brackets[1]}"
+        yield _pretty(value).replace("\n", "\n" + indent)
+        return
+    if indent is None or not items:
+        opening, separator, closing = brackets[0], ",", brackets[1]
+    else:
+        opening, separator, closing = f"{brackets[0]}\n{inner}", f",\n{inner}", f"\n{indent}{brackets[1]}"
+    yield opening
+    for n, item in enumerate(items):
+        if n:
+            yield separator
+        yield from item
+    yield closing
+
+
+def _member(
+    name: str,
+    value: Any,
+    path: tuple[str, ...],
+    records: Mapping[tuple[str, ...], list[str]],
+    indent: str | None,
+) -> Iterator[str]:
+    """One member of an object: its encoded name and colon, then its value's pieces."""
+    yield name
+    yield from _pieces(value, path, records, indent)
 
 
 def hash_document(document: Mapping[str, Any]) -> str:
