@@ -20,9 +20,9 @@ import statistics
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -37,6 +37,7 @@ from ecrgc.planfile import depths, load_plan_file, write_plan_file
 from ecrgc.policy import load_policy_text
 from ecrgc.sandbox import Sandbox
 from ecrgc.sandbox.synth import SynthSpec, generate
+from tests.bench.sandboxproc import SandboxClient, served
 
 LATENCY_MS = 10.0
 DELETE_RATE = 50.0
@@ -119,7 +120,7 @@ def calls_needed(plan_path: Path) -> int:
 
 
 def _measure(
-    sandbox: _SandboxClient, plan_path: Path, *, mode: RetryMode, repeat: int, needed: int
+    sandbox: SandboxClient, plan_path: Path, *, mode: RetryMode, repeat: int, needed: int
 ) -> dict[str, object]:
     runs = []
     for _ in range(repeat):
@@ -169,29 +170,9 @@ def apply_everything(environ: Mapping[str, str], plan_path: str, mode: RetryMode
     }
 
 
-class _SandboxClient:
-    """The benchmark's handle on the sandbox process: its environment and a request/answer pipe."""
-
-    def __init__(self, pipe: Connection, environ: Mapping[str, str]) -> None:
-        self.pipe, self.environ = pipe, dict(environ)
-
-    def ask(self, *command: object) -> Any:
-        self.pipe.send(command)
-        return self.pipe.recv()
-
-
-@contextmanager
-def sandbox_process(scale: Scale) -> Iterator[_SandboxClient]:
+def sandbox_process(scale: Scale) -> AbstractContextManager[SandboxClient]:
     """A sandbox holding the benchmark registry, served from its own process until the block ends."""
-    context = get_context("spawn")
-    mine, theirs = context.Pipe()
-    process = context.Process(target=serve, args=(theirs, scale), name="ecr-sandbox")
-    process.start()
-    try:
-        yield _SandboxClient(mine, mine.recv())
-    finally:
-        mine.send(("stop",))
-        process.join()
+    return served(serve, scale)
 
 
 def serve(pipe: Connection, scale: Scale) -> None:

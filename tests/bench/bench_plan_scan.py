@@ -17,9 +17,9 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
@@ -29,6 +29,7 @@ from ecrgc.aws import Registry, RetryMode
 from ecrgc.errors import EcrgcError
 from ecrgc.sandbox import Sandbox
 from ecrgc.sandbox.synth import SynthSpec, generate
+from tests.bench.sandboxproc import SandboxClient, served
 
 LATENCY_MS = 10.0
 SHARE = 1 / 17
@@ -74,7 +75,7 @@ def run() -> dict[str, object]:
     return report
 
 
-def _measure(sandbox: _SandboxClient, *, workers: int, mode: RetryMode, repeat: int) -> dict[str, object]:
+def _measure(sandbox: SandboxClient, *, workers: int, mode: RetryMode, repeat: int) -> dict[str, object]:
     """Medians over `repeat` fresh-process scans of everything, with the calls the sandbox received."""
     runs = []
     for _ in range(repeat):
@@ -138,29 +139,9 @@ def scan_everything(environ: Mapping[str, str], workers: int, mode: RetryMode) -
     }
 
 
-class _SandboxClient:
-    """The benchmark's handle on the sandbox process: its environment and a request/answer pipe."""
-
-    def __init__(self, pipe: Connection, environ: Mapping[str, str]) -> None:
-        self.pipe, self.environ = pipe, dict(environ)
-
-    def ask(self, *command: object) -> Any:
-        self.pipe.send(command)
-        return self.pipe.recv()
-
-
-@contextmanager
-def sandbox_process(scale: Scale) -> Iterator[_SandboxClient]:
+def sandbox_process(scale: Scale) -> AbstractContextManager[SandboxClient]:
     """A sandbox holding the synthetic registry, served from its own process until the block ends."""
-    context = get_context("spawn")
-    mine, theirs = context.Pipe()
-    process = context.Process(target=serve, args=(theirs, scale), name="ecr-sandbox")
-    process.start()
-    try:
-        yield _SandboxClient(mine, mine.recv())
-    finally:
-        mine.send(("stop",))
-        process.join()
+    return served(serve, scale)
 
 
 def serve(pipe: Connection, scale: Scale) -> None:

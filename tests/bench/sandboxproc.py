@@ -1,0 +1,36 @@
+"""A sandbox served from its own process, so that a benchmark measures the client alone (the sandbox's
+threads do not compete for the client's GIL), driven through a request/answer pipe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from typing import Any
+
+
+class SandboxClient:
+    """The benchmark's handle on the sandbox process: its environment and a request/answer pipe."""
+
+    def __init__(self, pipe: Connection, environ: Mapping[str, str]) -> None:
+        self.pipe, self.environ = pipe, dict(environ)
+
+    def ask(self, *command: object) -> Any:
+        self.pipe.send(command)
+        return self.pipe.recv()
+
+
+@contextmanager
+def served(serve: Callable[[Connection, Any], None], scale: Any) -> Iterator[SandboxClient]:
+    """Run `serve(pipe, scale)` in a spawned process until the block ends; it first sends its environment,
+    then answers each command until it receives ("stop",)."""
+    context = get_context("spawn")
+    mine, theirs = context.Pipe()
+    process = context.Process(target=serve, args=(theirs, scale), name="ecr-sandbox")
+    process.start()
+    try:
+        yield SandboxClient(mine, mine.recv())
+    finally:
+        mine.send(("stop",))
+        process.join()
