@@ -127,8 +127,10 @@ def _check_plan(path: Path, *, kubeconfig: str | None) -> None:
     from ecrgc.planfile import load_plan_file
 
     loaded = load_plan_file(path)
+    # The plan is loaded (and its hash and schema checked) once: a large plan takes seconds to load.
     result = apply_command.run_check(
-        path,
+        loaded,
+        source=str(path),
         registry=Registry(loaded.region),
         usage=lambda chosen: plan_command.collect_usage(chosen, kubeconfig=kubeconfig),
         now=datetime.now(UTC),

@@ -109,10 +109,12 @@ def run_apply(
 
 
 def run_check(
-    plan_path: str | os.PathLike[str], *, registry: Target, usage: UsageCollector, now: datetime
+    plan: Plan, *, source: str, registry: Target, usage: UsageCollector, now: datetime
 ) -> ApplyResult:
-    """`ecrgc plan --check`: would apply accept every action of this plan now? Deletes nothing."""
-    return run_apply(plan_path, registry=registry, usage=usage, now=now, on_drift=OnDrift.ABORT, dry_run=True)
+    """`ecrgc plan --check`: would apply accept every action of this loaded plan now? Deletes nothing."""
+    return apply_plan(
+        plan, source=source, registry=registry, usage=usage, now=now, on_drift=OnDrift.ABORT, dry_run=True
+    )
 
 
 def apply_plan(

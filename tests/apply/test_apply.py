@@ -148,7 +148,7 @@ def test_check_passes_a_fresh_plan_and_fails_a_drifted_one(ecr: Sandbox, tmp_pat
 
     def check() -> ApplyResult:
         usage = lambda chosen: plan_command.collect_usage(chosen, base=tmp_path)  # noqa: E731
-        return run_check(plan, registry=registry, usage=usage, now=NOW)
+        return run_check(load_plan_file(plan), source=str(plan), registry=registry, usage=usage, now=NOW)
 
     assert not check().aborted
     in_use(tmp_path, "app/api:v1", "app/api:v0")
