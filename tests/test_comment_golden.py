@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ecrgc.apply.report import ApplyReport, dumps_report
 from ecrgc.cli import app
 from ecrgc.commands.github import COMMENT_LIMIT
 from ecrgc.model import Outcome, OutcomeStatus
 from ecrgc.planfile import write_plan_file
-from ecrgc.report import ApplyReport, dumps_report
 from tests.github_fake import FakeGitHub, GitHubState, serve
 from tests.golden_files import assert_golden
 from tests.test_planfile import big_plan, empty_plan, small_plan

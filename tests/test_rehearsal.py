@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 import yaml
 
+from ecrgc.apply.report import load_report_file
 from ecrgc.model import Plan
 from ecrgc.planfile import FORMAT_VERSION, content_hash, load_plan_file, write_plan_file
-from ecrgc.report import load_report_file
 from ecrgc.sandbox import Sandbox
 from tests.github_fake import FakeGitHub, GitHubState, serve
 

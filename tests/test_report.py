@@ -10,9 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ecrgc.apply.report import (
+    ApplyReport,
+    dumps_report,
+    load_report_file,
+    loads_report,
+    outcome_line,
+    summary_line,
+)
 from ecrgc.errors import ConfigError
 from ecrgc.model import Outcome, OutcomeStatus
-from ecrgc.report import ApplyReport, dumps_report, load_report_file, loads_report, outcome_line, summary_line
 from tests.golden_files import assert_golden
 from tests.test_planfile import GOLDEN, T0, digest
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer._click.core import ParameterSource  # typer vendors click
 
-from ecrgc.commands import apply as apply_command
+from ecrgc import apply as apply_command
 from ecrgc.errors import PlanRefused
 from ecrgc.model import OutcomeStatus
 
@@ -105,10 +105,10 @@ def apply(
     Exit codes: 0 success · 1 errors · 2 success with skipped images · 3 refused (see `apply_exit_code`).
     """
     from ecrgc import render
+    from ecrgc.apply.report import ReportFiles
     from ecrgc.aws import Registry
     from ecrgc.commands import plan as plan_command
     from ecrgc.planfile import load_plan_file
-    from ecrgc.report import ReportFiles
 
     plan = load_plan_file(plan_path)
     if not dry_run:
@@ -200,11 +200,11 @@ def run(
     Exit codes as for apply (0 · 1 · 2 · 3); LIST_ONLY exits 0.
     """
     from ecrgc import render
+    from ecrgc.apply.report import ReportFiles
     from ecrgc.aws import Registry
     from ecrgc.cli import setup_logging
     from ecrgc.commands import run as run_command
     from ecrgc.envfile import load_seed_env, run_options_from_env
-    from ecrgc.report import ReportFiles
 
     if env_file is None and Path(".env").is_file():
         env_file = Path(".env")

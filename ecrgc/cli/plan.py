@@ -15,8 +15,8 @@ import typer
 from ecrgc.errors import PlanRefused
 
 if TYPE_CHECKING:
+    from ecrgc.apply.report import ApplyReport
     from ecrgc.model import Plan
-    from ecrgc.report import ApplyReport
 
 log = logging.getLogger("ecrgc")
 
@@ -44,7 +44,7 @@ def _render_plan(plan: Plan, output: Format, *, sha256: str | None = None) -> st
 
 def _render_report(report: ApplyReport, output: Format) -> str:
     from ecrgc import render
-    from ecrgc.report import dumps_report
+    from ecrgc.apply.report import dumps_report
 
     match output:
         case Format.TEXT:
@@ -120,20 +120,22 @@ def plan(
 
 def _check_plan(path: Path, *, kubeconfig: str | None) -> None:
     """`plan --check`: exit 0 when every action would pass apply's preconditions now, else refuse."""
+    from ecrgc import apply as apply_command
     from ecrgc import render
     from ecrgc.aws import Registry
-    from ecrgc.commands import apply as apply_command
     from ecrgc.commands import plan as plan_command
     from ecrgc.planfile import load_plan_file
 
     loaded = load_plan_file(path)
     # The plan is loaded (and its hash and schema checked) once: a large plan takes seconds to load.
-    result = apply_command.run_check(
+    result = apply_command.apply_plan(
         loaded,
         source=str(path),
         registry=Registry(loaded.region),
         usage=lambda chosen: plan_command.collect_usage(chosen, kubeconfig=kubeconfig),
         now=datetime.now(UTC),
+        on_drift=apply_command.OnDrift.ABORT,
+        dry_run=True,
     )
     typer.echo(render.report_text(result.report, details=True), nl=False)
     drifted = result.drifted
@@ -150,8 +152,8 @@ def show(
     output: Annotated[Format, typer.Option("--format")] = Format.TEXT,
 ) -> None:
     """Render a plan file or an apply report as text, Markdown (PR comments) or JSON."""
+    from ecrgc.apply.report import load_report_file
     from ecrgc.planfile import load_plan_file
-    from ecrgc.report import load_report_file
 
     if path.suffix == ".jsonl":
         typer.echo(_render_report(load_report_file(path), output), nl=False)

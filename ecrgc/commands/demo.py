@@ -16,13 +16,13 @@ from datetime import datetime
 from importlib.resources import as_file, files
 from pathlib import Path
 
+from ecrgc import apply as apply_command
+from ecrgc.apply.report import ApplyReport
 from ecrgc.aws import Registry
-from ecrgc.commands import apply as apply_command
 from ecrgc.commands import plan as plan_command
 from ecrgc.model import Plan
-from ecrgc.planfile import write_plan_file
+from ecrgc.planfile import load_plan_file, write_plan_file
 from ecrgc.policy import load_policies
-from ecrgc.report import ApplyReport
 from ecrgc.sandbox import Sandbox, seed
 
 ACCOUNT = "123456789012"
@@ -74,8 +74,9 @@ def run_demo(workdir: Path, *, now: datetime) -> DemoRun:
         )
         plan_path = workdir / "plan.json"
         write_plan_file(plan, plan_path)
-        applied = apply_command.run_apply(
-            plan_path,
+        applied = apply_command.apply_plan(
+            load_plan_file(plan_path),
+            source=str(plan_path),
             registry=Registry(REGION),
             usage=lambda chosen: plan_command.collect_usage(chosen, base=workdir),
             now=now,

@@ -19,12 +19,12 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from ecrgc import apply as apply_command
 from ecrgc import imagelists, kube
-from ecrgc.commands import apply as apply_command
+from ecrgc.apply.executor import OutcomeSink
 from ecrgc.commands import plan as plan_command
 from ecrgc.envfile import RunOptions, SeedEnv, policy_from_env
 from ecrgc.errors import PlanRefused
-from ecrgc.execute import OutcomeSink
 from ecrgc.model import CURRENT_CONTEXT, KubeContext, Plan, Usage
 from ecrgc.planfile import write_plan_file
 

@@ -11,6 +11,7 @@ from enum import IntEnum
 from functools import partial
 from typing import assert_never
 
+from ecrgc.apply.report import ApplyReport
 from ecrgc.model import Outcome, OutcomeStatus
 from ecrgc.planfile import format_timestamp
 from ecrgc.render.markup import (
@@ -22,7 +23,6 @@ from ecrgc.render.markup import (
     shortened,
     text_table,
 )
-from ecrgc.report import ApplyReport
 
 MARKER = "<!-- ecrgc:apply -->"
 """Finds the sticky apply comment to update."""

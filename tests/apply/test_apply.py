@@ -1,4 +1,4 @@
-"""run_apply on the sandbox: exactly the plan, parents first, re-verified, idempotent, refused if stale."""
+"""apply_plan on the sandbox: exactly the plan, parents first, re-verified, idempotent, refused if stale."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ from typing import Any
 
 import pytest
 
-from ecrgc.aws import Registry
+from ecrgc.apply import ApplyResult, OnDrift
 from ecrgc.commands import plan as plan_command
-from ecrgc.commands.apply import ApplyResult, OnDrift, run_apply, run_check
 from ecrgc.errors import PlanRefused
 from ecrgc.model import OutcomeStatus
 from ecrgc.planfile import format_timestamp, load_plan_file
 from ecrgc.sandbox import Sandbox
 from tests.apply.world import (
     NOW,
-    REGION,
+    apply_file,
     build_world,
     images,
     in_use,
@@ -27,17 +26,7 @@ from tests.apply.world import (
     write_policy,
 )
 
-
-def apply(path: Path, *, region: str = REGION, **options: Any) -> ApplyResult:
-    """run_apply with the real adapters: the sandbox through boto3, image lists beside the plan."""
-    return run_apply(
-        path,
-        registry=Registry(region, workers=4),
-        usage=lambda chosen: plan_command.collect_usage(chosen, base=path.parent),
-        now=options.pop("now", NOW),
-        workers=4,
-        **options,
-    )
+apply = apply_file
 
 
 def statuses(result: ApplyResult) -> Counter[OutcomeStatus]:
@@ -144,11 +133,9 @@ def test_abort_on_drift_deletes_nothing(ecr: Sandbox, tmp_path: Path) -> None:
 def test_check_passes_a_fresh_plan_and_fails_a_drifted_one(ecr: Sandbox, tmp_path: Path) -> None:
     build_world(ecr, tmp_path)
     plan = make_plan(tmp_path, write_policy(tmp_path))
-    registry = Registry(REGION)
 
     def check() -> ApplyResult:
-        usage = lambda chosen: plan_command.collect_usage(chosen, base=tmp_path)  # noqa: E731
-        return run_check(load_plan_file(plan), source=str(plan), registry=registry, usage=usage, now=NOW)
+        return apply(plan, on_drift=OnDrift.ABORT, dry_run=True)
 
     assert not check().aborted
     in_use(tmp_path, "app/api:v1", "app/api:v0")

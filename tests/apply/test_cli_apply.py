@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ecrgc.apply.report import load_report_file
 from ecrgc.cli import app
 from ecrgc.planfile import load_plan_file
-from ecrgc.report import load_report_file
 from ecrgc.sandbox import Sandbox
 from tests.apply.world import build_world, images, in_use, make_plan, write_policy
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecrgc.execute import Executor, Guard, Sink
+from ecrgc.apply.executor import Executor, Guard, Sink
 from ecrgc.model import Action, Outcome, OutcomeStatus, Plan, PlannedAction, Reason
 from ecrgc.planfile import depths
 from ecrgc.verify import Check, Verdict

@@ -17,18 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from ecrgc.aws import Registry
-from ecrgc.commands import plan as plan_command
-from ecrgc.commands.apply import ApplyResult, run_apply
+from ecrgc.apply import ApplyResult
+from ecrgc.apply.report import load_report_file
 from ecrgc.errors import ConfigError, PlanRefused
 from ecrgc.model import OutcomeStatus
 from ecrgc.planfile import load_plan_file
-from ecrgc.report import load_report_file
 from ecrgc.sandbox import Sandbox
 from tests.apply.world import (
     NOW,
     OLD,
     REGION,
+    apply_file,
     build_world,
     images,
     make_plan,
@@ -41,13 +40,7 @@ ECRGC = Path(sys.executable).parent / "ecrgc"
 
 
 def apply(path: Path) -> ApplyResult:
-    return run_apply(
-        path,
-        registry=Registry(REGION, workers=4),
-        usage=lambda chosen: plan_command.collect_usage(chosen, base=path.parent),
-        now=NOW,
-        workers=4,
-    )
+    return apply_file(path)
 
 
 def outcome(result: ApplyResult, digest: str) -> tuple[OutcomeStatus, str]:

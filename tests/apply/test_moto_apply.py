@@ -16,12 +16,11 @@ from pathlib import Path
 import boto3
 import pytest
 
+from ecrgc.apply import ApplyResult
 from ecrgc.aws import Registry
-from ecrgc.commands import plan as plan_command
-from ecrgc.commands.apply import ApplyResult, run_apply
 from ecrgc.model import OutcomeStatus
 from ecrgc.planfile import load_plan_file
-from tests.apply.world import NOW, make_plan, write_policy
+from tests.apply.world import apply_file, make_plan, write_policy
 from tests.aws.conftest import moto  # noqa: F401  # the moto fixture of tests/aws (moto_server is global)
 from tests.aws.test_moto import push, push_index
 
@@ -31,12 +30,7 @@ REGION = "us-east-1"
 
 
 def apply(path: Path) -> ApplyResult:
-    return run_apply(
-        path,
-        registry=Registry(REGION),
-        usage=lambda chosen: plan_command.collect_usage(chosen, base=path.parent),
-        now=NOW,
-    )
+    return apply_file(path, region=REGION)
 
 
 def listed(repository: str) -> set[str]:

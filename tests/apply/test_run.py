@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from ecrgc.apply.report import load_report_file
 from ecrgc.cli import app
 from ecrgc.planfile import load_plan_file
-from ecrgc.report import load_report_file
 from ecrgc.sandbox import Sandbox
 from tests.apply.world import ACCOUNT, REGION, World, build_world, images
 from tests.kube import objects as o

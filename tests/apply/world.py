@@ -6,10 +6,12 @@ import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from ecrgc.apply import ApplyResult, apply_plan
 from ecrgc.aws import Registry
 from ecrgc.commands import plan as plan_command
-from ecrgc.planfile import write_plan_file
+from ecrgc.planfile import load_plan_file, write_plan_file
 from ecrgc.policy import load_policies
 from ecrgc.sandbox import Sandbox
 
@@ -141,3 +143,17 @@ def planned_deletions(world: World) -> set[tuple[str, str]]:
     """What the policy of `write_policy()` deletes from the `World`."""
     web = {world.expired, world.index, *world.children, world.signed, world.signature}
     return {("app/web", d) for d in web} | {("app/api", world.api_old)}
+
+
+def apply_file(path: Path, *, region: str = REGION, workers: int = 4, **options: Any) -> ApplyResult:
+    """`apply_plan` on the plan file at `path` with the real adapters: the sandbox (or moto) through boto3,
+    image lists beside the plan."""
+    return apply_plan(
+        load_plan_file(path),
+        source=str(path),
+        registry=Registry(region, workers=workers),
+        usage=lambda chosen: plan_command.collect_usage(chosen, base=path.parent),
+        now=options.pop("now", NOW),
+        workers=workers,
+        **options,
+    )

@@ -8,25 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecrgc.aws import Registry
-from ecrgc.commands import plan as plan_command
-from ecrgc.commands.apply import ApplyResult, run_apply
+from ecrgc.apply import ApplyResult
 from ecrgc.model import Action, OutcomeStatus
 from ecrgc.planfile import load_plan_file
 from ecrgc.sandbox import Sandbox
-from tests.apply.world import DAY, NOW, OLD, REGION, images, make_plan, write_policy
+from tests.apply.world import DAY, NOW, OLD, apply_file, images, make_plan, write_policy
 
 WEB = "app/web"
 
 
 def _apply(path: Path) -> ApplyResult:
-    return run_apply(
-        path,
-        registry=Registry(REGION, workers=2),
-        usage=lambda chosen: plan_command.collect_usage(chosen, base=path.parent),
-        now=NOW,
-        workers=2,
-    )
+    return apply_file(path, workers=2)
 
 
 def _planned(path: Path) -> set[tuple[str, Action]]:

@@ -30,9 +30,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from ecrgc.apply import apply_plan
 from ecrgc.aws import Registry, RetryMode
 from ecrgc.commands import plan as plan_command
-from ecrgc.commands.apply import apply_plan
 from ecrgc.planfile import depths, load_plan_file, write_plan_file
 from ecrgc.policy import load_policy_text
 from ecrgc.sandbox import Sandbox

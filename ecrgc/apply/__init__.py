@@ -1,16 +1,16 @@
-"""`ecrgc apply`: execute exactly a reviewed plan — refused if stale, re-verified, resumable, reported.
+"""Apply: execute exactly a reviewed plan — refused if stale, re-verified, resumable, reported.
 
 Three phases, each over the planned repositories in a bounded thread pool:
 
 1. Refuse the plan as a whole (nothing touched) when it is tampered, of another major format, expired, or
    for another account or region than the credentials in use (`check_target`).
 2. Re-collect the live state — every planned repository in full, and the in-use sources its policies name
-   — and check each action's preconditions with `verify` (one set of rules, two moments): `ecrgc.reverify`.
+   — and check each action's preconditions with `verify` (one set of rules, two moments): `verification`.
 3. Carry out what passed: by digest, parents before their children and referrers (a later call per level
    of the plan's parent chains), then the repository deletions the plan asks for, only if ECR finds the
    repository empty now.
 
-The registry is changed only through `execute.Guard`, which refuses any digest or repository the plan does
+The registry is changed only through `executor.Guard`, which refuses any digest or repository the plan does
 not name: whatever verification filters, apply can never delete more than what was reviewed. An image
 already gone counts as done, so re-applying a finished plan changes nothing, and re-applying an
 interrupted one finishes the rest.
@@ -18,7 +18,6 @@ interrupted one finishes the rest.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,12 +25,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
+from ecrgc.apply.executor import Executor, Guard, Mutator, OutcomeSink, Sink, unapplied
+from ecrgc.apply.report import ApplyReport
+from ecrgc.apply.verification import LiveState, Verifier
 from ecrgc.errors import EcrgcError, PlanRefused
-from ecrgc.execute import Executor, Guard, Mutator, OutcomeSink, Sink, unapplied
 from ecrgc.model import Outcome, OutcomeStatus, Plan
-from ecrgc.planfile import content_hash, format_timestamp, load_plan_file
-from ecrgc.report import ApplyReport
-from ecrgc.reverify import LiveState, Verifier
+from ecrgc.planfile import content_hash, format_timestamp
 from ecrgc.verify import Check, Verdict
 
 if TYPE_CHECKING:  # at run time it would import the kubernetes client (ecrgc.kube) for a type
@@ -83,40 +82,6 @@ class ApplyResult:
         return tuple(o for o in self.conflicts if o.reason != ABORTED)
 
 
-def run_apply(
-    plan_path: str | os.PathLike[str],
-    *,
-    registry: Target,
-    usage: UsageCollector,
-    now: datetime,
-    on_drift: OnDrift = OnDrift.SKIP,
-    dry_run: bool = False,
-    workers: int = DEFAULT_WORKERS,
-    on_outcome: OutcomeSink | None = None,
-) -> ApplyResult:
-    """Load, verify and apply the plan file at `plan_path` (see the module docstring); never prints."""
-    return apply_plan(
-        load_plan_file(plan_path),
-        source=str(plan_path),
-        registry=registry,
-        usage=usage,
-        now=now,
-        on_drift=on_drift,
-        dry_run=dry_run,
-        workers=workers,
-        on_outcome=on_outcome,
-    )
-
-
-def run_check(
-    plan: Plan, *, source: str, registry: Target, usage: UsageCollector, now: datetime
-) -> ApplyResult:
-    """`ecrgc plan --check`: would apply accept every action of this loaded plan now? Deletes nothing."""
-    return apply_plan(
-        plan, source=source, registry=registry, usage=usage, now=now, on_drift=OnDrift.ABORT, dry_run=True
-    )
-
-
 def apply_plan(
     plan: Plan,
     *,
@@ -129,7 +94,9 @@ def apply_plan(
     workers: int = DEFAULT_WORKERS,
     on_outcome: OutcomeSink | None = None,
 ) -> ApplyResult:
-    """Apply an already loaded `plan` (`source` names it in messages); see `run_apply`."""
+    """Verify and apply a loaded `plan` (`source` names it in messages; see the module docstring); never
+    prints. `ecrgc apply`, `ecrgc apply --dry-run`, `ecrgc plan --check` (dry run, abort on drift) and
+    `ecrgc run` all come through here."""
     check_target(plan, source, registry=registry, now=now)
     verifier = Verifier.prepare(plan, source, registry=registry, usage=usage, now=now)
     sink = Sink(on_outcome)
