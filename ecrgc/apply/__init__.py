@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ecrgc.apply.executor import Executor, Guard, Mutator, OutcomeSink, Sink, unapplied
 from ecrgc.apply.report import ApplyReport
@@ -31,10 +31,8 @@ from ecrgc.apply.verification import LiveState, Verifier
 from ecrgc.errors import EcrgcError, PlanRefused
 from ecrgc.model import Outcome, OutcomeStatus, Plan
 from ecrgc.planfile import content_hash, format_timestamp
+from ecrgc.usage import Collector
 from ecrgc.verify import Check, Verdict
-
-if TYPE_CHECKING:  # at run time it would import the kubernetes client (ecrgc.kube) for a type
-    from ecrgc.commands.plan import UsageCollector
 
 DEFAULT_WORKERS = 8
 """Repositories applied at once (the CLI sizes the registry's connection pool to match)."""
@@ -87,7 +85,7 @@ def apply_plan(
     *,
     source: str,
     registry: Target,
-    usage: UsageCollector,
+    usage: Collector,
     now: datetime,
     on_drift: OnDrift = OnDrift.SKIP,
     dry_run: bool = False,

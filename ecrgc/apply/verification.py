@@ -11,16 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ecrgc import decide
 from ecrgc.errors import PlanRefused
 from ecrgc.model import Plan, PlannedAction, Policy, Reason, Repository
 from ecrgc.policy import policy_from_document
+from ecrgc.usage import Collector
 from ecrgc.verify import Check, Verdict, verify
-
-if TYPE_CHECKING:  # at run time it would import the kubernetes client (ecrgc.kube) for a type
-    from ecrgc.commands.plan import UsageCollector
 
 # The rules that rank top-level images: a child becomes top-level only because its parent went already.
 _RANKING = frozenset(
@@ -50,7 +48,7 @@ class Verifier:
 
     @classmethod
     def prepare(
-        cls, plan: Plan, source: str, *, registry: LiveState, usage: UsageCollector, now: datetime
+        cls, plan: Plan, source: str, *, registry: LiveState, usage: Collector, now: datetime
     ) -> Verifier:
         """Rebuild the policies, collect their in-use sources and find which repositories still exist."""
         policies = _policies(plan, source)

@@ -107,8 +107,8 @@ def apply(
     from ecrgc import render
     from ecrgc.apply.report import ReportFiles
     from ecrgc.aws import Registry
-    from ecrgc.commands import plan as plan_command
     from ecrgc.planfile import load_plan_file
+    from ecrgc.usage import collector
 
     plan = load_plan_file(plan_path)
     if not dry_run:
@@ -119,7 +119,7 @@ def apply(
             plan,
             source=str(plan_path),
             registry=registry,
-            usage=lambda chosen: plan_command.collect_usage(chosen, kubeconfig=kubeconfig),
+            usage=collector(kubeconfig=kubeconfig),
             now=datetime.now(UTC),
             on_drift=on_drift,
             dry_run=dry_run,

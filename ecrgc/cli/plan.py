@@ -98,6 +98,7 @@ def plan(
     from ecrgc.commands import plan as plan_command
     from ecrgc.planfile import write_plan_file
     from ecrgc.policy import load_policies, parse_duration
+    from ecrgc.usage import collector
 
     policies = load_policies(paths or [Path("policies")])
     region = plan_command.target_region(policies)
@@ -105,7 +106,7 @@ def plan(
     made = plan_command.run_plan(
         policies,
         inventory=registry,
-        usage=lambda chosen: plan_command.collect_usage(chosen, kubeconfig=kubeconfig),
+        usage=collector(kubeconfig=kubeconfig),
         now=datetime.now(UTC),
         expires_in=parse_duration(expires_in),
         progress=_progress("scanned", "repositories"),
@@ -123,8 +124,8 @@ def _check_plan(path: Path, *, kubeconfig: str | None) -> None:
     from ecrgc import apply as apply_command
     from ecrgc import render
     from ecrgc.aws import Registry
-    from ecrgc.commands import plan as plan_command
     from ecrgc.planfile import load_plan_file
+    from ecrgc.usage import collector
 
     loaded = load_plan_file(path)
     # The plan is loaded (and its hash and schema checked) once: a large plan takes seconds to load.
@@ -132,7 +133,7 @@ def _check_plan(path: Path, *, kubeconfig: str | None) -> None:
         loaded,
         source=str(path),
         registry=Registry(loaded.region),
-        usage=lambda chosen: plan_command.collect_usage(chosen, kubeconfig=kubeconfig),
+        usage=collector(kubeconfig=kubeconfig),
         now=datetime.now(UTC),
         on_drift=apply_command.OnDrift.ABORT,
         dry_run=True,

@@ -24,6 +24,7 @@ from ecrgc.model import Plan
 from ecrgc.planfile import load_plan_file, write_plan_file
 from ecrgc.policy import load_policies
 from ecrgc.sandbox import Sandbox, seed
+from ecrgc.usage import collector
 
 ACCOUNT = "123456789012"
 REGION = "ap-northeast-1"
@@ -69,7 +70,7 @@ def run_demo(workdir: Path, *, now: datetime) -> DemoRun:
         plan = plan_command.run_plan(
             policies,
             inventory=Registry(REGION),
-            usage=lambda chosen: plan_command.collect_usage(chosen, base=workdir),
+            usage=collector(base=workdir),
             now=now,
         )
         plan_path = workdir / "plan.json"
@@ -78,7 +79,7 @@ def run_demo(workdir: Path, *, now: datetime) -> DemoRun:
             load_plan_file(plan_path),
             source=str(plan_path),
             registry=Registry(REGION),
-            usage=lambda chosen: plan_command.collect_usage(chosen, base=workdir),
+            usage=collector(base=workdir),
             now=now,
         )
         return DemoRun(

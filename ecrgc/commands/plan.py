@@ -1,7 +1,8 @@
 """`ecrgc plan`: policies + live inventory + images in use → a `Plan`.
 
 The registry and the in-use sources are ports: the CLI passes the boto3-backed `aws.Registry` and
-`collect_usage` (image lists + Kubernetes); tests may pass the same real adapters pointed at local servers.
+`ecrgc.usage.collector(...)` (every source the policies name); tests may pass the same real adapters
+pointed at local servers.
 Repositories are decided one at a time as the scan yields them and then dropped, so memory holds one
 repository's images plus the (much smaller) plan.
 """
@@ -12,16 +13,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Protocol
 
-from ecrgc import __version__, decide, imagelists, kube
+from ecrgc import __version__, decide
 from ecrgc.errors import ConfigError
 from ecrgc.model import (
     Action,
     Decision,
     InputFingerprint,
-    KubeContext,
     Plan,
     PlannedAction,
     Policy,
@@ -30,10 +29,10 @@ from ecrgc.model import (
     Reason,
     Repository,
     RepositorySummary,
-    Usage,
 )
 from ecrgc.planfile import FORMAT_VERSION, canonical
 from ecrgc.policy import check_overlaps, policy_sha256
+from ecrgc.usage import Collector
 
 DEFAULT_EXPIRY = timedelta(days=7)
 
@@ -46,28 +45,6 @@ class Inventory(Protocol):
     def list_repositories(self, selects: Callable[[str], bool]) -> list[tuple[str, str, str]]: ...
 
     def scan(self, names: Iterable[str]) -> Iterator[Repository]: ...
-
-
-UsageCollector = Callable[[Sequence[Policy]], Usage]
-"""Reads every in-use source the policies name; raises SourceUnavailable when one cannot be read."""
-
-
-def collect_usage(policies: Sequence[Policy], *, base: Path = Path(), kubeconfig: str | None = None) -> Usage:
-    """The union of the policies' image lists (relative to `base`) and Kubernetes contexts, each read once."""
-    lists = sorted({pattern for p in policies for pattern in p.protect.image_lists})
-    contexts: dict[str, KubeContext] = {}
-    for policy in policies:
-        for context in policy.protect.kubernetes:
-            known = contexts.get(context.name)
-            # A context named twice is read once; it may be empty only if every policy allows that.
-            allow_empty = context.allow_empty and (known is None or known.allow_empty)
-            contexts[context.name] = KubeContext(
-                name=context.name, in_cluster=context.in_cluster, allow_empty=allow_empty
-            )
-    usage = imagelists.read_image_lists(lists, base) if lists else Usage()
-    if contexts:
-        usage += kube.collect([contexts[name] for name in sorted(contexts)], kubeconfig=kubeconfig)
-    return usage
 
 
 def target_region(policies: Sequence[Policy]) -> str:
@@ -97,7 +74,7 @@ def run_plan(
     policies: Sequence[Policy],
     *,
     inventory: Inventory,
-    usage: UsageCollector,
+    usage: Collector,
     now: datetime,
     expires_in: timedelta = DEFAULT_EXPIRY,
     progress: Callable[[int, int], None] | None = None,

@@ -27,6 +27,7 @@ from ecrgc.envfile import RunOptions, SeedEnv, policy_from_env
 from ecrgc.errors import PlanRefused
 from ecrgc.model import CURRENT_CONTEXT, KubeContext, Plan, Usage
 from ecrgc.planfile import write_plan_file
+from ecrgc.usage import collector
 
 
 class RunRegistry(plan_command.Inventory, apply_command.Target, Protocol):
@@ -88,7 +89,7 @@ def run_once(
     image_list = None
     if policy.protect.kubernetes:
         image_list = refresh_image_list(env, base, partial(kube.collect, kubeconfig=kubeconfig))
-    usage = partial(plan_command.collect_usage, base=base, kubeconfig=kubeconfig)
+    usage = collector(base=base, kubeconfig=kubeconfig)
     plan = plan_command.run_plan([policy], inventory=registry, usage=usage, now=now)
     write_plan_file(plan, plan_path)
     if on_plan is not None:

@@ -14,6 +14,7 @@ from ecrgc.commands import plan as plan_command
 from ecrgc.planfile import load_plan_file, write_plan_file
 from ecrgc.policy import load_policies
 from ecrgc.sandbox import Sandbox
+from ecrgc.usage import collector
 
 ACCOUNT = "123456789012"
 REGION = "ap-northeast-1"
@@ -69,7 +70,7 @@ def make_plan(
     plan = plan_command.run_plan(
         loaded,
         inventory=Registry(region, workers=workers),
-        usage=lambda chosen: plan_command.collect_usage(chosen, base=directory),
+        usage=collector(base=directory),
         now=now,
     )
     path = directory / "plan.json"
@@ -152,7 +153,7 @@ def apply_file(path: Path, *, region: str = REGION, workers: int = 4, **options:
         load_plan_file(path),
         source=str(path),
         registry=Registry(region, workers=workers),
-        usage=lambda chosen: plan_command.collect_usage(chosen, base=path.parent),
+        usage=collector(base=path.parent),
         now=options.pop("now", NOW),
         workers=workers,
         **options,

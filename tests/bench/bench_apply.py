@@ -37,6 +37,7 @@ from ecrgc.planfile import depths, load_plan_file, write_plan_file
 from ecrgc.policy import load_policy_text
 from ecrgc.sandbox import Sandbox
 from ecrgc.sandbox.synth import SynthSpec, generate
+from ecrgc.usage import collect
 from tests.bench.sandboxproc import SandboxClient, served
 
 LATENCY_MS = 10.0
@@ -99,7 +100,7 @@ def _plan(environ: Mapping[str, str], directory: Path) -> Path:
     plan = plan_command.run_plan(
         [load_policy_text(POLICY, "bench.yaml")],
         inventory=Registry(environ["AWS_DEFAULT_REGION"], workers=WORKERS),
-        usage=plan_command.collect_usage,
+        usage=collect,
         now=datetime.now(UTC),
     )
     path = directory / "plan.json"
@@ -156,7 +157,7 @@ def apply_everything(environ: Mapping[str, str], plan_path: str, mode: RetryMode
         plan,
         source=plan_path,
         registry=Registry(environ["AWS_DEFAULT_REGION"], workers=WORKERS, retry_mode=mode),
-        usage=plan_command.collect_usage,
+        usage=collect,
         now=datetime.now(UTC),
         workers=WORKERS,
     )

@@ -1,0 +1,36 @@
+"""Image-list files as a usage source: one source per `protect.imageLists` entry (a path or a glob).
+
+The file format (and its reader) is `ecrgc.imagelists`; this module only finds the entries the policies
+name, each read once, relative to the directory the composition root gives (`SourceOptions.base`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecrgc import imagelists
+from ecrgc.model import Policy, Usage
+from ecrgc.usage.source import SourceOptions
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageListSource:
+    """The files one `protect.imageLists` entry names; a glob that matches nothing is unreadable."""
+
+    pattern: str
+    base: Path
+
+    @property
+    def name(self) -> str:
+        return f"image list {self.pattern}"
+
+    def read(self) -> Usage:
+        return imagelists.read_image_lists([self.pattern], self.base)
+
+
+def sources(policies: Sequence[Policy], options: SourceOptions) -> list[ImageListSource]:
+    """One source per distinct entry of the policies' image lists, in sorted order."""
+    patterns = sorted({pattern for policy in policies for pattern in policy.protect.image_lists})
+    return [ImageListSource(pattern=pattern, base=options.base) for pattern in patterns]
