@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict
+	$(BIN)/lint-imports
 	$(BIN)/ecrgc validate policies/ plans/
 	$(BIN)/actionlint .github/workflows/*.yml
 
