@@ -1,11 +1,17 @@
-"""Benchmark: the whole `ecrgc plan` (scan + decide + plan file) against a large registry (issue 4, item 7).
+"""Benchmark: the whole `ecrgc plan` (scan + decide + plan file) against a large registry (issues 4 and 14).
 
 The installed `ecrgc plan` runs as a subprocess against the sandbox process of `bench_plan_scan` (10 ms per
-call), so wall, CPU and peak RSS are the CLI's own (from wait4). Baseline, measured in the same run and
-the same way: a bare inventory scan of every repository (`bench_plan_scan.scan_everything`), so the ratio
-says what deciding, summarising and writing the plan add on top of reading the registry.
+call), so wall, CPU and peak RSS are the CLI's own (from wait4). Two baselines, measured in the same run,
+each in a fresh process, before every plan:
+- the raw scanner (`rawscan`): the same pages at the same concurrency, http.client + json.loads and nothing
+  else. `plan_over_raw_wall` is issue 14's goal 1 (≤ 2); `scan_over_raw_wall` is what ecrgc's scan path
+  alone costs over the wire's speed.
+- ecrgc's bare inventory scan (`bench_plan_scan.scan_everything`), so `plan_over_scan_wall` says what
+  deciding, summarising and writing the plan add on top of reading the registry.
+Ratios are medians of the per-run ratios (each run's three figures are taken back to back).
 
-    ECRGC_BENCH_SCALE=small|full (default full: 2,000 repositories, 1,000,000 images, 5 % indexes/signed)
+    ECRGC_BENCH_SCALE=small|full (default full: 2,000 repositories, 1,000,000 images, 5 % indexes/signed;
+                                  small: 200 repositories, 100,000 images)
     ECRGC_BENCH_REPEAT=N         runs (default 3); medians are reported
 """
 
@@ -19,12 +25,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from ecrgc.aws import DEFAULT_WORKERS
 from tests.bench.bench_plan_scan import SCALES, sandbox_process, scan_everything
+from tests.bench.rawscan import raw_scan
 
 POLICY = """\
 apiVersion: ecrgc/v1
@@ -42,45 +51,65 @@ def run() -> dict[str, object]:
     name = os.environ.get("ECRGC_BENCH_SCALE", "full")
     scale, repeat = SCALES[name], int(os.environ.get("ECRGC_BENCH_REPEAT", "3"))
     ecrgc = shutil.which("ecrgc", path=str(Path(sys.executable).parent)) or "ecrgc"
-    plans, scans = [], []
+    raws, scans, plans = [], [], []
     with sandbox_process(scale) as sandbox, tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         region = sandbox.environ["AWS_DEFAULT_REGION"]
         (work / "policy.yaml").write_text(POLICY.replace("us-east-1", region))
         for _ in range(repeat):
+            raws.append(_in_fresh_process(raw_scan, sandbox.environ, DEFAULT_WORKERS))
             sandbox.ask("reset")
-            with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-                scans.append(pool.submit(scan_everything, sandbox.environ, 8, "adaptive").result())
+            scans.append(_in_fresh_process(scan_everything, sandbox.environ, DEFAULT_WORKERS, "adaptive"))
+            scans[-1]["calls"] = sandbox.ask("calls")
             sandbox.ask("reset")
             figures = _plan_once(ecrgc, work, sandbox.environ)
             figures["calls"] = sandbox.ask("calls")
-            print(f"bench_plan: {figures}", file=sys.stderr, flush=True)
+            print(f"bench_plan: raw {raws[-1]} scan {scans[-1]} plan {figures}", file=sys.stderr, flush=True)
             plans.append(figures)
         registry = sandbox.ask("stats")
     minimum = scans[-1]["minimum"]
-    plan_wall = statistics.median(p["wall_s"] for p in plans)
-    scan_wall = statistics.median(s["wall_s"] for s in scans)
     return {
         "scale": name,
         "repeat": repeat,
+        "workers": DEFAULT_WORKERS,
         "registry": registry,
         "plan": {
-            "wall_s": plan_wall,
-            "cpu_s": statistics.median(p["cpu_s"] for p in plans),
-            "peak_rss_mib": statistics.median(p["peak_rss_mib"] for p in plans),
+            **_medians(plans, "wall_s", "cpu_s", "peak_rss_mib"),
             "wall_s_each": [p["wall_s"] for p in plans],
             "plan_file_mib": plans[-1]["plan_file_mib"],
             "actions": plans[-1]["actions"],
             "calls": plans[-1]["calls"],
         },
-        "baseline_scan": {"wall_s": scan_wall, "cpu_s": statistics.median(s["cpu_s"] for s in scans)},
-        "plan_over_scan_wall": round(plan_wall / scan_wall, 2),
+        "raw_scan": {**_medians(raws, "wall_s", "cpu_s"), "images": raws[-1]["images"]},
+        "ecrgc_scan": {**_medians(scans, "wall_s", "cpu_s", "peak_rss_mib"), "images": scans[-1]["images"]},
+        "plan_over_raw_wall": _ratio(plans, raws),
+        "scan_over_raw_wall": _ratio(scans, raws),
+        "plan_over_scan_wall": _ratio(plans, scans),
         "minimum_calls": minimum,
+        "plan_calls_over_minimum": {
+            op: round(plans[-1]["calls"].get(op, 0) / count, 2) for op, count in minimum.items()
+        },
         "describe_images_at_minimum": all(
             p["calls"].get("DescribeImages") == minimum["DescribeImages"] for p in plans
         ),
         "per_image_calls": sorted({op for p in plans for op in p["calls"]} - {*minimum, "GetCallerIdentity"}),
     }
+
+
+def _in_fresh_process(measure: Callable[..., dict[str, Any]], *args: object) -> dict[str, Any]:
+    """`measure(*args)` in a spawned process, so that its figures are its own (no warm imports, no heap)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(measure, *args).result()
+
+
+def _medians(runs: list[dict[str, Any]], *keys: str) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in runs) for key in keys}
+
+
+def _ratio(runs: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> float:
+    """The median over runs of each run's wall time over its own baseline's."""
+    pairs = zip(runs, baselines, strict=True)
+    return round(statistics.median(run["wall_s"] / baseline["wall_s"] for run, baseline in pairs), 2)
 
 
 def _plan_once(ecrgc: str, work: Path, environ: dict[str, str]) -> dict[str, Any]:
