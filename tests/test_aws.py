@@ -63,6 +63,25 @@ def test_image_from_ecr_untagged_never_pulled_is_active() -> None:
     assert image.pushed_at.tzinfo is UTC
 
 
+def test_image_from_ecr_reads_the_wire_json_of_describe_images() -> None:
+    # As ECR sends it: epoch seconds with a fraction; text is accepted too (the protocol allows both).
+    reply = """{"imageDetails": [{"registryId": "123456789012", "repositoryName": "app",
+        "imageDigest": "DIGEST", "imageTags": ["v1"], "imageSizeInBytes": 52428800,
+        "imagePushedAt": 1767323045.512, "lastRecordedPullTime": "2026-01-03T01:04:05Z",
+        "imageManifestMediaType": "application/vnd.oci.image.index.v1+json", "imageStatus": "ACTIVE",
+        "imageScanStatus": {"status": "COMPLETE"}, "lastActivatedAt": 1767323046}]}"""
+    (detail,) = json.loads(reply.replace("DIGEST", DIGEST))["imageDetails"]
+    image = image_from_ecr(detail)
+    assert image.pushed_at == datetime(2026, 1, 2, 3, 4, 5, 512000, tzinfo=UTC)
+    assert image.last_pulled_at == datetime(2026, 1, 3, 1, 4, 5, tzinfo=UTC)
+    assert (image.tags, image.size_bytes, image.is_index, image.status) == (
+        ("v1",),
+        52428800,
+        True,
+        ImageStatus.ACTIVE,
+    )
+
+
 def test_image_from_ecr_refuses_an_unknown_status() -> None:
     detail: ImageDetailTypeDef = {"repositoryName": "app", "imageDigest": DIGEST, "imagePushedAt": PUSHED}
     detail["imageStatus"] = "FROZEN"  # type: ignore[typeddict-item]  # a status this ecrgc does not know

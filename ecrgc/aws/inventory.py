@@ -11,16 +11,16 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, cast
+from datetime import datetime
+from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
-from ecrgc.aws.client import batches, registry_argument, translated
+from ecrgc.aws.client import batches, registry_argument, translated, utc_timestamp
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import INDEX_MEDIA_TYPES, Image, ImageStatus, Repository
 
 if TYPE_CHECKING:
     from types_boto3_ecr import ECRClient
-    from types_boto3_ecr.type_defs import BatchGetImageResponseTypeDef, ImageDetailTypeDef
+    from types_boto3_ecr.type_defs import BatchGetImageResponseTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,26 @@ _STATUSES: dict[str, ImageStatus] = {status.value: status for status in ImageSta
 
 RepositoryListing = tuple[str, str, str]
 """(name, uri, registry id) of one repository."""
+
+Timestamp = float | str | datetime
+"""A timestamp as ECR sends it (epoch seconds; text is allowed too), or as botocore's parser read it."""
+
+
+class ImageDetail(TypedDict):
+    """One DescribeImages `imageDetails[]` entry as the wire carries it (see `client._decoded_raw`): the
+    members ecrgc reads; the rest are ignored."""
+
+    repositoryName: str
+    imageDigest: str
+    imagePushedAt: Timestamp
+    registryId: NotRequired[str]
+    imageTags: NotRequired[list[str]]
+    lastRecordedPullTime: NotRequired[Timestamp]
+    imageSizeInBytes: NotRequired[int]
+    imageManifestMediaType: NotRequired[str]
+    artifactMediaType: NotRequired[str]
+    subjectManifestDigest: NotRequired[str]
+    imageStatus: NotRequired[str]
 
 
 def list_repositories(
@@ -89,9 +109,7 @@ def _with_children(index: Image, children: dict[str, tuple[str, ...]]) -> Image:
     return replace(index, children_known=False)
 
 
-def describe_images(
-    client: ECRClient, name: str, *, registry_id: str | None = None
-) -> Iterator[ImageDetailTypeDef]:
+def describe_images(client: ECRClient, name: str, *, registry_id: str | None = None) -> Iterator[ImageDetail]:
     """Every image of one repository, archived ones included (ECR's default filter hides them)."""
     paginator = client.get_paginator("describe_images")
     pages = paginator.paginate(
@@ -102,17 +120,19 @@ def describe_images(
     )
     with translated(f"ecr DescribeImages of {name}"):
         for page in pages:
-            yield from page["imageDetails"]
+            yield from cast(list[ImageDetail], page["imageDetails"])  # the wire's JSON, not botocore's shapes
 
 
-def image_from_ecr(detail: ImageDetailTypeDef) -> Image:
+def image_from_ecr(detail: ImageDetail) -> Image:
     """The model of one DescribeImages `imageDetails[]` entry (children are filled in later for indexes)."""
     return Image(
         repository=detail["repositoryName"],
         digest=detail["imageDigest"],
         tags=tuple(sorted(detail.get("imageTags", ()))),  # omitted when untagged; order is undocumented
-        pushed_at=_utc(detail["imagePushedAt"]),
-        last_pulled_at=_utc(detail["lastRecordedPullTime"]) if "lastRecordedPullTime" in detail else None,
+        pushed_at=utc_timestamp(detail["imagePushedAt"]),
+        last_pulled_at=(
+            utc_timestamp(detail["lastRecordedPullTime"]) if "lastRecordedPullTime" in detail else None
+        ),
         size_bytes=detail.get("imageSizeInBytes", 0),
         media_type=detail.get("imageManifestMediaType", ""),
         artifact_type=detail.get("artifactMediaType"),
@@ -187,14 +207,10 @@ def _unreadable(name: str, digest: str, why: str) -> SourceUnavailable:
     )
 
 
-def _status(detail: ImageDetailTypeDef) -> ImageStatus:
+def _status(detail: ImageDetail) -> ImageStatus:
     value = detail.get("imageStatus", "ACTIVE")
     if status := _STATUSES.get(value):
         return status
     raise SourceUnavailable(
         f"unknown imageStatus {value!r} of {detail['repositoryName']}@{detail['imageDigest']}: upgrade ecrgc"
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from ecrgc.aws import Registry
 from ecrgc.errors import SourceUnavailable
@@ -48,6 +49,20 @@ def test_repositories_and_images_are_read_across_pages(sandbox: Sandbox) -> None
     assert sandbox.calls["DescribeRepositories"] == 2
     assert sandbox.calls["DescribeImages"] == 3  # ceil(2,345 / 1,000): the minimum
     assert sandbox.calls["BatchGetImage"] == 0  # no index, no pull
+
+
+def test_scan_replies_are_the_wire_json_and_errors_keep_their_codes(sandbox: Sandbox) -> None:
+    (digest,) = _push_plain(sandbox, "app", 1)
+    client = _registry().client
+    page = client.describe_images(repositoryName="app")
+    (detail,) = page["imageDetails"]
+    assert isinstance(detail["imagePushedAt"], float)  # as sent: botocore's parser would make a datetime
+    assert page["ResponseMetadata"]["HTTPStatusCode"] == 200
+    reply = client.batch_get_image(repositoryName="app", imageIds=[{"imageDigest": digest}])
+    assert json.loads(reply["images"][0]["imageManifest"])["schemaVersion"] == 2
+    with pytest.raises(ClientError) as caught:
+        client.describe_images(repositoryName="ghost")
+    assert caught.value.response["Error"]["Code"] == "RepositoryNotFoundException"
 
 
 def test_indexes_nested_indexes_and_referrers(sandbox: Sandbox) -> None:
