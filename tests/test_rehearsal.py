@@ -31,7 +31,9 @@ from ecrgc.planfile import FORMAT_VERSION, content_hash, load_plan_file, write_p
 from ecrgc.sandbox import Sandbox
 from tests.github_fake import FakeGitHub, GitHubState, serve
 
-WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
+ACTION = ROOT / "action.yml"
 ACCOUNT = "123456789012"
 REGION = "ap-northeast-1"
 HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
@@ -56,10 +58,14 @@ _EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
 
 
 def step(workflow: str, name: str) -> dict[str, Any]:
-    document = yaml.safe_load((WORKFLOWS / workflow).read_text(encoding="utf-8"))
-    found: list[dict[str, Any]] = [
-        s for job in document["jobs"].values() for s in job["steps"] if s.get("name") == name
-    ]
+    """The step called `name` of a workflow, or of the composite action (`workflow="action.yml"`)."""
+    if workflow == "action.yml":
+        document = yaml.safe_load(ACTION.read_text(encoding="utf-8"))
+        candidates: list[dict[str, Any]] = document["runs"]["steps"]
+    else:
+        document = yaml.safe_load((WORKFLOWS / workflow).read_text(encoding="utf-8"))
+        candidates = [s for job in document["jobs"].values() for s in job["steps"]]
+    found = [s for s in candidates if s.get("name") == name]
     assert len(found) == 1, f"{workflow} has no step named {name!r}"
     return found[0]
 
@@ -222,6 +228,8 @@ def merge(world: World) -> str:
 
 def apply(world: World) -> tuple[str, str]:
     """ecrgc-apply: its outcome ('0' all applied) and the log."""
+    code, _, log = world.runner.run("ecrgc-apply.yml", "List the unexpired plans, oldest first")
+    assert code == 0, log
     code, outputs, log = world.runner.run("ecrgc-apply.yml", "Apply every unexpired plan, oldest first")
     assert code == 0, log
     code, _, post_log = world.runner.run(

