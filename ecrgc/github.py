@@ -1,23 +1,30 @@
-"""A small GitHub REST client (stdlib `urllib` only) for the few endpoints the GitOps workflows need.
+"""The GitHub REST client for the few endpoints the GitOps workflows need, on PyGithub.
 
 Issue comments (list with pagination, create, update), the token's identity, and the pull requests a commit
-belongs to. Every HTTP failure becomes a `RemoteError` naming the method, the path and the status code.
+belongs to. PyGithub brings retries with backoff, primary and secondary rate-limit handling and Link-header
+pagination; this module keeps ecrgc's side of the contract: every failure becomes one `RemoteError` line
+naming the method, the URL and the status code, and a pagination link to another host than GITHUB_API_URL's
+is refused (PyGithub checks it with an `assert`, which this module turns into that error).
 See https://docs.github.com/en/rest/issues/comments and https://docs.github.com/en/rest/commits/commits.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import requests
+from github import Auth, Github, GithubException, GithubRetry
 
 from ecrgc import __version__
 from ecrgc.errors import RemoteError, UsageError
+
+if TYPE_CHECKING:
+    from github.IssueComment import IssueComment
+    from github.Repository import Repository
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +32,17 @@ DEFAULT_API_URL = "https://api.github.com"
 ACTIONS_BOT_LOGIN = "github-actions[bot]"
 """Who GITHUB_TOKEN (an installation token) posts as; such tokens may not read GET /user."""
 
-_NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
-_API_VERSION = "2022-11-28"
+
+def default_retry() -> GithubRetry:
+    """Five attempts, backing off 0, 2, 4, 8 s on 5xx and waiting out rate limits (403/429 with Retry-After).
+
+    POST is not retried: a create that failed with a 5xx may still have created the comment, and a second one
+    would be a duplicate. GET and PATCH (which sets the whole body) are safe to repeat. `raise_on_status` is
+    off so that, once the attempts are spent, the last answer's status code reaches the error message.
+    """
+    return GithubRetry(
+        total=4, backoff_factor=1.0, allowed_methods=frozenset({"GET", "PATCH"}), raise_on_status=False
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,26 +55,49 @@ class Comment:
     html_url: str = ""
 
 
-def comment_from_api(item: Mapping[str, Any]) -> Comment:
-    """Build a `Comment` from the REST API's JSON object."""
-    user = item.get("user") or {}
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PullRequestRef:
+    """A pull request a commit belongs to: its number, and the merge commit once merged."""
+
+    number: int
+    merge_commit_sha: str | None
+
+
+def comment_from_api(item: IssueComment) -> Comment:
+    """Build a `Comment` from PyGithub's object (its attributes come from the listing: no extra request)."""
     return Comment(
-        id=int(item["id"]),
-        body=str(item.get("body") or ""),
-        author=str(user.get("login", "")),
-        html_url=str(item.get("html_url", "")),
+        id=item.id,
+        body=item.body or "",
+        author=item.user.login,
+        html_url=item.html_url or "",
     )
 
 
 class GitHub:
     """The REST client. `api_url` is GITHUB_API_URL (GitHub Enterprise Server: https://HOST/api/v3)."""
 
-    def __init__(self, *, token: str, api_url: str = DEFAULT_API_URL, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        token: str,
+        api_url: str = DEFAULT_API_URL,
+        timeout: int = 30,
+        retry: GithubRetry | None = None,
+    ) -> None:
         if not api_url.startswith(("https://", "http://")):
             raise UsageError(f"GITHUB_API_URL: {api_url!r} is not an http(s) URL")
-        self._token = token
         self._api_url = api_url.rstrip("/")
-        self._timeout = timeout
+        # lazy: objects are built from the URLs we give, so only the calls listed here reach the API.
+        self._client = Github(
+            auth=Auth.Token(token),
+            base_url=self._api_url,
+            timeout=timeout,
+            user_agent=f"ecrgc/{__version__}",  # GitHub rejects requests without one
+            per_page=100,
+            retry=retry or default_retry(),
+            seconds_between_requests=None,  # reads are few; writes keep PyGithub's one-second spacing
+            lazy=True,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> GitHub:
@@ -73,91 +112,72 @@ class GitHub:
     def login(self) -> str:
         """The login the token posts as: GET /user, or the Actions bot when the token may not read /user."""
         try:
-            user, _ = self._request("GET", "/user")
+            with self._call("GET", "/user"):
+                return self._client.get_user().login
         except _Forbidden:
             return ACTIONS_BOT_LOGIN
-        return str(user["login"])
 
     def issue_comments(self, repo: str, number: int) -> Iterator[Comment]:
-        """Every comment of an issue or pull request, oldest first, following the Link headers."""
-        url: str | None = f"/repos/{repo}/issues/{number}/comments?per_page=100"
-        while url is not None:
-            page, url = self._request("GET", url)
-            yield from (comment_from_api(item) for item in page)
+        """Every comment of an issue or pull request, oldest first, page by page."""
+        path = f"/repos/{repo}/issues/{number}/comments"
+        with self._call("GET", path):
+            try:
+                for item in self._repo(repo).get_issue(number).get_comments():
+                    yield comment_from_api(item)
+            except AssertionError:  # PyGithub's check that a Link header stays on the API host
+                raise RemoteError(
+                    f"github: GET {self._api_url}{path}: refusing to follow a pagination link outside "
+                    f"{self._api_url}"
+                ) from None
 
     def create_comment(self, repo: str, number: int, body: str) -> Comment:
         """Post a new comment on an issue or pull request."""
-        item, _ = self._request("POST", f"/repos/{repo}/issues/{number}/comments", {"body": body})
-        return comment_from_api(item)
+        with self._call("POST", f"/repos/{repo}/issues/{number}/comments"):
+            return comment_from_api(self._repo(repo).get_issue(number).create_comment(body))
 
-    def update_comment(self, repo: str, comment_id: int, body: str) -> Comment:
-        """Replace the body of an existing comment."""
-        item, _ = self._request("PATCH", f"/repos/{repo}/issues/comments/{comment_id}", {"body": body})
-        return comment_from_api(item)
+    def update_comment(self, repo: str, number: int, comment_id: int, body: str) -> Comment:
+        """Replace the body of an existing comment of issue or pull request `number`."""
+        with self._call("PATCH", f"/repos/{repo}/issues/comments/{comment_id}"):
+            # The client is lazy: the comment is built from its URL, and only the PATCH is sent.
+            comment = self._repo(repo).get_issue(number).get_comment(comment_id)
+            comment.edit(body)
+            return comment_from_api(comment)
 
-    def pulls_for_commit(self, repo: str, sha: str) -> list[dict[str, Any]]:
+    def pulls_for_commit(self, repo: str, sha: str) -> list[PullRequestRef]:
         """The pull requests a commit belongs to (for a merge commit on main: the merged pull request)."""
-        pulls, _ = self._request("GET", f"/repos/{repo}/commits/{sha}/pulls?per_page=100")
-        return [dict(p) for p in pulls]
+        with self._call("GET", f"/repos/{repo}/commits/{sha}/pulls"):
+            return [
+                PullRequestRef(number=p.number, merge_commit_sha=p.merge_commit_sha)
+                for p in self._repo(repo).get_commit(sha).get_pulls()
+            ]
 
-    def _request(
-        self, method: str, url: str, payload: Mapping[str, Any] | None = None
-    ) -> tuple[Any, str | None]:
-        """One call: returns the decoded JSON and the next page's URL (from the Link header), if any."""
-        full = self._absolute(url)
-        data = json.dumps(payload).encode() if payload is not None else None
-        # S310: the scheme is checked in __init__ and by _next_link, so no file:// or custom scheme gets here.
-        request = urllib.request.Request(full, data=data, method=method, headers=self._headers(data))  # noqa: S310
-        log.debug("github %s %s", method, full)
+    def _repo(self, repo: str) -> Repository:
+        return self._client.get_repo(repo)
+
+    @contextmanager
+    def _call(self, method: str, path: str) -> Iterator[None]:
+        """Turns any failure of the calls inside into one `RemoteError` naming `method` and the URL."""
+        url = self._api_url + path
+        log.debug("github %s %s", method, url)
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310 (https or a test's http)
-                body = response.read()
-                link = response.headers.get("Link", "")
-        except urllib.error.HTTPError as e:
-            raise _http_error(method, full, e) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-            reason = getattr(e, "reason", e)
-            raise RemoteError(f"github: {method} {full} failed: {reason}; check GITHUB_API_URL") from None
-        return (json.loads(body) if body else None), self._next_link(link)
-
-    def _absolute(self, url: str) -> str:
-        return url if url.startswith(("http://", "https://")) else self._api_url + url
-
-    def _next_link(self, link: str) -> str | None:
-        match = _NEXT_LINK.search(link)
-        if match is None:
-            return None
-        url = match.group(1)
-        # The token goes with every request: never follow a link off the configured API host.
-        if not url.startswith(self._api_url + "/"):
-            raise RemoteError(f"github: refusing to follow a pagination link outside {self._api_url}: {url}")
-        return url
-
-    def _headers(self, data: bytes | None) -> dict[str, str]:
-        headers = {
-            "Accept": "application/vnd.github+json",
-            "Authorization": f"Bearer {self._token}",
-            "User-Agent": f"ecrgc/{__version__}",  # GitHub rejects requests without one
-            "X-GitHub-Api-Version": _API_VERSION,
-        }
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        return headers
+            yield
+        except GithubException as e:
+            raise _http_error(method, url, e.status, e.data) from None
+        except requests.RequestException as e:
+            reason = e.args[0] if e.args else e
+            raise RemoteError(f"github: {method} {url} failed: {reason}; check GITHUB_API_URL") from None
 
 
 class _Forbidden(RemoteError):
     """HTTP 403: the token may not do this (GITHUB_TOKEN on GET /user, a missing `permissions:` entry)."""
 
 
-def _http_error(method: str, url: str, error: urllib.error.HTTPError) -> RemoteError:
+def _http_error(method: str, url: str, status: int, data: Any) -> RemoteError:
     """Classify by status code; GitHub's own message is added for context only."""
-    try:
-        detail = str(json.loads(error.read() or b"{}").get("message", ""))
-    except (ValueError, AttributeError):
-        detail = ""
-    hint = _HINTS.get(error.code, "")
-    message = f"github: {method} {url} failed: HTTP {error.code}" + (f" ({detail})" if detail else "") + hint
-    return (_Forbidden if error.code == 403 else RemoteError)(message)
+    detail = str(data.get("message") or "") if isinstance(data, dict) else ""
+    hint = _HINTS.get(status, "")
+    message = f"github: {method} {url} failed: HTTP {status}" + (f" ({detail})" if detail else "") + hint
+    return (_Forbidden if status == 403 else RemoteError)(message)
 
 
 _HINTS = {

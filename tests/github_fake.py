@@ -30,6 +30,10 @@ class Failure:
     count: int = 1
     html: bool = False
     """Answer with an HTML page, as a proxy or load balancer in front of the API does."""
+    message: str = ""
+    """The JSON answer's `message` (GitHub's rate-limit answers say so there); default: `injected HTTP N`."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Response headers, e.g. `Retry-After` of a secondary rate limit."""
 
 
 class _Html(str):
@@ -65,9 +69,19 @@ class GitHubState:
         self.comments.setdefault((repo, number), []).append(item)
         return item
 
-    def fail(self, method: str, path: str, status: int, count: int = 1, *, html: bool = False) -> None:
+    def fail(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        count: int = 1,
+        *,
+        html: bool = False,
+        message: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """Make the next `count` requests to `method` + `path` (a regex) answer `status`."""
-        self.failures.append(Failure(method, re.compile(path), status, count, html))
+        self.failures.append(Failure(method, re.compile(path), status, count, html, message, headers or {}))
 
     def bodies(self, repo: str, number: int) -> list[str]:
         return [c["body"] for c in self.comments.get((repo, number), [])]
@@ -108,25 +122,24 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> tuple[int, Any, dict[str, str]]:
         refusal = self._refusal(state, method, path)
         if refusal is not None:
-            return refusal[0], refusal[1], {}
+            return refusal
         token = self._token()
         if method == "GET" and path == "/user":
             forbidden = token in state.installation_tokens
             return (403, {"message": _NO_USER}, {}) if forbidden else (200, {"login": state.users[token]}, {})
         return self._route(state, method, path, query, state.users[token])
 
-    def _refusal(self, state: GitHubState, method: str, path: str) -> tuple[int, Any] | None:
+    def _refusal(self, state: GitHubState, method: str, path: str) -> tuple[int, Any, dict[str, str]] | None:
         """An injected failure, a missing User-Agent (403) or bad credentials (401), else None."""
         for failure in state.failures:
             if failure.count > 0 and failure.method == method and failure.path.search(path):
                 failure.count -= 1
                 page = _Html(f"<html><h1>{failure.status}</h1></html>")
-                return failure.status, page if failure.html else {
-                    "message": f"injected HTTP {failure.status}"
-                }
+                message = failure.message or f"injected HTTP {failure.status}"
+                return failure.status, page if failure.html else {"message": message}, failure.headers
         if not self.headers.get("User-Agent"):
-            return 403, {"message": "Request forbidden by administrative rules."}
-        return (401, {"message": "Bad credentials"}) if self._token() not in state.users else None
+            return 403, {"message": "Request forbidden by administrative rules."}, {}
+        return (401, {"message": "Bad credentials"}, {}) if self._token() not in state.users else None
 
     def _token(self) -> str:
         return self.headers.get("Authorization", "").removeprefix("Bearer ").removeprefix("token ")

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
+from ecrgc import github as github_client
 from ecrgc.cli import app
 from ecrgc.commands.github import COMMENT_LIMIT, SUMMARY_LIMIT, compose_body, read_bodies, run_summary
 from ecrgc.errors import RemoteError, UsageError
@@ -20,6 +21,19 @@ from tests.github_fake import FakeGitHub, GitHubState, serve
 REPO = "acme/policies"
 PR = 7
 STICKY = "<!-- ecrgc:plan -->"
+
+
+_DEFAULT_RETRY = github_client.default_retry
+
+
+def no_backoff() -> github_client.GithubRetry:
+    """The client's retry policy without its waits between attempts (the tests inject failures)."""
+    return _DEFAULT_RETRY().new(backoff_factor=0)
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(github_client, "default_retry", no_backoff)
 
 
 @pytest.fixture
@@ -134,12 +148,13 @@ def test_author_option_skips_the_identity_lookup(github: FakeGitHub, body: Path)
         (403, "POST", "HTTP 403 (injected HTTP 403); grant the workflow `permissions: pull-requests: write`"),
         (422, "POST", "HTTP 422 (injected HTTP 422); GitHub rejected the content"),
         (500, "GET", "HTTP 500 (injected HTTP 500)"),
+        (502, "POST", "HTTP 502 (injected HTTP 502)"),
     ],
 )
 def test_a_failed_request_exits_non_zero_with_one_line(
     github: FakeGitHub, body: Path, status: int, method: str, fragment: str
 ) -> None:
-    github.state.fail(method, r"/issues/\d+/comments$", status)
+    github.state.fail(method, r"/issues/\d+/comments$", status, count=100)  # more than the retries
 
     result = comment(github, "--pr", str(PR), "--body-file", str(body))
 
@@ -295,18 +310,67 @@ def test_an_unreadable_body_file_is_one_line(github: FakeGitHub, tmp_path: Path)
     assert str(missing) in result.stderr
 
 
-def test_pagination_never_follows_a_link_off_the_api_host(github: FakeGitHub) -> None:
+@pytest.mark.parametrize("link_base", ["http://127.0.0.1:9", "http://example.test", "https://api.github.com"])
+def test_pagination_never_follows_a_link_off_the_api_host(github: FakeGitHub, link_base: str) -> None:
     for i in range(101):
         github.state.add_comment(REPO, PR, f"c{i}", "bob")
-    github.state.link_base = "http://127.0.0.1:9"
-    client = GitHub(token=ALICE, api_url=github.url)
+    github.state.link_base = link_base
+    client = GitHub(token=ALICE, api_url=github.url, retry=no_backoff())
 
     with pytest.raises(RemoteError, match="refusing to follow a pagination link outside"):
         list(client.issue_comments(REPO, PR))
+    assert github.state.requests == [("GET", f"/repos/{REPO}/issues/{PR}/comments")]
+
+
+def test_a_server_error_on_a_read_is_retried(github: FakeGitHub, body: Path) -> None:
+    github.state.fail("GET", r"/issues/\d+/comments$", 503, count=2)
+
+    result = comment(github, "--pr", str(PR), "--body-file", str(body))
+
+    assert result.exit_code == 0, result.stderr
+    assert github.state.requests.count(("GET", f"/repos/{REPO}/issues/{PR}/comments")) == 3
+    assert len(github.state.bodies(REPO, PR)) == 1
+
+
+def test_a_failed_create_is_not_repeated(github: FakeGitHub, body: Path) -> None:
+    """A POST that failed with a 5xx may have created the comment: a retry could post it twice."""
+    github.state.fail("POST", r"/issues/\d+/comments$", 502)
+
+    result = comment(github, "--pr", str(PR), "--body-file", str(body))
+
+    assert result.exit_code == 1
+    assert posts(github) == [("POST", f"/repos/{REPO}/issues/{PR}/comments")]
+
+
+def test_a_secondary_rate_limit_is_waited_out(github: FakeGitHub, body: Path) -> None:
+    """GitHub's secondary rate limit: 403 with Retry-After; the client waits and asks again."""
+    github.state.fail(
+        "GET",
+        r"/issues/\d+/comments$",
+        403,
+        message="You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        headers={"Retry-After": "0"},
+    )
+
+    result = comment(github, "--pr", str(PR), "--body-file", str(body))
+
+    assert result.exit_code == 0, result.stderr
+    assert github.state.requests.count(("GET", f"/repos/{REPO}/issues/{PR}/comments")) == 2
+
+
+def test_a_comment_update_is_one_patch(github: FakeGitHub) -> None:
+    """The client builds the comment from its URL: no GET of the comment before the PATCH."""
+    mine = github.state.add_comment(REPO, PR, "old", "alice")
+    client = GitHub(token=ALICE, api_url=github.url)
+
+    updated = client.update_comment(REPO, PR, mine["id"], "new")
+
+    assert (updated.id, updated.body, updated.author) == (mine["id"], "new", "alice")
+    assert github.state.requests == [("PATCH", f"/repos/{REPO}/issues/comments/{mine['id']}")]
 
 
 def test_an_unreachable_api_is_a_remote_error() -> None:
-    client = GitHub(token="t", api_url="http://127.0.0.1:9")
+    client = GitHub(token="t", api_url="http://127.0.0.1:9", retry=no_backoff())
     with pytest.raises(
         RemoteError, match=r"^github: GET http://127.0.0.1:9/user failed: .*check GITHUB_API_URL$"
     ):

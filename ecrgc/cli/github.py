@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ecrgc.commands import github as github_command
 from ecrgc.errors import UsageError
-from ecrgc.github import GitHub
+
+if TYPE_CHECKING:
+    from ecrgc.github import GitHub
 
 github_app = typer.Typer(no_args_is_help=True, help="Publish renderings to a pull request or a job summary.")
 
@@ -38,6 +40,8 @@ def _github_comment(
     repo = github_command.check_repo(repo)
     parts = github_command.read_bodies(body_file)
     body = github_command.compose_body(parts, marker=marker, sources=[str(p) for p in body_file])
+    from ecrgc.github import GitHub
+
     client = GitHub.from_env(os.environ)
     number = _pull_request(client, repo=repo, pr=pr, commit=commit)
     if number is None:

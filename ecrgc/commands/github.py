@@ -12,10 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ecrgc.errors import UsageError
-from ecrgc.github import Comment
+
+if TYPE_CHECKING:  # the client (and PyGithub) is imported only by the commands that talk to GitHub
+    from ecrgc.github import Comment, PullRequestRef
 
 COMMENT_LIMIT = 65_536
 """GitHub rejects comment bodies over this many characters ("Body is too long")."""
@@ -35,8 +37,8 @@ class CommentStore(Protocol):
     def login(self) -> str: ...
     def issue_comments(self, repo: str, number: int) -> Iterable[Comment]: ...
     def create_comment(self, repo: str, number: int, body: str) -> Comment: ...
-    def update_comment(self, repo: str, comment_id: int, body: str) -> Comment: ...
-    def pulls_for_commit(self, repo: str, sha: str) -> list[dict[str, Any]]: ...
+    def update_comment(self, repo: str, number: int, comment_id: int, body: str) -> Comment: ...
+    def pulls_for_commit(self, repo: str, sha: str) -> list[PullRequestRef]: ...
 
 
 class CommentAction(StrEnum):
@@ -111,7 +113,7 @@ def run_comment(
     head = marker_line(marker)
     for existing in store.issue_comments(repo, pull_request):
         if existing.author == author and existing.body.startswith(head):
-            updated = store.update_comment(repo, existing.id, body)
+            updated = store.update_comment(repo, pull_request, existing.id, body)
             return CommentResult(action=CommentAction.UPDATED, comment=updated, pull_request=pull_request)
     created = store.create_comment(repo, pull_request, body)
     return CommentResult(action=CommentAction.CREATED, comment=created, pull_request=pull_request)
@@ -120,8 +122,8 @@ def run_comment(
 def pull_request_for_commit(store: CommentStore, *, repo: str, sha: str) -> int | None:
     """The pull request that `sha` merged (its merge commit), else the first one containing it, else None."""
     pulls = store.pulls_for_commit(repo, sha)
-    chosen = [p for p in pulls if p.get("merge_commit_sha") == sha] or pulls
-    return int(chosen[0]["number"]) if chosen else None
+    chosen = [p for p in pulls if p.merge_commit_sha == sha] or pulls
+    return chosen[0].number if chosen else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
