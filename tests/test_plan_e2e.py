@@ -190,7 +190,7 @@ def test_policies_for_two_regions_are_refused(tmp_path: Path, monkeypatch: pytes
     assert result.exit_code == 1
     assert result.stderr == (
         "ecrgc: the policies target 2 regions (ap-northeast-1, eu-west-1): a plan binds to one region;"
-        " plan each region's policies separately (pass their files or directories)\n"
+        " plan each region's policies separately (pass --region, or their files or directories)\n"
     )
 
 

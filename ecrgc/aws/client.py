@@ -15,10 +15,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import boto3
 import botocore.session
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
 from botocore.utils import parse_timestamp
 
-from ecrgc.errors import RemoteError
+from ecrgc.errors import RemoteError, UsageError
 
 if TYPE_CHECKING:
     from types_boto3_ecr import ECRClient
@@ -72,16 +78,19 @@ def ecr_client(
     max_pool_connections: int = 16,
     retry_mode: RetryMode = "adaptive",
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    profile: str | None = None,
 ) -> ECRClient:
     """One thread-safe ECR client; `max_pool_connections` bounds the requests it runs at once.
 
     A fresh session per client: boto3 sessions are not thread-safe, clients are. The successful replies of
     RAW_OPERATIONS come back as the wire's JSON (timestamps as ECR sends them, see `_decoded_raw`).
+    `profile`: a named profile of the AWS config files (`--profile`); None leaves the choice to AWS_PROFILE
+    and the default chain.
     """
     config = client_config(
         max_pool_connections=max_pool_connections, retry_mode=retry_mode, max_attempts=max_attempts
     )
-    client = _session().client("ecr", region_name=region, config=config)
+    client = _session(profile).client("ecr", region_name=region, config=config)
     for operation in RAW_OPERATIONS:
         client.meta.events.register(f"before-parse.ecr.{operation}", _decoded_raw)
     return client
@@ -109,17 +118,23 @@ def _decoded_raw(response_dict: dict[str, Any], customized_response_dict: dict[s
         response_dict["body"] = b""
 
 
-def sts_client(region: str) -> STSClient:
+def sts_client(region: str, *, profile: str | None = None) -> STSClient:
     """An STS client for GetCallerIdentity, in the same region (and endpoint) as ECR."""
     config = client_config(max_pool_connections=1, retry_mode="standard", max_attempts=DEFAULT_MAX_ATTEMPTS)
-    return _session().client("sts", region_name=region, config=config)
+    return _session(profile).client("sts", region_name=region, config=config)
 
 
-def _session() -> boto3.session.Session:
+def _session(profile: str | None = None) -> boto3.session.Session:
     """A new session whose responses carry UTC timestamps, parsed cheaply."""
-    core = botocore.session.get_session()
+    core = botocore.session.Session(profile=profile)
     core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=utc_timestamp)
-    return boto3.session.Session(botocore_session=core)
+    try:
+        return boto3.session.Session(botocore_session=core)
+    except ProfileNotFound as exc:
+        raise UsageError(
+            f"the AWS profile {exc.kwargs.get('profile', profile)!r} (--profile or AWS_PROFILE) is not in "
+            "the AWS config files; list them with `aws configure list-profiles`"
+        ) from None
 
 
 def utc_timestamp(value: str | float | datetime) -> datetime:

@@ -32,14 +32,19 @@ class Registry:
         workers: int = DEFAULT_WORKERS,
         retry_mode: RetryMode = "adaptive",
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        profile: str | None = None,
     ) -> None:
         self.region = region
         self.registry_id = registry_id
         self.workers = max(1, workers)
         self.client = ecr_client(
-            region, max_pool_connections=self.workers, retry_mode=retry_mode, max_attempts=max_attempts
+            region,
+            max_pool_connections=self.workers,
+            retry_mode=retry_mode,
+            max_attempts=max_attempts,
+            profile=profile,
         )
-        self._sts = sts_client(region)
+        self._sts = sts_client(region, profile=profile)
         self._listed: dict[str, RepositoryListing] = {}
 
     def caller_account(self) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer._click.core import Context  # typer vendors click; Group.invoke takes Context
+from typer._click.core import Context, ParameterSource  # typer vendors click; Group.invoke takes Context
 from typer.core import TyperGroup
 
 from ecrgc import __version__
@@ -62,7 +62,7 @@ def _report_error(exc: EcrgcError) -> None:
 app = typer.Typer(
     cls=_Group,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_show_locals=False,
     help="Garbage-collect AWS ECR images declaratively: policies → plan → review → apply.",
 )
@@ -95,11 +95,22 @@ def _root(
 ) -> None:
     ctx.meta["ecrgc.debug"] = debug
     if ctx.invoked_subcommand and not ctx.resilient_parsing:
-        setup_logging(debug=debug, log_dir=log_dir, verb=ctx.invoked_subcommand)
+        explicit = ctx.get_parameter_source("log_dir") in (
+            ParameterSource.COMMANDLINE,
+            ParameterSource.ENVIRONMENT,
+        )
+        to_file = explicit or ctx.invoked_subcommand in LOGGED_VERBS
+        setup_logging(debug=debug, log_dir=log_dir if to_file else None, verb=ctx.invoked_subcommand)
 
 
-def setup_logging(*, debug: bool, log_dir: Path, verb: str) -> None:
-    """Logs go to stderr (warnings, or everything with --debug) and to a timestamped file per run."""
+LOGGED_VERBS = frozenset({"plan", "apply", "run"})
+"""The verbs that write a log file by default (the ones that read or change a registry); the others only
+when --log-dir or LOGDIR asks, so that `ecrgc validate` or `ecrgc show` leaves no logs/ behind."""
+
+
+def setup_logging(*, debug: bool, log_dir: Path | None, verb: str) -> None:
+    """Logs go to stderr (warnings, or everything with --debug) and, unless `log_dir` is None, to a
+    timestamped file per run."""
     root = logging.getLogger("ecrgc")
     root.setLevel(logging.DEBUG)
     for handler in list(root.handlers):
@@ -109,6 +120,8 @@ def setup_logging(*, debug: bool, log_dir: Path, verb: str) -> None:
     console.setLevel(logging.DEBUG if debug else logging.WARNING)
     console.setFormatter(logging.Formatter("ecrgc: %(message)s"))
     root.addHandler(console)
+    if log_dir is None:
+        return
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")

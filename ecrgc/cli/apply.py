@@ -15,6 +15,7 @@ import typer
 from typer._click.core import ParameterSource  # typer vendors click
 
 from ecrgc import apply as apply_command
+from ecrgc.cli.plan import Format, Profile, echo_view
 from ecrgc.errors import PlanRefused
 from ecrgc.model import OutcomeStatus
 
@@ -99,6 +100,7 @@ def apply(
     ] = None,
     workers: Workers = apply_command.DEFAULT_WORKERS,
     kubeconfig: Kubeconfig = None,
+    profile: Profile = None,
 ) -> None:
     """Apply a reviewed plan: re-verify every image on the live registry, delete what still qualifies.
 
@@ -113,7 +115,7 @@ def apply(
     plan = load_plan_file(plan_path)
     if not dry_run:
         _confirm(plan, plan_path, auto_approve=auto_approve)
-    registry = Registry(region or plan.region, workers=workers)
+    registry = Registry(region or plan.region, workers=workers, profile=profile)
     with ReportFiles(_report_paths(ctx, report, "apply")) as files:
         result = apply_command.apply_plan(
             plan,
@@ -128,7 +130,7 @@ def apply(
         )
         files.finish(result.report)
     log.info("apply report: %s", ", ".join(str(p) for p in files.paths))
-    typer.echo(render.report_text(result.report), nl=False)
+    echo_view(render.report_text(result.report), Format.TEXT)
     raise typer.Exit(apply_exit_code(result))
 
 

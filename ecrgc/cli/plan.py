@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shlex
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,11 +22,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ecrgc")
 
+# The AWS options of every command that talks to AWS (plan, plan --check, apply, run).
+Profile = Annotated[
+    str | None,
+    typer.Option("--profile", envvar="AWS_PROFILE", help="The named AWS profile to use (AWS_PROFILE)."),
+]
+
 
 class Format(StrEnum):
     TEXT = "text"
     MARKDOWN = "markdown"
     JSON = "json"
+
+
+def echo_view(text: str, output: Format) -> None:
+    """Print a rendering to stdout: text in colour on a terminal, Markdown and JSON as they are."""
+    from ecrgc.cli.console import echo_text
+
+    if output is Format.TEXT:
+        echo_text(text, os.environ)
+    else:
+        typer.echo(text, nl=False)
 
 
 def _render_plan(plan: Plan, output: Format, *, sha256: str | None = None) -> str:
@@ -89,20 +107,29 @@ def plan(
             help="Re-verify a committed plan against live state now, as apply would; delete nothing.",
         ),
     ] = None,
+    profile: Profile = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="Plan only the policies for this region (a plan binds to one); default: their one region.",
+        ),
+    ] = None,
 ) -> None:
     """Plan what to delete from the live registry and the images in use; print it, and save it with --out."""
     if check is not None:
-        _check_plan(check, kubeconfig=kubeconfig)
+        _check_plan(check, kubeconfig=kubeconfig, profile=profile)
         return
     from ecrgc.aws import Registry
+    from ecrgc.cli.policy import policy_paths
     from ecrgc.commands import plan as plan_command
     from ecrgc.planfile import write_plan_file
     from ecrgc.policy import load_policies, parse_duration
     from ecrgc.usage import collector
 
-    policies = load_policies(paths or [Path("policies")])
+    policies = plan_command.for_region(load_policies(policy_paths(paths)), region)
     region = plan_command.target_region(policies)
-    registry = Registry(region, registry_id=policies[0].registry_id)
+    registry = Registry(region, registry_id=policies[0].registry_id, profile=profile)
     made = plan_command.run_plan(
         policies,
         inventory=registry,
@@ -112,14 +139,14 @@ def plan(
         progress=_progress("scanned", "repositories"),
     )
     sha256 = write_plan_file(made, out) if out is not None else None
+    echo_view(_render_plan(made, output, sha256=sha256), output)
     if out is not None:
-        log.info("wrote %s", out)
-    typer.echo(_render_plan(made, output, sha256=sha256), nl=False)
+        typer.echo(f"Saved the plan to {out}. To apply it: ecrgc apply {shlex.quote(str(out))}", err=True)
     if detailed_exitcode and made.actions:
         raise typer.Exit(2)
 
 
-def _check_plan(path: Path, *, kubeconfig: str | None) -> None:
+def _check_plan(path: Path, *, kubeconfig: str | None, profile: str | None) -> None:
     """`plan --check`: exit 0 when every action would pass apply's preconditions now, else refuse."""
     from ecrgc import apply as apply_command
     from ecrgc import render
@@ -132,13 +159,13 @@ def _check_plan(path: Path, *, kubeconfig: str | None) -> None:
     result = apply_command.apply_plan(
         loaded,
         source=str(path),
-        registry=Registry(loaded.region),
+        registry=Registry(loaded.region, profile=profile),
         usage=collector(kubeconfig=kubeconfig),
         now=datetime.now(UTC),
         on_drift=apply_command.OnDrift.ABORT,
         dry_run=True,
     )
-    typer.echo(render.report_text(result.report, details=True), nl=False)
+    echo_view(render.report_text(result.report, details=True), Format.TEXT)
     drifted = result.drifted
     if drifted:
         reasons = ", ".join(sorted({o.reason for o in drifted}))
@@ -157,6 +184,6 @@ def show(
     from ecrgc.planfile import load_plan_file
 
     if path.suffix == ".jsonl":
-        typer.echo(_render_report(load_report_file(path), output), nl=False)
+        echo_view(_render_report(load_report_file(path), output), output)
     else:
-        typer.echo(_render_plan(load_plan_file(path), output), nl=False)
+        echo_view(_render_plan(load_plan_file(path), output), output)

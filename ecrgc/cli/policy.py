@@ -8,6 +8,22 @@ from typing import Annotated
 
 import typer
 
+from ecrgc.errors import UsageError
+
+DEFAULT_POLICIES = Path("policies")
+
+
+def policy_paths(paths: list[Path] | None) -> list[Path]:
+    """The paths given, else ./policies/; a first run in a directory without one is told what to do."""
+    if paths:
+        return paths
+    if not DEFAULT_POLICIES.is_dir():
+        raise UsageError(
+            f"no {DEFAULT_POLICIES}/ directory in {Path.cwd()}: pass policy files or directories, "
+            "or run `ecrgc demo` to see ecrgc plan and apply against a sample registry"
+        )
+    return [DEFAULT_POLICIES]
+
 
 def validate(
     paths: Annotated[
@@ -17,7 +33,7 @@ def validate(
     """Check policy and plan files: every error on stderr, a one-line verdict on stdout; exit 1 if any."""
     from ecrgc.commands import validate as validate_command
 
-    report = validate_command.run_validate(paths or [Path("policies")])
+    report = validate_command.run_validate(policy_paths(paths))
     for line in report.errors:
         typer.echo(line, err=True)
     typer.echo(report.summary())

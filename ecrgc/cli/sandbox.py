@@ -80,22 +80,38 @@ def sandbox(
 
 def demo(
     workdir: Annotated[
-        Path | None, typer.Option("--workdir", help="Keep the demo's policy, image list and plan here.")
+        Path | None,
+        typer.Option(
+            "--workdir", help="Keep the demo's policy, image list and plan here (default: a new temp dir)."
+        ),
     ] = None,
 ) -> None:
     """Plan and apply against an embedded sample registry: no AWS account, no network."""
     from ecrgc import render
+    from ecrgc.cli.plan import Format, echo_view
     from ecrgc.commands import demo as demo_command
 
-    with tempfile.TemporaryDirectory(prefix="ecrgc-demo-") as scratch:
-        where = workdir or Path(scratch)
-        typer.echo("ecrgc: starting the sandbox with the sample registry …", err=True)
-        result = demo_command.run_demo(where, now=datetime.now(UTC))
-        typer.echo(f"== plan: {result.images_before} images scanned; the plan file is {result.plan_path}\n")
-        typer.echo(render.plan_text(result.plan), nl=False)
-        typer.echo("\n== apply: every planned image re-verified against the live registry, then deleted\n")
-        typer.echo(render.report_text(result.report), nl=False)
-        after = sum(result.images_after.values())
-        typer.echo(f"\n== the registry now holds {after} of its {result.images_before} images:")
-        for name, count in result.images_after.items():
-            typer.echo(f"   {name:<24} {count:>5}")
+    # The directory stays: the plan file is where the output says it is, for `ecrgc show` afterwards.
+    where = workdir or Path(tempfile.mkdtemp(prefix="ecrgc-demo-"))
+    typer.echo("ecrgc: starting the sandbox with the sample registry …", err=True)
+    result = demo_command.run_demo(where, now=datetime.now(UTC))
+    scanned = sum(s.scanned for s in result.plan.summary)
+    typer.echo(
+        f"== plan: the policy scanned {scanned} of the registry's {result.images_before} images;"
+        f" the plan file is {result.plan_path}\n"
+    )
+    echo_view(render.plan_text(result.plan), Format.TEXT)
+    typer.echo(f"\n== kept because they run (a few of {len(result.plan.protected)}):")
+    for kept in result.plan.protected[:DEMO_KEPT_SHOWN]:
+        name = f"{kept.repository}:{','.join(kept.tags)}" if kept.tags else kept.repository
+        typer.echo(f"   {name:<32} in use: {', '.join(kept.sources)}")
+    typer.echo("\n== apply: every planned image re-verified against the live registry, then deleted\n")
+    echo_view(render.report_text(result.report), Format.TEXT)
+    after = sum(result.images_after.values())
+    typer.echo(f"\n== the registry now holds {after} of its {result.images_before} images:")
+    for name, count in result.images_after.items():
+        typer.echo(f"   {name:<24} {count:>5}")
+    typer.echo(f"\nThe demo's files are in {where}: `ecrgc show {result.plan_path}` renders the plan again.")
+
+
+DEMO_KEPT_SHOWN = 5

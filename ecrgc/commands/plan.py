@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from ecrgc import __version__, decide
-from ecrgc.errors import ConfigError
+from ecrgc.errors import ConfigError, UsageError
 from ecrgc.model import (
     Action,
     Decision,
@@ -47,6 +47,17 @@ class Inventory(Protocol):
     def scan(self, names: Iterable[str]) -> Iterator[Repository]: ...
 
 
+def for_region(policies: Sequence[Policy], region: str | None) -> Sequence[Policy]:
+    """The policies for `region` (`plan --region`), or all of them when it is None."""
+    if region is None:
+        return policies
+    chosen = [p for p in policies if p.region == region]
+    if not chosen:
+        regions = ", ".join(sorted({p.region for p in policies}))
+        raise UsageError(f"--region {region}: no policy is for that region (they are for {regions})")
+    return chosen
+
+
 def target_region(policies: Sequence[Policy]) -> str:
     """The one region all policies are for: a plan binds to one account and one region."""
     regions = sorted({p.region for p in policies})
@@ -55,7 +66,7 @@ def target_region(policies: Sequence[Policy]) -> str:
     if len(regions) > 1:
         raise ConfigError(
             f"the policies target {len(regions)} regions ({', '.join(regions)}): a plan binds to one region;"
-            " plan each region's policies separately (pass their files or directories)"
+            " plan each region's policies separately (pass --region, or their files or directories)"
         )
     return regions[0]
 
