@@ -16,7 +16,7 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     Tests that use the sandbox or moto set AWS_ENDPOINT_URL themselves (their fixture runs after this one).
     """
     for name in list(os.environ):
-        if name.startswith(("AWS_", "GITHUB_")) or name in ("KUBECONFIG", "NO_COLOR"):
+        if name.startswith(("AWS_", "GITHUB_")) or name in ("KUBECONFIG", "NO_COLOR", "FORCE_COLOR"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

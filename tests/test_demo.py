@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -33,3 +35,24 @@ def test_demo_plans_applies_and_keeps_what_runs(tmp_path: Path) -> None:
         assert (ref.repository, ref.tag) not in planned_tags
         assert ref.digest not in planned_digests
     assert plan.protected
+
+
+def test_the_demo_keeps_its_plan_where_it_says_and_counts_what_it_shows(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["demo"])
+
+    assert result.exit_code == 0, result.output
+    match = re.search(r"the plan file is (\S+)\n", result.stdout)
+    assert match is not None
+    plan_path = Path(match.group(1))
+    try:
+        plan = load_plan_file(plan_path)  # still there after the demo ended
+        scanned = sum(s.scanned for s in plan.summary)
+        table = re.findall(r"^(\S+/\S+) +([\d,]+) +[\d,]+ +[\d,]+ ", result.stdout, re.MULTILINE)
+        assert sum(int(n.replace(",", "")) for _, n in table) == scanned
+        assert f"== plan: the policy scanned {scanned} of the registry's " in result.stdout
+        kept = result.stdout.split("== kept because they run", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+        assert 0 < len(kept) <= 5
+        assert all(" in use: demo-images.txt:" in line for line in kept)
+        assert f"`ecrgc show {plan_path}`" in result.stdout
+    finally:
+        shutil.rmtree(plan_path.parent)
