@@ -8,7 +8,8 @@ The rules, in precedence order (the first that applies gives the reason):
     IN_USE                 a use names its digest (any repository) or one of its tags (this repository);
                            an index that lists an in-use manifest, at any depth, is in use too
     PART_OF_KEPT_IMAGE     listed by a kept index, or attached (OCI subject, cosign tag) to a kept image
-    HELD_TAG               one of its tags matches a hold pattern
+    HELD_TAG               one of its tags matches a hold pattern, or its tags do together: every `&&`
+                           part of one `OR` part matches at least one tag
     NEWEST_N               among the `keep_latest` most recently pushed top-level images
     TOO_YOUNG              pushed less than `older_than` ago
     RECENTLY_PULLED        pulled (never pulled: pushed) less than `not_pulled_for` ago
@@ -205,10 +206,15 @@ def _maybe_children(graph: _Graph, kept: set[str], policy: Policy) -> dict[str, 
 
 
 def _held(image: Image, policy: Policy) -> str | None:
+    """Why a hold pattern holds `image`: one tag matching it whole, else its tags together (see
+    `Pattern.tags_holding`: every `&&` part of some `OR` part matches at least one tag)."""
     for tag in sorted(image.tags):
         for pattern in policy.hold_tags:
             if pattern.search(tag):
                 return f"tag {tag!r} matches hold pattern {pattern.source!r}"
+    for pattern in policy.hold_tags:
+        if tags := pattern.tags_holding(image.tags):
+            return f"tags {', '.join(map(repr, tags))} together match hold pattern {pattern.source!r}"
     return None
 
 

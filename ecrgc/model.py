@@ -7,7 +7,7 @@ Nothing here does I/O or knows an SDK's shapes; adapters convert foreign dicts a
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -172,6 +172,20 @@ class Pattern:
 
     def search(self, text: str) -> bool:
         return any(all(rx.search(text) for rx in conj) for conj in self.alternatives)
+
+    def tags_holding(self, tags: Iterable[str]) -> tuple[str, ...]:
+        """The tags that together match: for the first alternative whose every regex matches at least one
+        of `tags`, the smallest tag each regex matches (distinct, sorted); () when no alternative does.
+
+        This is how `holdTags` judges an image: the seed tested its pattern against the image's tag list
+        printed as one string, so `candidate&&2\\.87` held an image tagged `2.87.0-rc1` and `candidate`.
+        """
+        ordered = sorted(tags)
+        for conj in self.alternatives:
+            found = [next((tag for tag in ordered if rx.search(tag)), None) for rx in conj]
+            if all(tag is not None for tag in found):
+                return tuple(sorted({tag for tag in found if tag is not None}))
+        return ()
 
 
 CURRENT_CONTEXT = "current"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
@@ -19,7 +20,7 @@ import jsonschema
 
 from ecrgc.errors import ConfigError
 from ecrgc.model import IN_CLUSTER, Action, KubeContext, Pattern, Policy, Protection
-from ecrgc.patterns import PatternError, compile_pattern
+from ecrgc.patterns import PatternError, compile_pattern, spacing_warning
 from ecrgc.policyerrors import schema_problem
 from ecrgc.schemafiles import load_schema
 from ecrgc.yamlfile import JsonPath, YamlProblem, json_path, read_yaml
@@ -32,6 +33,8 @@ _PATTERN_FIELDS: tuple[JsonPath, ...] = (
 )
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _OVERLAP_EXAMPLES = 5
+
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -78,7 +81,10 @@ def load_policy_text(text: str, source: str) -> Policy:
             for path, message in problem.problems
         ]
         raise _error(lines) from None
-    return policy_from_document(parsed.value, source, typed_scalars=parsed.typed_scalars)
+    policy = policy_from_document(parsed.value, source, typed_scalars=parsed.typed_scalars)
+    for path, message in pattern_warnings(policy.document):
+        log.warning("%s::%s: %s", source, json_path(path), message)
+    return policy
 
 
 def policy_from_document(
@@ -116,6 +122,14 @@ def _pattern_problems(document: Any) -> Iterator[tuple[JsonPath, str]]:
                 compile_pattern(source)
             except PatternError as error:
                 yield (*field, index), str(error)
+
+
+def pattern_warnings(document: Any) -> Iterator[tuple[JsonPath, str]]:
+    """(path, message) for each pattern with spaces around its parts (ignored, as the seed ignored them)."""
+    for field in _PATTERN_FIELDS:
+        for index, source in enumerate(_list_at(document, field)):
+            if isinstance(source, str) and (warning := spacing_warning(source)):
+                yield (*field, index), warning
 
 
 def _context_problems(document: Any) -> Iterator[tuple[JsonPath, str]]:

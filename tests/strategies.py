@@ -69,7 +69,8 @@ NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 TAG_POOL = ("latest", "v1", "v1.2", "v2", "prod", "prod-2", "release-1", "dev", "x")
-HOLD_POOL = ("^prod", "^release-", "^v1&&\\.", "devORx", "^v2$")
+HOLD_POOL = ("^prod", "^release-", "^v1&&\\.", "devORx", "^v2$", "^release-&&^prod", "v2&&devORlatest")
+"""Hold patterns; the last two hold only an image whose tags match their `&&` parts together."""
 
 
 _kinds = st.sampled_from(("manifest", "manifest", "index", "referrer", "cosign"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -125,6 +126,13 @@ CASES: list[tuple[str, list[Image], InUse | None, dict[str, Any], dict[str, tupl
         },
     ),
     ("held tag", [image("a", tags=("v1", "prod-7"))], None, {}, {"a": (KEEP, Reason.HELD_TAG)}),
+    (
+        "held by tags together: every && part of one OR part matches one of its tags",
+        [image("a", tags=("2.87.0-rc1", "candidate")), image("b", tags=("candidate", "2.86.0"))],
+        None,
+        {"hold_tags": ("^x-ORcandidate&&2\\.87",)},
+        {"a": (KEEP, Reason.HELD_TAG), "b": (DELETE, Reason.EXPIRED)},
+    ),
     (
         "newest n, ties broken by digest",
         [image("a", days=3), image("b", days=3), image("c", days=1), image("d", days=9)],
@@ -438,6 +446,10 @@ def test_details_name_the_evidence() -> None:
     assert details([image("a", tags=("x", "prod-1", "prod-0"))]) == [
         "tag 'prod-0' matches hold pattern '^prod'"
     ]
+    together = image("a", tags=("rc", "2.87", "candidate"))
+    assert details([together], hold_tags=("2\\.8&&rcORcandidate&&2",)) == [
+        "tags '2.87', 'rc' together match hold pattern '2\\\\.8&&rcORcandidate&&2'"
+    ]
     assert details([image("a", days=1)], keep_latest=3) == ["#1 of the 3 newest"]
     assert details([image("a", days=1.5)], older_than=timedelta(days=30)) == [
         "pushed 36h ago, younger than 30d"
@@ -526,7 +538,7 @@ def test_nothing_protected_is_ever_removed(case: tuple[Repository, InUse, Policy
         if not _removed(d):
             continue
         assert not uses.sources(d.image), d
-        assert not any(p.search(tag) for tag in d.image.tags for p in pol.hold_tags), d
+        assert not any(_holds(p.source, d.image.tags) for p in pol.hold_tags), d
         assert d.image.digest not in newest, d
     for parent in repository.images:  # whatever a kept image lists or has attached stays
         members = [
@@ -540,6 +552,14 @@ def test_nothing_protected_is_ever_removed(case: tuple[Repository, InUse, Policy
         if not parent.children_known and decisions[parent.digest].action is KEEP:
             orphans = [decisions[d] for d in _orphans(repository) if d != parent.digest]
             assert not [o for o in orphans if _removed(o)], parent
+
+
+def _holds(source: str, tags: tuple[str, ...]) -> bool:
+    """holdTags, written the obvious way: some OR part has every && part matching at least one tag."""
+    return any(
+        all(any(re.search(part, tag) for tag in tags) for part in alternative.split("&&"))
+        for alternative in source.split("OR")
+    )
 
 
 def _orphans(repository: Repository) -> set[str]:

@@ -1,4 +1,5 @@
-"""The seed's pattern syntax: re.search semantics, `aORb`, `a&&b`, OR looser than &&."""
+"""The seed's pattern syntax: re.search semantics, `aORb`, `a&&b`, OR looser than &&, and how holdTags
+match an image's tags together, checked against the seed's own reading (aws-ecr-cleaner)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecrgc.patterns import PatternError, compile_pattern
+from ecrgc.patterns import PatternError, compile_pattern, spacing_warning, trimmed
 
 # Regexes without the separators; some overlap, so that ORs and &&s change outcomes.
 _PARTS = ["a", "b", "^a", "b$", "a.b", "[ab]+", "x*", r"\.", "(a|b)c", "ab?", "^$", ".", "^[^a]", "c{2}"]
@@ -85,14 +86,81 @@ def test_the_parsed_form_keeps_the_structure() -> None:
         ("aOR", "pattern 'aOR' has an empty part around OR or &&: remove the stray separator"),
         ("&&a", "pattern '&&a' has an empty part around OR or &&: remove the stray separator"),
         ("", "pattern '' has an empty part around OR or &&: remove the stray separator"),
-        (
-            "a OR b",
-            "pattern 'a OR b': part 'a ' starts or ends with a space, "
-            "which no tag or repository name contains: remove it (write 'aORb', not 'a OR b')",
-        ),
+        ("a OR  ", "pattern 'a OR  ' has an empty part around OR or &&: remove the stray separator"),
     ],
 )
 def test_bad_patterns_say_which_part_and_why(source: str, message: str) -> None:
     with pytest.raises(PatternError) as caught:
         compile_pattern(source)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [("release OR 2\\.85", "releaseOR2\\.85"), (" a && b OR\tc ", "a&&bORc"), ("aORb", "aORb")],
+)
+def test_spaces_around_parts_are_trimmed_as_the_seed_trims_them(source: str, expected: str) -> None:
+    # util.MultiRegexMatch: strings.TrimSpace on every part after the split.
+    assert trimmed(source) == expected
+    compiled = compile_pattern(source)
+    assert [[rx.pattern for rx in alt] for alt in compiled.alternatives] == [
+        [rx.pattern for rx in alt] for alt in compile_pattern(expected).alternatives
+    ]
+    assert compiled.source == source
+    assert spacing_warning(source) == (
+        None
+        if source == expected
+        else f"pattern {source!r}: the spaces around its parts are ignored: write {expected!r}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "tags", "expected"),
+    [
+        ("candidate&&2\\.87", ("2.87.0-rc1", "candidate"), ("2.87.0-rc1", "candidate")),
+        ("candidate&&2\\.87", ("2.87.0-rc1",), ()),
+        ("xORcandidate&&2\\.87&&rc", ("2.87.0-rc1", "candidate"), ("2.87.0-rc1", "candidate")),
+        ("^v1ORprod", ("prod-2", "prod-1", "v1"), ("v1",)),
+        ("^v1", (), ()),
+    ],
+)
+def test_tags_holding_names_the_tags_that_match_together(
+    source: str, tags: tuple[str, ...], expected: tuple[str, ...]
+) -> None:
+    assert compile_pattern(source).tags_holding(tags) == expected
+
+
+def seed_holds(source: str, tags: list[str]) -> bool:
+    """aws-ecr-cleaner's hold test, from its code: `ecr.FilterImagesForDeletion` never holds an untagged image
+    and prints the tag list as one string (`fmt.Sprintf("%s", tagList)`: `[a b]`), which
+    `util.MultiRegexMatch` tests: split on OR when there is one (trimming each part, && kept as regex
+    text), else on && (every part must match), else the whole pattern."""
+    if not tags:
+        return False
+    combined = "[" + " ".join(tags) + "]"
+    if "OR" in source:
+        return any(re.search(part.strip(), combined) for part in source.split("OR"))
+    if "&&" in source:
+        return all(re.search(part.strip(), combined) for part in source.split("&&"))
+    return re.search(source, combined) is not None
+
+
+# Regexes that can match only inside one tag (no `.`, `\\s`, brackets or negated classes, which could match
+# the seed's separators), some anchored (never true in the seed: the printed list starts with `[`).
+_TAG_PARTS = ["rc", "^rc", "candidate", "2\\.87", "2\\.(84|87)", "^2", "1$", "v[0-9]+", "(2025|2024)", "x*"]
+_tag_sources = st.builds(
+    lambda separator, alternatives: separator.join(alternatives),
+    st.sampled_from(["OR", " OR "]),  # the seed's README writes both
+    st.lists(
+        st.lists(st.sampled_from(_TAG_PARTS), min_size=1, max_size=3).map("&&".join), min_size=1, max_size=3
+    ),
+)
+_image_tags = st.lists(st.sampled_from(["2.87.0-rc1", "candidate", "rc2", "v12", "2024-01", "x", "2.84"]))
+
+
+@settings(deadline=None)  # a shared machine: per-example time limits would measure the neighbours
+@given(source=_tag_sources, tags=_image_tags)
+def test_holdtags_hold_at_least_what_the_seed_held(source: str, tags: list[str]) -> None:
+    pattern = compile_pattern(source)
+    if seed_holds(source, tags):
+        assert pattern.tags_holding(tags), (source, tags)

@@ -136,6 +136,18 @@ def test_seed_syntax_patterns_select_as_the_seed_did() -> None:
     assert policy.selects("fsaas/logstash")  # not ^saas/, so not excluded
 
 
+def test_spaces_around_or_are_trimmed_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    # The seed trimmed them (util.MultiRegexMatch); a policy file is ecrgc's own syntax, so it is warned.
+    policy = _load(DATA / "valid" / "pattern-spaces-around-or.yaml")
+    assert [p.source for p in policy.hold_tags] == ["^release- OR ^stable$"]
+    assert policy.hold_tags[0].search("release-1")
+    assert policy.hold_tags[0].search("stable")
+    assert [r.getMessage() for r in caplog.records] == [
+        "pattern-spaces-around-or.yaml::$.spec.rules.holdTags[0]: pattern '^release- OR ^stable$': "
+        "the spaces around its parts are ignored: write '^release-OR^stable$'"
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
