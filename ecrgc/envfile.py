@@ -5,21 +5,27 @@ docker compose and python-dotenv), so `DRYRUN=true ecrgc run` does what it says;
 from the environment is named wherever its value is reported. Only the seed's variables below are read
 from the environment. Command-line flags win over both (`ecrgc run`).
 
-The file format is the one `bash` sources, minus expansion: `KEY=VALUE` lines, optional `export `,
-`#` comments (whole lines, or after whitespace in an unquoted value), 'single quotes' taken literally,
-"double quotes" where a backslash escapes only `"`, `\\`, `$` and a backquote. `$` is never expanded.
+The file format is godotenv's (the seed loaded its `.env` with it), read by python-dotenv, which follows it:
+`KEY=VALUE` lines, optional `export `, `#` comments (whole lines, or after whitespace in an unquoted value),
+'single' and "double" quotes. Where the two readers differ, ecrgc refuses the value rather than read it
+otherwise than the seed did: a `$NAME` or `${NAME}` outside single quotes (godotenv expanded it, ecrgc
+never expands), and a backslash inside double quotes (godotenv dropped it, python-dotenv keeps it).
 """
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from dotenv.parser import Binding, Original, parse_stream
 
 from ecrgc.errors import ConfigError
 from ecrgc.model import CURRENT_CONTEXT, Policy
+from ecrgc.patterns import AND, OR, seed_warnings, trimmed
 from ecrgc.policy import document_problems, policy_from_document
 from ecrgc.yamlfile import JsonPath, json_path
 
@@ -33,19 +39,26 @@ POLICY_VARIABLES = (
     "PROTECT_INUSE_BY_K8S",
 )
 RUN_VARIABLES = ("DRYRUN", "LIST_ONLY", "AUTO_CONFIRM", "INTERACTIVE_MODE", "LOGDIR", "DEBUG")
-SEED_IMAGE_LISTS = "IMG_LIST/*_IMG_LIST.txt"
-"""The seed's in-use lists (one per environment, refreshed by `IMG_LIST/list_img.sh`)."""
+SEED_ENVS = ("pre", "prd", "mgmt")
+"""The seed's environments (`config.LoadConfig` refuses any other ENV, in any case)."""
+
+InUseSources = Literal["list", "cluster", "both"]
+"""What a seed policy protects with PROTECT_INUSE_BY_K8S=true: the ENV's list, the cluster, or both."""
 
 _HINTS = {
-    "ENV": "set the environment name, e.g. ENV=PRD (the policy is named seed-prd)",
+    "ENV": "set ENV=pre, prd or mgmt (the policy is named seed-pre, seed-prd or seed-mgmt)",
     "AWS_REGION": "set the registry's region, e.g. AWS_REGION=ap-northeast-1",
     "TARGET_REPO_REGEX": "set the regex of the repositories to clean, e.g. TARGET_REPO_REGEX='^saas/'",
     "PROTECT_LATEST": "set how many of the newest images to keep per repository, e.g. PROTECT_LATEST=3",
     "PROTECT_INUSE_BY_K8S": "set true to keep the images the current kube context and IMG_LIST/ use",
 }
+_ENV_HINT = "set ENV=pre, prd or mgmt (the seed knows these three, and their IMG_LIST/<ENV>_IMG_LIST.txt)"
 _TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
-_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
-_DOUBLE_ESCAPES = '"\\$`'
+_SEED_BOOLEANS = ("PROTECT_INUSE_BY_K8S", "DRYRUN", "LIST_ONLY", "AUTO_CONFIRM", "INTERACTIVE_MODE", "DEBUG")
+_ASSIGNMENT = re.compile(r"^(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=[ \t]*(?P<quote>['\"]?)")
+_EXPANDED = re.compile(r"\$(?:\{|[A-Z0-9_])")
+_ANCHORED = re.compile(r"^\^|(?<!\.\*)(?<!\\)\$$")
+"""A regex anchored at a tag's start, or at its end other than after `.*` (which reaches the list's end)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,59 +111,60 @@ def parse_env_text(text: str, source: str) -> dict[str, str]:
     values: dict[str, str] = {}
     lines: dict[str, int] = {}
     errors: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+    for binding in parse_stream(io.StringIO(text)):
+        number = _first_line(binding.original)
+        problem = _problem(binding)
+        if problem is not None:
+            errors.append(f"{source}: line {number}: {problem}")
             continue
-        try:
-            name, value = _parse_line(stripped)
-        except ValueError as error:
-            errors.append(f"{source}: line {number}: {error}")
-            continue
-        if name in lines:
-            errors.append(f"{source}: line {number}: {name} is already set on line {lines[name]}: keep one")
-        lines[name], values[name] = number, value
+        if binding.key is None or binding.value is None:
+            continue  # a comment or blank lines
+        if binding.key in lines:
+            first = lines[binding.key]
+            errors.append(f"{source}: line {number}: {binding.key} is already set on line {first}: keep one")
+        lines[binding.key], values[binding.key] = number, binding.value
     if errors:
         count = f"{len(errors)} error{'s' if len(errors) > 1 else ''}"
         raise ConfigError(f"{source}: the .env file does not parse ({count})", errors=tuple(errors))
     return values
 
 
-def _parse_line(line: str) -> tuple[str, str]:
-    match = _LINE.match(line)
+def _first_line(original: Original) -> int:
+    """The line on which the statement starts (python-dotenv counts from the blank lines before it)."""
+    text = original.string
+    return original.line + text[: len(text) - len(text.lstrip())].count("\n")
+
+
+def _problem(binding: Binding) -> str | None:
+    """What is wrong with one statement, naming its variable when it has one; None when it is fine."""
+    statement = binding.original.string.strip()
+    first = statement.split("\n", 1)[0]
+    match = _ASSIGNMENT.match(statement)
+    if binding.error or (binding.key is not None and (binding.value is None or match is None)):
+        if match is None:
+            return f"expected NAME=VALUE, got {first!r}"
+        return (
+            f"{match['name']}: the value does not parse: close its quote, and write nothing after it but a"
+            " # comment"
+        )
     if match is None:
-        raise ValueError(f"expected NAME=VALUE, got {line!r}")
-    name, rest = match.groups()
-    if rest[:1] == "'":
-        end = rest.find("'", 1)
-        value, after = (rest[1:end], rest[end + 1 :]) if end > 0 else (None, "")
-    elif rest[:1] == '"':
-        value, after = _double_quoted(rest)
-    else:
-        return name, re.split(r"\s+#", rest, maxsplit=1)[0].rstrip()
-    if value is None:
-        raise ValueError(f"{name}: the quote is not closed (a value spans one line)")
-    trailing = after.strip()
-    if after and (after[0] not in " \t" or (trailing and not trailing.startswith("#"))):
-        raise ValueError(f"{name}: unexpected text after the closing quote: {trailing!r}")
-    return name, value
-
-
-def _double_quoted(rest: str) -> tuple[str | None, str]:
-    """The value of a bash double-quoted string at the start of `rest`, and what follows it."""
-    chars: list[str] = []
-    index = 1
-    while index < len(rest):
-        char = rest[index]
-        if char == "\\" and index + 1 < len(rest) and rest[index + 1] in _DOUBLE_ESCAPES:
-            chars.append(rest[index + 1])
-            index += 2
-            continue
-        if char == '"':
-            return "".join(chars), rest[index + 1 :]
-        chars.append(char)
-        index += 1
-    return None, ""
+        return None  # a comment
+    name, quote, value = match["name"], match["quote"], binding.value or ""
+    if quote != "'" and _EXPANDED.search(value):
+        # godotenv expanded $NAME and ${NAME} here (the seed read `a$ORb` as `ab`); ecrgc never expands.
+        return (
+            f"{name}: {value!r} holds a $ that the seed (godotenv) would have expanded and ecrgc does not:"
+            " write the value you mean, in single quotes"
+        )
+    raw = statement[match.end() :]
+    if (quote == '"' and "\\" in raw) or (quote == "'" and ("\\\\" in raw or "\\'" in raw)):
+        # godotenv dropped every backslash in double quotes ("2\.85" was 2.85) and kept all in single
+        # quotes; python-dotenv keeps some in double quotes and unescapes \\ and \' in single quotes.
+        return (
+            f"{name}: the seed (godotenv) read the backslashes of this quoted value otherwise than ecrgc"
+            " would: write the value unquoted, or in single quotes without \\\\ or \\'"
+        )
+    return None
 
 
 def parse_bool(env: SeedEnv, name: str, default: bool) -> bool:
@@ -200,22 +214,35 @@ def policy_document_from_env(env: SeedEnv) -> dict[str, Any]:
     return document
 
 
-def _document(env: SeedEnv) -> tuple[dict[str, Any], list[str]]:
+def seed_image_list(env: SeedEnv) -> str:
+    """This ENV's list, `IMG_LIST/PRE_IMG_LIST.txt` for ENV=pre: the only one the seed reads."""
+    return f"IMG_LIST/{env.get('ENV').strip().upper()}_IMG_LIST.txt"
+
+
+def _document(env: SeedEnv, in_use: InUseSources = "both") -> tuple[dict[str, Any], list[str]]:
     """The document, and the errors of variables that are not a number or boolean (a missing one raises)."""
     errors = [f"{env.source}: {name} is not set: {_HINTS[name]}" for name in _HINTS if not env.get(name)]
     _raise_if(env, errors)
-    repositories: dict[str, Any] = {"include": [env.get("TARGET_REPO_REGEX")]}
+    known = env.get("ENV").strip().lower() in SEED_ENVS
+    if not known:
+        errors.append(f"{env.where('ENV')}: {env.get('ENV')!r} is not pre, prd or mgmt: {_ENV_HINT}")
+    repositories: dict[str, Any] = {"include": [trimmed(env.get("TARGET_REPO_REGEX"))]}
     if env.get("EXCLUDE_REPO_REGEX"):
-        repositories["exclude"] = [env.get("EXCLUDE_REPO_REGEX")]
+        repositories["exclude"] = [trimmed(env.get("EXCLUDE_REPO_REGEX"))]
     rules: dict[str, Any] = {"untagged": True}
     if env.get("HOLD_TAG_REGEX"):
-        rules["holdTags"] = [env.get("HOLD_TAG_REGEX")]
+        rules["holdTags"] = [trimmed(env.get("HOLD_TAG_REGEX"))]
     rules["keepLatest"] = _whole_number(errors, env, "PROTECT_LATEST")
     spec: dict[str, Any] = {"region": env.get("AWS_REGION"), "repositories": repositories, "rules": rules}
     if _checked(errors, env, "PROTECT_INUSE_BY_K8S", False):
-        spec["protect"] = {"kubernetes": {"contexts": [CURRENT_CONTEXT]}, "imageLists": [SEED_IMAGE_LISTS]}
+        protect: dict[str, Any] = {}
+        if in_use != "list":
+            protect["kubernetes"] = {"contexts": [CURRENT_CONTEXT]}
+        if in_use != "cluster":
+            protect["imageLists"] = [seed_image_list(env)]
+        spec["protect"] = protect
     spec |= {"action": "delete", "deleteEmptyRepositories": False}
-    name = "seed-" + env.get("ENV").strip().lower().replace("_", "-")
+    name = "seed-" + (env.get("ENV").strip().lower() if known else "env")  # an unknown ENV is reported above
     return {"apiVersion": "ecrgc/v1", "kind": "Policy", "metadata": {"name": name}, "spec": spec}, errors
 
 
@@ -237,9 +264,12 @@ _VARIABLE_OF_FIELD: dict[JsonPath, str] = {
 }
 
 
-def policy_from_env(env: SeedEnv) -> Policy:
-    """The validated policy for the seed's variables; every problem names the variable to fix."""
-    document, errors = _document(env)
+def policy_from_env(env: SeedEnv, in_use: InUseSources = "both") -> Policy:
+    """The validated policy for the seed's variables; every problem names the variable to fix.
+
+    With PROTECT_INUSE_BY_K8S=true it protects what `in_use` says (`ecrgc run` picks one, as the seed did).
+    """
+    document, errors = _document(env, in_use)
     errors += [f"{_where(env, path)}: {message}" for path, message in document_problems(document, {})]
     _raise_if(env, errors)
     return policy_from_document(document, env.source)
@@ -250,3 +280,24 @@ def _where(env: SeedEnv, path: JsonPath) -> str:
         if path[:length] in _VARIABLE_OF_FIELD:
             return env.where(_VARIABLE_OF_FIELD[path[:length]])
     return f"{env.source}::{json_path(path)}"  # a field the seed cannot set: a bug in the conversion
+
+
+def env_warnings(env: SeedEnv) -> list[str]:
+    """What the seed's pattern variables mean otherwise than they may look, each naming its variable."""
+    warnings = [
+        f"{env.where(name)}: {warning}"
+        for name in ("TARGET_REPO_REGEX", "EXCLUDE_REPO_REGEX", "HOLD_TAG_REGEX")
+        for warning in seed_warnings(env.get(name))
+    ]
+    warnings += [
+        f"{env.where(name)}: the seed read only 'true' as true, so it read {env.get(name)!r} as false"
+        for name in _SEED_BOOLEANS
+        if env.get(name).strip().lower() in _TRUE and env.get(name) != "true"
+    ]
+    hold = env.get("HOLD_TAG_REGEX")
+    if any(_ANCHORED.search(part.strip()) for alt in hold.split(OR) for part in alt.split(AND)):
+        warnings.append(
+            f"{env.where('HOLD_TAG_REGEX')}: the seed tested it against the printed tag list ('[a b]'), where"
+            " ^ and $ never match at a tag's edge; ecrgc tests each tag, so an anchored part now holds images"
+        )
+    return warnings

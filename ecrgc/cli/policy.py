@@ -56,4 +56,7 @@ def _policy_from_env(
 
     if env_file is None and Path(".env").is_file():
         env_file = Path(".env")
-    typer.echo(policy_command.run_from_env(env_file, os.environ), nl=False)
+    result = policy_command.run_from_env(env_file, os.environ)
+    for warning in result.warnings:
+        typer.echo(f"ecrgc: warning: {warning}", err=True)
+    typer.echo(result.text, nl=False)
