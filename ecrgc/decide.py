@@ -35,7 +35,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TypeVar, assert_never
 
-from ecrgc.model import Action, Decision, Image, ImageStatus, Policy, Reason, Repository, Usage
+from ecrgc.model import (
+    THIS_REGISTRY,
+    Action,
+    Decision,
+    Image,
+    ImageStatus,
+    Policy,
+    Reason,
+    Repository,
+    Usage,
+)
 
 DEFAULT_TAG = "latest"
 """The tag a reference without tag or digest means (`nginx` is `nginx:latest`)."""
@@ -69,13 +79,14 @@ class InUse:
 
 
 def in_use(usage: Usage, *, account: str, region: str) -> InUse:
-    """Keep the uses of this registry (every host spelling: `refs` sets account and region on the ref)."""
+    """Keep the uses of this registry: every host spelling (`refs` sets account and region on the ref), and
+    image-list lines written without a host (`THIS_REGISTRY`)."""
     digests: dict[str, set[str]] = {}
     tags: dict[tuple[str, str], set[str]] = {}
     ignored = 0
     for use in usage.uses:
         ref = use.ref
-        if (ref.account, ref.region) != (account, region):
+        if ref.host != THIS_REGISTRY and (ref.account, ref.region) != (account, region):
             ignored += 1
         elif ref.digest:  # the digest decides; a tag beside it is information only
             digests.setdefault(ref.digest, set()).add(use.source)

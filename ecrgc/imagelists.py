@@ -1,6 +1,8 @@
 """Image-list files (the seed's `IMG_LIST/<ENV>_IMG_LIST.txt`) <-> Usage.
 
-One reference per line, `#` comments and blank lines, tag and/or digest references, any registry host.
+One reference per line, `#` comments and blank lines, tag and/or digest references, any registry host. A
+reference without a host names a repository of the registry being planned (`saas/api:v1`): the seed's lists
+hold their references so (its `list_img.sh` and `k8s.FetchInUseImages` cut everything up to the first `/`).
 A configured list that is missing, unreadable or holds a line that does not parse stops the plan (fail
 closed): guessing would mean deleting what the list was written to protect.
 """
@@ -13,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ecrgc.errors import SourceUnavailable
-from ecrgc.model import ImageRef, InputFingerprint, InputKind, Usage, Use
-from ecrgc.refs import parse_reference
+from ecrgc.model import THIS_REGISTRY, ImageRef, InputFingerprint, InputKind, Usage, Use
+from ecrgc.refs import parse_list_reference
 
 
 def read_image_list(path: Path) -> Usage:
@@ -31,20 +33,30 @@ def read_image_lists(patterns: Sequence[str], base: Path) -> Usage:
     return usage
 
 
-def format_image_list(uses: Iterable[Use]) -> str:
-    """Render uses as an image list: one distinct reference per line, sorted, its sources as a comment."""
-    sources: dict[ImageRef, set[str]] = {}
+def format_image_list(uses: Iterable[Use], *, registry: tuple[str, str] | None = None) -> str:
+    """Render uses as an image list: one distinct reference per line, sorted, its sources as a comment.
+
+    `registry` (account, region): its references are written without their host, as the seed's lists hold
+    them, so that the seed (which compares `repository:tag`) can still read a list ecrgc wrote.
+    """
+    sources: dict[str, set[str]] = {}
     for use in uses:
-        sources.setdefault(use.ref, set()).add(use.source)
+        sources.setdefault(_written(use.ref, registry), set()).add(use.source)
     lines = [f"# images in use, written by ecrgc: {len(sources)} references"]
-    for ref in sorted(sources, key=str):
-        lines += [f"# used by {', '.join(sorted(sources[ref]))}", str(ref)]
+    for ref in sorted(sources):
+        lines += [f"# used by {', '.join(sorted(sources[ref]))}", ref]
     return "\n".join(lines) + "\n"
 
 
-def write_image_list(uses: Iterable[Use], out: Path) -> None:
-    """Write `format_image_list(uses)` to `out` (UTF-8, final newline)."""
-    out.write_text(format_image_list(uses), encoding="utf-8")
+def write_image_list(uses: Iterable[Use], out: Path, *, registry: tuple[str, str] | None = None) -> None:
+    """Write `format_image_list(uses, registry=registry)` to `out` (UTF-8, final newline)."""
+    out.write_text(format_image_list(uses, registry=registry), encoding="utf-8")
+
+
+def _written(ref: ImageRef, registry: tuple[str, str] | None) -> str:
+    if registry is None or (ref.account, ref.region) != registry:
+        return str(ref)
+    return str(ImageRef(host=THIS_REGISTRY, repository=ref.repository, tag=ref.tag, digest=ref.digest))
 
 
 def _expand(pattern: str, base: Path) -> list[str]:
@@ -81,6 +93,6 @@ def _parse_lines(text: str, name: str) -> Iterable[Use]:
         if not reference or reference.startswith("#"):
             continue
         try:
-            yield Use(ref=parse_reference(reference), source=f"{name}:{number}")
+            yield Use(ref=parse_list_reference(reference), source=f"{name}:{number}")
         except ValueError as error:
             raise SourceUnavailable(f"{name}:{number}: {error}: fix or remove the line") from None

@@ -106,9 +106,17 @@ class Repository:
     images: tuple[Image, ...] = ()
 
 
+THIS_REGISTRY = ""
+"""The host of a reference an image list holds without one: a repository of the registry being planned.
+
+The seed wrote and read its lists so (`list_img.sh` and `k8s.FetchInUseImages` cut each image up to its
+first `/`; `ecr.FilterImagesForDeletion` compares `repository:tag`)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ImageRef:
-    """A parsed image reference. `account`/`region` are set only for this or another ECR registry."""
+    """A parsed image reference. `account`/`region` are set only for this or another ECR registry; `host`
+    is `THIS_REGISTRY` for an image-list line without one."""
 
     host: str
     repository: str
@@ -118,7 +126,7 @@ class ImageRef:
     region: str | None = None
 
     def __str__(self) -> str:
-        text = f"{self.host}/{self.repository}"
+        text = f"{self.host}/{self.repository}" if self.host else self.repository
         if self.tag:
             text += f":{self.tag}"
         if self.digest:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ecrgc.model import ImageRef
+from ecrgc.model import THIS_REGISTRY, ImageRef
 
 # distribution/reference `reference/regexp.go`, spelled out so that every part is checkable here.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -35,11 +35,25 @@ _IMAGE_ID_SCHEMES = ("docker-pullable://", "docker://")
 def parse_reference(text: str) -> ImageRef:
     """Parse `name[:tag][@digest]`; a digest decides which image, a tag alongside it is kept as information.
 
-    Raises ValueError naming the reference and what is wrong with it.
+    A name without a registry host is Docker Hub's (`nginx` is `docker.io/library/nginx`), as for a
+    container runtime. Raises ValueError naming the reference and what is wrong with it.
     """
+    return _parse(text, DOCKER_HUB)
+
+
+def parse_list_reference(text: str) -> ImageRef:
+    """Parse an image-list line: as `parse_reference`, except that a name without a registry host names a
+    repository of the registry being planned (host `THIS_REGISTRY`), as in the seed's lists (`saas/api:v1`).
+
+    Over-protecting a Docker Hub image of the same name is the safe side. `docker.io/…` is Docker Hub's.
+    """
+    return _parse(text, THIS_REGISTRY)
+
+
+def _parse(text: str, hostless: str) -> ImageRef:
     rest, digest = _split_digest(text.strip(), text)
     name, tag = _split_tag(rest, text)
-    host, repository = _split_name(name, text)
+    host, repository = _split_name(name, text, hostless)
     account, region = ecr_registry(host) or (None, None)
     return ImageRef(host=host, repository=repository, tag=tag, digest=digest, account=account, region=region)
 
@@ -92,13 +106,13 @@ def _split_tag(text: str, original: str) -> tuple[str, str | None]:
     return text[:colon], tag
 
 
-def _split_name(name: str, original: str) -> tuple[str, str]:
+def _split_name(name: str, original: str, hostless: str) -> tuple[str, str]:
     first, _, remainder = name.partition("/")
     if remainder and ("." in first or ":" in first or first == "localhost"):
         host, path = first.lower(), remainder
     else:
-        host, path = DOCKER_HUB, name
-    if not _HOST.match(host):
+        host, path = hostless, name
+    if host != THIS_REGISTRY and not _HOST.match(host):
         raise ValueError(f"image reference {original!r}: {first!r} is not a valid registry host")
     if host in _DOCKER_HUB_ALIASES:
         host = DOCKER_HUB

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ecrgc.decide import InUse, decide, in_use
 from ecrgc.model import Action, Decision, Image, ImageStatus, Policy, Reason, Repository, Usage, Use
 from ecrgc.patterns import compile_pattern
-from ecrgc.refs import ecr_host, parse_reference
+from ecrgc.refs import ecr_host, parse_list_reference, parse_reference
 from tests import strategies as s
 
 KEEP, DELETE, ARCHIVE = Action.KEEP, Action.DELETE, Action.ARCHIVE
@@ -490,6 +490,17 @@ def test_in_use_keeps_only_this_registry_in_every_spelling() -> None:
     assert result.ignored == 3
     assert result.tags == {("app", "v1"): tuple(sorted(f"s{n}" for n in range(7)))}
     assert result.digests == {digest("a"): ("s7",), digest("b"): ("s8",)}
+
+
+def test_a_list_line_without_a_host_is_a_use_of_this_registry() -> None:
+    # The seed's lists hold `repository:tag` (list_img.sh); ecr.FilterImagesForDeletion compares just that.
+    uses = in_use(
+        Usage(uses=(Use(ref=parse_list_reference("app:v1"), source="IMG_LIST/PRE_IMG_LIST.txt:1"),)),
+        account=s.ACCOUNT,
+        region=s.REGION,
+    )
+    assert (uses.tags, uses.ignored) == ({("app", "v1"): ("IMG_LIST/PRE_IMG_LIST.txt:1",)}, 0)
+    assert decided([image("a", tags=("v1",))], uses) == {"a": (KEEP, Reason.IN_USE)}
 
 
 def test_an_action_that_removes_nothing_is_a_bug() -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ecrgc.errors import SourceUnavailable
 from ecrgc.imagelists import format_image_list, read_image_list, read_image_lists, write_image_list
-from ecrgc.model import ImageRef, InputFingerprint, InputKind, Use
+from ecrgc.model import THIS_REGISTRY, ImageRef, InputFingerprint, InputKind, Use
 from tests import strategies as s
 
 DATA = Path(__file__).parent / "data" / "imagelists"
@@ -36,15 +36,18 @@ def test_read_image_list_keeps_every_reference_with_its_line() -> None:
         (f"{ECR}/payments/api:v1.4.2", f"{path}:2"),
         (f"{ECR}/payments/api@sha256:{'1' * 64}", f"{path}:3"),
         (f"123456789012.dkr-ecr.eu-west-1.on.aws/payments/worker:v2@sha256:{'2' * 64}", f"{path}:5"),
-        ("docker.io/library/nginx:1.25", f"{path}:6"),
+        ("nginx:1.25", f"{path}:6"),
         ("ghcr.io/org/tool:latest", f"{path}:7"),
+        ("docker.io/library/redis:7", f"{path}:8"),
+        ("payments/web:dev-3", f"{path}:9"),  # the seed's list_img.sh writes this (cut -d'/' -f2-)
     ]
+    assert {use.ref.host for use in usage.uses[-4:]} == {THIS_REGISTRY, "ghcr.io", "docker.io"}
     assert usage.inputs == (
         InputFingerprint(
             kind=InputKind.IMAGE_LIST,
             name=str(path),
             sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-            references=5,
+            references=7,
         ),
     )
 
@@ -119,6 +122,29 @@ def test_format_image_list_golden() -> None:
     if os.environ.get("ECRGC_UPDATE_GOLDEN") == "1":
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8")
+
+
+def test_this_registrys_references_are_written_as_the_seed_writes_them(tmp_path: Path) -> None:
+    # list_img.sh (`cut -d'/' -f2-`) and k8s.FetchInUseImages (util.TrimRegistry) drop the host.
+    usage = read_image_list(DATA / PRD)
+    out = tmp_path / "PRD_IMG_LIST.txt"
+    write_image_list(usage.uses, out, registry=("123456789012", "eu-west-1"))
+    lines = [line for line in out.read_text().splitlines() if not line.startswith("#")]
+    assert lines == [
+        "docker.io/library/redis:7",
+        "ghcr.io/org/tool:latest",
+        "nginx:1.25",
+        "payments/api:v1.4.2",
+        f"payments/api@sha256:{'1' * 64}",
+        "payments/web:dev-3",
+        f"payments/worker:v2@sha256:{'2' * 64}",
+    ]
+    assert {use.ref.repository for use in read_image_list(out).uses if use.ref.host == THIS_REGISTRY} == {
+        "nginx",
+        "payments/api",
+        "payments/web",
+        "payments/worker",
+    }
 
 
 def test_write_image_list_round_trips(tmp_path: Path) -> None:

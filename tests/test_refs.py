@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecrgc.model import ImageRef
-from ecrgc.refs import ecr_host, ecr_registry, parse_image_id, parse_reference
+from ecrgc.model import THIS_REGISTRY, ImageRef
+from ecrgc.refs import ecr_host, ecr_registry, parse_image_id, parse_list_reference, parse_reference
 from tests import strategies as s
 
 D = "sha256:" + "ab" * 32
@@ -156,3 +156,27 @@ def test_every_ecr_spelling_reduces_to_one_key(
     }
     assert keys == {(account, region, repository, tag, digest)}
     assert parse_reference(f"{ecr_host(account, region)}/{repository}").account == account
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # What the seed's list_img.sh writes: `cut -d'/' -f2-` of each pod image.
+        ("saas/api:dev-3", ImageRef(host=THIS_REGISTRY, repository="saas/api", tag="dev-3")),
+        (
+            f"saas/api@sha256:{'a' * 64}",
+            ImageRef(host=THIS_REGISTRY, repository="saas/api", digest=f"sha256:{'a' * 64}"),
+        ),
+        ("nginx", ImageRef(host=THIS_REGISTRY, repository="nginx")),  # no `library/`: this registry's nginx
+        ("docker.io/nginx:1", ImageRef(host="docker.io", repository="library/nginx", tag="1")),
+        ("localhost:5000/x:1", ImageRef(host="localhost:5000", repository="x", tag="1")),
+    ],
+)
+def test_a_list_reference_without_a_host_names_this_registry(text: str, expected: ImageRef) -> None:
+    assert parse_list_reference(text) == expected
+    assert str(expected) == text.replace("docker.io/nginx", "docker.io/library/nginx")
+
+
+def test_a_list_reference_is_checked_like_any_other() -> None:
+    with pytest.raises(ValueError, match="'Saas/api' is not a valid repository name"):
+        parse_list_reference("Saas/api:1")
