@@ -33,6 +33,14 @@ def read_image_lists(patterns: Sequence[str], base: Path) -> Usage:
     return usage
 
 
+def has_references(path: Path) -> bool:
+    """Whether the list at `path` holds a reference: False when it is missing, empty or comments only.
+
+    A list that is there but cannot be read, or holds a line that does not parse, stops (fail closed).
+    """
+    return path.exists() and bool(_read(path, str(path)).uses)
+
+
 def format_image_list(uses: Iterable[Use], *, registry: tuple[str, str] | None = None) -> str:
     """Render uses as an image list: one distinct reference per line, sorted, its sources as a comment.
 

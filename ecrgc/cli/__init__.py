@@ -1,7 +1,7 @@
 """The command line: parses options, builds adapters, calls `commands.*.run_*`, renders, picks exit codes.
 
 This package holds the Typer app, the root options and the one error handler; each command group lives in
-its own module (`plan`, `apply`, `github`, `inuse`, `policy`, `sandbox`) and is registered below. Those
+its own module (`plan`, `apply`, `run`, `github`, `inuse`, `policy`, `sandbox`) and is registered below. Those
 modules import the adapters (boto3, the kubernetes client, the sandbox) inside the commands that need them,
 so that `ecrgc --version` or `ecrgc github …` never pays for the SDKs.
 
@@ -22,7 +22,7 @@ from typer._click.core import Context, ParameterSource  # typer vendors click; G
 from typer.core import TyperGroup
 
 from ecrgc import __version__
-from ecrgc.cli import apply, github, inuse, plan, policy, sandbox
+from ecrgc.cli import apply, github, inuse, plan, policy, run, sandbox
 from ecrgc.errors import ConfigError, EcrgcError
 
 __all__ = ["app", "main", "setup_logging"]
@@ -94,7 +94,8 @@ def _root(
     ] = False,
 ) -> None:
     ctx.meta["ecrgc.debug"] = debug
-    if ctx.invoked_subcommand and not ctx.resilient_parsing:
+    # `run` sets its logging up itself, once it has read the .env's LOGDIR, DEBUG and INTERACTIVE_MODE.
+    if ctx.invoked_subcommand not in (None, "run") and not ctx.resilient_parsing:
         explicit = ctx.get_parameter_source("log_dir") in (
             ParameterSource.COMMANDLINE,
             ParameterSource.ENVIRONMENT,
@@ -108,24 +109,27 @@ LOGGED_VERBS = frozenset({"plan", "apply", "run"})
 when --log-dir or LOGDIR asks, so that `ecrgc validate` or `ecrgc show` leaves no logs/ behind."""
 
 
-def setup_logging(*, debug: bool, log_dir: Path | None, verb: str) -> None:
-    """Logs go to stderr (warnings, or everything with --debug) and, unless `log_dir` is None, to a
-    timestamped file per run."""
+def setup_logging(
+    *, debug: bool, log_dir: Path | None, verb: str, file_name: str | None = None, console: bool = True
+) -> None:
+    """Logs go to stderr (warnings, or everything with --debug; nothing without `console`) and, unless
+    `log_dir` is None, to a timestamped file per run (`file_name` in `log_dir`, if given)."""
     root = logging.getLogger("ecrgc")
     root.setLevel(logging.DEBUG)
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    console = _Stderr()
-    console.setLevel(logging.DEBUG if debug else logging.WARNING)
-    console.setFormatter(logging.Formatter("ecrgc: %(message)s"))
-    root.addHandler(console)
+    if console:
+        stderr = _Stderr()
+        stderr.setLevel(logging.DEBUG if debug else logging.WARNING)
+        stderr.setFormatter(logging.Formatter("ecrgc: %(message)s"))
+        root.addHandler(stderr)
     if log_dir is None:
         return
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        file = logging.FileHandler(log_dir / f"ecrgc-{stamp}-{verb}.log", encoding="utf-8")
+        file = logging.FileHandler(log_dir / (file_name or f"ecrgc-{stamp}-{verb}.log"), encoding="utf-8")
     except OSError as exc:
         raise ConfigError(
             f"{log_dir}: cannot write the log directory ({exc.strerror}); set --log-dir or LOGDIR"
@@ -157,4 +161,4 @@ app.add_typer(policy.policy_app, name="policy")
 app.command("demo")(sandbox.demo)
 app.command("apply")(apply.apply)
 app.add_typer(inuse.inuse_app, name="inuse")
-app.command("run")(apply.run)
+app.command("run")(run.run)

@@ -1,18 +1,14 @@
-"""`ecrgc apply` (a reviewed plan) and `ecrgc run` (the seed's one-shot mode), and their exit codes."""
+"""`ecrgc apply`: a reviewed plan, re-verified and applied; its exit codes (`ecrgc run` shares them)."""
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
-from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from typer._click.core import ParameterSource  # typer vendors click
 
 from ecrgc import apply as apply_command
 from ecrgc.cli.plan import Format, Profile, echo_view
@@ -20,7 +16,6 @@ from ecrgc.errors import PlanRefused
 from ecrgc.model import OutcomeStatus
 
 if TYPE_CHECKING:
-    from ecrgc.envfile import RunOptions
     from ecrgc.model import Plan
 
 log = logging.getLogger("ecrgc")
@@ -132,117 +127,3 @@ def apply(
     log.info("apply report: %s", ", ".join(str(p) for p in files.paths))
     echo_view(render.report_text(result.report), Format.TEXT)
     raise typer.Exit(apply_exit_code(result))
-
-
-def _run_options(ctx: typer.Context, env_options: RunOptions, **flags: bool | None) -> RunOptions:
-    """The seed's options: explicit flags (and the root's --log-dir / --debug) win over the variables."""
-    root = ctx.find_root()
-    chosen: dict[str, Any] = {name: value for name, value in flags.items() if value is not None}
-    if root.get_parameter_source("log_dir") is ParameterSource.COMMANDLINE:
-        chosen["log_dir"] = root.params["log_dir"]
-    if root.get_parameter_source("debug") is ParameterSource.COMMANDLINE:
-        chosen["debug"] = root.params["debug"]
-    return replace(env_options, **chosen)
-
-
-def _run_confirm(options: RunOptions) -> Callable[[Plan], bool]:
-    from ecrgc import render
-
-    def confirm(plan: Plan) -> bool:
-        if not (options.interactive and sys.stdin.isatty() and sys.stderr.isatty()):
-            raise PlanRefused("no terminal to confirm on: set AUTO_CONFIRM=true or pass --auto-confirm")
-        typer.echo(render.plan_text(plan).split("\n\n", 1)[0], err=True)
-        return typer.confirm("Delete these images?", default=False, err=True)
-
-    return confirm
-
-
-def _quiet_console() -> None:
-    """INTERACTIVE_MODE=false: what would go to the terminal goes only to the log file."""
-    root = logging.getLogger("ecrgc")
-    for handler in list(root.handlers):
-        if type(handler) is logging.StreamHandler:  # the console; the FileHandler subclass stays
-            root.removeHandler(handler)
-
-
-def _emit(text: str, *, interactive: bool) -> None:
-    """Product output: stdout, or only the log file when INTERACTIVE_MODE=false."""
-    if interactive:
-        typer.echo(text, nl=False)
-    else:
-        log.info("%s", text.rstrip("\n"))
-
-
-def run(
-    ctx: typer.Context,
-    env_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--env-file", help="The seed's .env (default: ./.env if it exists); the environment wins."
-        ),
-    ] = None,
-    dry_run: Annotated[
-        bool | None, typer.Option("--dry-run/--no-dry-run", help="DRYRUN: plan and verify, delete nothing.")
-    ] = None,
-    list_only: Annotated[
-        bool | None, typer.Option("--list-only/--no-list-only", help="LIST_ONLY: print the candidates only.")
-    ] = None,
-    auto_confirm: Annotated[
-        bool | None, typer.Option("--auto-confirm/--no-auto-confirm", help="AUTO_CONFIRM: do not ask.")
-    ] = None,
-    interactive: Annotated[
-        bool | None,
-        typer.Option("--interactive/--no-interactive", help="INTERACTIVE_MODE: false logs to the file only."),
-    ] = None,
-    workers: Workers = apply_command.DEFAULT_WORKERS,
-    kubeconfig: Kubeconfig = None,
-) -> None:
-    """The seed's one-shot mode: its .env variables → a policy → plan → confirm → apply, in one go.
-
-    Exit codes as for apply (0 · 1 · 2 · 3); LIST_ONLY exits 0.
-    """
-    from ecrgc import render
-    from ecrgc.apply.report import ReportFiles
-    from ecrgc.aws import Registry
-    from ecrgc.cli import setup_logging
-    from ecrgc.commands import run as run_command
-    from ecrgc.envfile import load_seed_env, run_options_from_env
-
-    if env_file is None and Path(".env").is_file():
-        env_file = Path(".env")
-    env = load_seed_env(env_file, os.environ)
-    options = _run_options(
-        ctx,
-        run_options_from_env(env),
-        dry_run=dry_run,
-        list_only=list_only,
-        auto_confirm=auto_confirm,
-        interactive=interactive,
-    )
-    root = ctx.find_root().params
-    if (options.log_dir, options.debug) != (root.get("log_dir"), root.get("debug")):
-        setup_logging(debug=options.debug, log_dir=options.log_dir, verb="run")  # the .env's LOGDIR, DEBUG
-    if not options.interactive:
-        _quiet_console()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    reports = [] if options.list_only else [options.log_dir / f"run-{stamp}.jsonl"]
-    with ReportFiles(reports) as files:
-        result = run_command.run_once(
-            env,
-            options,
-            connect=lambda region: Registry(region, workers=workers),
-            base=Path(),
-            plan_path=options.log_dir / f"run-{stamp}.plan.json",
-            now=datetime.now(UTC),
-            confirm=_run_confirm(options),
-            kubeconfig=kubeconfig,
-            workers=workers,
-            on_plan=lambda plan: _emit(
-                render.plan_text(plan, details=options.list_only), interactive=options.interactive
-            ),
-            on_outcome=files.write,
-        )
-        if result.applied is not None:
-            files.finish(result.applied.report)
-            _emit(render.report_text(result.applied.report), interactive=options.interactive)
-    raise typer.Exit(0 if result.applied is None else apply_exit_code(result.applied))

@@ -89,10 +89,12 @@ def run_plan(
     now: datetime,
     expires_in: timedelta = DEFAULT_EXPIRY,
     progress: Callable[[int, int], None] | None = None,
+    on_decided: Callable[[Policy, Sequence[Decision]], None] | None = None,
 ) -> Plan:
     """Plan the policies against the live registry and in-use sources, as of `now`.
 
-    `progress(done, total)` is called as each repository has been scanned and decided.
+    `progress(done, total)` is called as each repository has been scanned and decided; `on_decided` sees
+    each repository's decisions (`ecrgc run` logs every image scanned, as the seed did).
     """
     region = target_region(policies)
     account = inventory.caller_account()
@@ -106,7 +108,10 @@ def run_plan(
     builder = _PlanBuilder()
     for done, repository in enumerate(inventory.scan(names), start=1):
         policy = owner[repository.name]
-        builder.add(repository, policy, decide.decide(repository, in_use, policy, now=now), in_use)
+        decisions = decide.decide(repository, in_use, policy, now=now)
+        builder.add(repository, policy, decisions, in_use)
+        if on_decided:
+            on_decided(policy, decisions)
         if progress:
             progress(done, len(names))
     return builder.build(

@@ -5,9 +5,11 @@ trail) and apply still re-verifies every image against the live registry before 
 `ecrgc apply` does; only the review step is a prompt instead of a pull request.
 
 The seed's switches: DRYRUN plans and verifies but deletes nothing; LIST_ONLY stops after the plan;
-AUTO_CONFIRM skips the prompt; PROTECT_INUSE_BY_K8S=true first refreshes `IMG_LIST/<ENV>_IMG_LIST.txt`
-from the current kube context (what the seed's `list_img.sh` did), then protects the union of every
-`IMG_LIST/*_IMG_LIST.txt` and the current context; false protects nothing in use.
+AUTO_CONFIRM skips the prompt. PROTECT_INUSE_BY_K8S=true protects what the seed protected: this ENV's list
+(`IMG_LIST/PRE_IMG_LIST.txt` for ENV=pre) when it holds a reference, and otherwise the current kube
+context, whose images are then written to that list (`cleaner.Run`: the cluster is read only when the
+file is missing or empty). A list that is used is never rewritten, and the cluster is not read then; a
+cluster that cannot be read stops the run. PROTECT_INUSE_BY_K8S=false protects nothing in use.
 """
 
 from __future__ import annotations
@@ -15,19 +17,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from ecrgc import apply as apply_command
-from ecrgc import imagelists, kube
+from ecrgc import imagelists
 from ecrgc.apply.executor import OutcomeSink
 from ecrgc.commands import plan as plan_command
-from ecrgc.envfile import RunOptions, SeedEnv, policy_from_env
+from ecrgc.envfile import RunOptions, SeedEnv, policy_from_env, seed_image_list
 from ecrgc.errors import PlanRefused
-from ecrgc.model import CURRENT_CONTEXT, KubeContext, Plan, Usage
+from ecrgc.model import Decision, Plan, Policy, Reason, Usage
 from ecrgc.planfile import write_plan_file
-from ecrgc.usage import collector
+from ecrgc.usage import Collector, collector
 
 
 class RunRegistry(plan_command.Inventory, apply_command.Target, Protocol):
@@ -36,9 +37,6 @@ class RunRegistry(plan_command.Inventory, apply_command.Target, Protocol):
 
 Confirm = Callable[[Plan], bool]
 """Asked before deleting (unless AUTO_CONFIRM or DRYRUN); False leaves everything as it is."""
-
-KubeReader = Callable[[Sequence[KubeContext]], Usage]
-"""Reads the images in use in kube contexts (`kube.collect` with the kubeconfig bound)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,20 +47,10 @@ class RunResult:
     plan_path: Path
     applied: apply_command.ApplyResult | None
     image_list: Path | None = None
-    """The IMG_LIST file refreshed from the current kube context (PROTECT_INUSE_BY_K8S=true)."""
-
-
-def image_list_path(env: SeedEnv, base: Path) -> Path:
-    """`IMG_LIST/<ENV>_IMG_LIST.txt` under `base`: the list the seed refreshed for its environment."""
-    return base / "IMG_LIST" / f"{env.get('ENV').strip()}_IMG_LIST.txt"
-
-
-def refresh_image_list(env: SeedEnv, base: Path, read: KubeReader) -> Path:
-    """Write the images the current kube context uses to this environment's IMG_LIST file."""
-    target = image_list_path(env, base)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    imagelists.write_image_list(read([KubeContext(name=CURRENT_CONTEXT)]).uses, target)
-    return target
+    """This ENV's list (PROTECT_INUSE_BY_K8S=true): read, or written from the cluster (`list_written`)."""
+    list_written: bool = False
+    kept_beyond_newest: int = 0
+    """Images in use beyond the newest PROTECT_LATEST in use: kept, where the seed deleted them."""
 
 
 def run_once(
@@ -78,34 +66,89 @@ def run_once(
     workers: int = apply_command.DEFAULT_WORKERS,
     on_plan: Callable[[Plan], None] | None = None,
     on_outcome: OutcomeSink | None = None,
+    on_decided: Callable[[Sequence[Decision]], None] | None = None,
 ) -> RunResult:
     """Plan the seed's policy against the live registry, save the plan, then confirm and apply it.
 
     `connect(region)` builds the registry for the region the seed's AWS_REGION names; `on_plan` sees the
-    plan as soon as it is made.
+    plan as soon as it is made, `on_decided` each repository's decisions.
     """
     policy = policy_from_env(env)
     registry = connect(policy.region)
-    image_list = None
-    if policy.protect.kubernetes:
-        image_list = refresh_image_list(env, base, partial(kube.collect, kubeconfig=kubeconfig))
     usage = collector(base=base, kubeconfig=kubeconfig)
-    plan = plan_command.run_plan([policy], inventory=registry, usage=usage, now=now)
+    plan_usage, written = usage, False
+    image_list = base / seed_image_list(env) if policy.protect.image_lists else None
+    if image_list is not None and imagelists.has_references(image_list):
+        policy = policy_from_env(env, "list")
+    elif image_list is not None:
+        policy = policy_from_env(env, "cluster")
+        plan_usage, written = _exporting(usage, image_list, registry), True
+    beyond = _BeyondNewest(on_decided)
+    plan = plan_command.run_plan([policy], inventory=registry, usage=plan_usage, now=now, on_decided=beyond)
     write_plan_file(plan, plan_path)
+    result = RunResult(
+        plan=plan,
+        plan_path=plan_path,
+        applied=None,
+        image_list=image_list,
+        list_written=written,
+        kept_beyond_newest=beyond.count,
+    )
     if on_plan is not None:
         on_plan(plan)  # shown before the question, so the user sees what they confirm
     if options.list_only:
-        return RunResult(plan=plan, plan_path=plan_path, applied=None, image_list=image_list)
+        return result
     if plan.actions and not (options.dry_run or options.auto_confirm or confirm(plan)):
         raise PlanRefused(f"{plan_path}: not confirmed; nothing was deleted")
     applied = apply_command.apply_plan(
         plan,
         source=str(plan_path),
         registry=registry,
-        usage=usage,
+        usage=usage,  # apply re-reads what the plan read; the list written above is not read back
         now=now,
         dry_run=options.dry_run,
         workers=workers,
         on_outcome=on_outcome,
     )
-    return RunResult(plan=plan, plan_path=plan_path, applied=applied, image_list=image_list)
+    return RunResult(
+        plan=plan,
+        plan_path=plan_path,
+        applied=applied,
+        image_list=image_list,
+        list_written=written,
+        kept_beyond_newest=beyond.count,
+    )
+
+
+def _exporting(collect: Collector, path: Path, registry: RunRegistry) -> Collector:
+    """`collect`, writing what it read to `path` as the seed did (its `k8s.FetchInUseImages`)."""
+    account = registry.caller_account()
+
+    def collect_and_write(policies: Sequence[Policy]) -> Usage:
+        usage = collect(policies)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        imagelists.write_image_list(usage.uses, path, registry=(account, registry.region))
+        return usage
+
+    return collect_and_write
+
+
+class _BeyondNewest:
+    """Counts the images the seed's PROTECT_LATEST deleted and ecrgc keeps (`ecr.FilterImagesForDeletion`
+    kept only the N newest of the tagged, unheld images in use), passing the decisions on."""
+
+    def __init__(self, then: Callable[[Sequence[Decision]], None] | None) -> None:
+        self.count = 0
+        self._then = then
+
+    def __call__(self, policy: Policy, decisions: Sequence[Decision]) -> None:
+        in_use = [
+            d
+            for d in decisions
+            if d.reason is Reason.IN_USE
+            and d.image.tags
+            and not any(p.tags_holding(d.image.tags) for p in policy.hold_tags)
+        ]
+        self.count += max(0, len(in_use) - policy.keep_latest)
+        if self._then is not None:
+            self._then(decisions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -112,12 +113,29 @@ def test_the_environment_beats_the_file_and_flags_beat_both(ecr: Sandbox, world:
 
 
 def test_interactive_mode_false_writes_only_to_the_log_file(ecr: Sandbox, world: World) -> None:
-    result = run(INTERACTIVE_MODE="false", AUTO_CONFIRM="true")
+    result = run(INTERACTIVE_MODE="false", AUTO_CONFIRM="true", DEBUG="true")
 
     assert result.exit_code == 0, result.output
-    assert result.stdout == ""
-    (log,) = logs().glob("ecrgc-*-run.log")
-    assert "ecrgc apply: 8 deleted" in log.read_text()
+    assert (result.stdout, result.stderr) == ("", "")
+    (log,) = logs().glob("*.log")  # DEBUG=true adds no second file
+    assert re.fullmatch(r"ecr_cleaner_app_\d{8}_\d{6}\.log", log.name)  # config.LoadConfig's name
+    text = log.read_text()
+    # What the seed's log held (cleaner.Run printed into it): the scan, the candidates, each deletion.
+    assert f"[Scanned] Repository: app/web, Tags: [release-1], Digest: {world.held}, PushedAt: " in text
+    assert f"[Scanned] Repository: app/api, Tags: [v0], Digest: {world.api_old}, PushedAt: " in text
+    assert f"delete app/api {world.api_old[:19]} v0 pushed " in text  # the candidate line
+    assert f"deleted app/api {world.api_old[:19]}" in text  # its outcome
+    assert "ecrgc apply: 8 deleted" in text
+    assert "ecrgc: ecrgc:" not in text
+
+
+def test_the_default_interactive_run_logs_as_much(ecr: Sandbox, world: World) -> None:
+    result = run("--auto-confirm")
+
+    assert result.exit_code == 0, result.output
+    (log,) = logs().glob("ecr_cleaner_app_*.log")
+    assert f"[Scanned] Repository: app/web, Tags: [v5], Digest: {world.newest}" in log.read_text()
+    assert f"deleted app/web {world.expired[:19]}" in log.read_text()
 
 
 def test_logdir_from_the_env_file(
@@ -131,23 +149,79 @@ def test_logdir_from_the_env_file(
 
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "seed-logs").glob("run-*.plan.json"))) == 1
+    assert len(list((tmp_path / "seed-logs").glob("ecr_cleaner_app_*.log"))) == 1
+    assert not (tmp_path / "logs").exists()  # no stray empty log where LOGDIR does not point
 
 
+def test_a_non_empty_list_is_used_as_is_and_the_cluster_not_read(
+    ecr: Sandbox, world: World, tmp_path: Path
+) -> None:
+    # cleaner.Run: k8s.LoadInUseImages when the file has content; FetchInUseImages only when it is missing
+    # or empty. No kubeconfig here (KUBECONFIG=/dev/null): reading the cluster would stop the run.
+    listed = "# written by the seed\napp/web:v1\n"
+    seed_list(tmp_path, "PRD", listed)
+    before = images(ecr)
+
+    result = run(PROTECT_INUSE_BY_K8S="true", AUTO_CONFIRM="true")
+
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "IMG_LIST" / "PRD_IMG_LIST.txt").read_text() == listed  # never rewritten
+    assert images(ecr) == before - (seed_deletions(world) - {("app/web", world.expired)})
+    assert "ecrgc run: in use: IMG_LIST/PRD_IMG_LIST.txt (used; the cluster not read)\n" in result.stdout
+
+
+def test_the_images_in_use_the_seeds_protect_latest_deleted_are_counted(ecr: Sandbox, world: World) -> None:
+    # ecr.FilterImagesForDeletion kept only the PROTECT_LATEST newest of the images in use: with
+    # PROTECT_LATEST=1 it deleted app/api:v1 (v9 is newer); ecrgc keeps both and says so.
+    seed_list(Path(), "PRD", "app/api:v1\napp/api:v9\n")
+
+    result = run("--list-only", PROTECT_INUSE_BY_K8S="true")
+
+    assert result.exit_code == 0, result.output
+    assert (
+        "ecrgc run: keeps 1 image in use beyond the newest PROTECT_LATEST=1 in use, which the seed would have"
+        " deleted\n"
+    ) in result.stdout
+
+
+def test_only_this_envs_list_counts(ecr: Sandbox, world: World, tmp_path: Path) -> None:
+    # config.LoadConfig maps ENV=prd to IMG_LIST/PRD_IMG_LIST.txt and to nothing else: another ENV's list
+    # is no stand-in, so with the PRD list missing the cluster must be read, and it cannot be here.
+    seed_list(tmp_path, "PRE", "app/web:v1\n")
+    before = images(ecr)
+
+    result = run(PROTECT_INUSE_BY_K8S="true", AUTO_CONFIRM="true")
+
+    assert result.exit_code != 0
+    assert "kube" in result.stderr.lower() or "kubeconfig" in result.stderr.lower(), result.stderr
+    assert images(ecr) == before
+    assert not (tmp_path / "IMG_LIST" / "PRD_IMG_LIST.txt").exists()
+
+
+@pytest.mark.parametrize("content", [None, "", "# comments only\n\n"])
 @pytest.mark.kube
-def test_protect_inuse_by_k8s_refreshes_the_image_list_and_protects_every_list(
-    ecr: Sandbox, world: World, tmp_path: Path, kube: Cluster
+def test_a_missing_or_empty_list_reads_the_cluster_and_writes_the_list_as_the_seed_did(
+    ecr: Sandbox, world: World, tmp_path: Path, kube: Cluster, content: str | None
 ) -> None:
     namespace = kube.namespace()
     host = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
     kube.create(o.pod(namespace, "api", o.pod_spec(f"{host}/app/api:v1")))
-    (tmp_path / "IMG_LIST").mkdir()
-    (tmp_path / "IMG_LIST" / "STG_IMG_LIST.txt").write_text(f"{host}/app/web:v1\n", encoding="utf-8")
+    if content is not None:
+        seed_list(tmp_path, "PRD", content)
     before = images(ecr)
 
     result = run("--kubeconfig", str(kube.kubeconfig), PROTECT_INUSE_BY_K8S="true", AUTO_CONFIRM="true")
 
     assert result.exit_code == 0, result.output
-    refreshed = (tmp_path / "IMG_LIST" / "PRD_IMG_LIST.txt").read_text()
-    assert f"{host}/app/api:v1\n" in refreshed
-    kept = {("app/api", world.api_used), ("app/web", world.expired)}
-    assert images(ecr) == before - (seed_deletions(world) - kept)
+    written = (tmp_path / "IMG_LIST" / "PRD_IMG_LIST.txt").read_text()
+    assert "\napp/api:v1\n" in written  # without the host, as list_img.sh and FetchInUseImages write it
+    assert images(ecr) == before - (seed_deletions(world) - {("app/api", world.api_used)})
+    assert (
+        "ecrgc run: in use: IMG_LIST/PRD_IMG_LIST.txt (written from the current kube context)\n"
+        in result.stdout
+    )
+
+
+def seed_list(base: Path, env: str, text: str) -> None:
+    (base / "IMG_LIST").mkdir(exist_ok=True)
+    (base / "IMG_LIST" / f"{env}_IMG_LIST.txt").write_text(text, encoding="utf-8")
