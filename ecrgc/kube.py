@@ -24,8 +24,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from ecrgc.errors import SourceUnavailable
-from ecrgc.kubeobjects import BUILTIN, CUSTOM, Object, Resource, dig, fingerprint, list_at, uses_of
-from ecrgc.model import CURRENT_CONTEXT, KubeContext, Usage, Use
+from ecrgc.kubeobjects import BUILTIN, CUSTOM, Object, Resource, dig, list_at, uses_of
+from ecrgc.model import CURRENT_CONTEXT, InputFingerprint, InputKind, KubeContext, Usage, Use
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def collect_context(
             uses |= found
     # A key, not the dataclass order: ImageRef's optional fields make `<` fail between None and a string.
     ordered = sorted(uses, key=lambda use: (str(use.ref), use.source))
-    return Usage(uses=tuple(ordered), inputs=(fingerprint(name, uses),))
+    return Usage(uses=tuple(ordered), inputs=(InputFingerprint.of_uses(InputKind.KUBERNETES, name, uses),))
 
 
 def connect(context: KubeContext, *, kubeconfig: str | None = None) -> tuple[str, ApiClient]:

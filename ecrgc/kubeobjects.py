@@ -6,13 +6,12 @@ and is tested without an apiserver. `ecrgc.kube` lists the objects and reduces t
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ecrgc.model import ImageRef, InputFingerprint, InputKind, Use
+from ecrgc.model import ImageRef, Use
 from ecrgc.refs import parse_image_id, parse_reference
 
 log = logging.getLogger(__name__)
@@ -151,10 +150,3 @@ def _parse(text: str, is_image_id: bool, source: str) -> ImageRef | None:
     except ValueError as exc:
         log.warning("%s: ignoring an image that no registry could serve: %s", source, exc)
         return None
-
-
-def fingerprint(cluster: str, uses: set[Use]) -> InputFingerprint:
-    """What was read from one cluster: the number of distinct references and a digest of their sorted list."""
-    refs = sorted({str(use.ref) for use in uses})
-    digest = hashlib.sha256("".join(f"{ref}\n" for ref in refs).encode()).hexdigest()
-    return InputFingerprint(kind=InputKind.KUBERNETES, name=cluster, sha256=digest, references=len(refs))

@@ -6,6 +6,7 @@ Nothing here does I/O or knows an SDK's shapes; adapters convert foreign dicts a
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -145,6 +146,10 @@ class Use:
 class InputKind(StrEnum):
     IMAGE_LIST = "image_list"
     KUBERNETES = "kubernetes"
+    ECS = "ecs"
+    LAMBDA = "lambda"
+    BATCH = "batch"
+    APP_RUNNER = "app_runner"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, order=True)
@@ -155,6 +160,13 @@ class InputFingerprint:
     name: str
     sha256: str = ""
     references: int = 0
+
+    @classmethod
+    def of_uses(cls, kind: InputKind, name: str, uses: Iterable[Use]) -> InputFingerprint:
+        """What was read from a live source: its distinct references and a digest of their sorted list."""
+        refs = sorted({str(use.ref) for use in uses})
+        digest = hashlib.sha256("".join(f"{ref}\n" for ref in refs).encode()).hexdigest()
+        return cls(kind=kind, name=name, sha256=digest, references=len(refs))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -212,12 +224,36 @@ class KubeContext:
     allow_empty: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class AwsAccount:
+    """One more account (and its regions) whose AWS-native workloads pull from the registry."""
+
+    role_arn: str | None = None
+    """The role to assume with STS; None: the plan's own credentials."""
+    regions: tuple[str, ...] = ()
+    """Empty: the registry's region."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AwsProtection:
+    """Which AWS services' workloads count as in use (`protect.aws`), and in which accounts besides the
+    registry's own."""
+
+    ecs_revisions: int | None = None
+    """ECS is read when set: per family, the newest this many ACTIVE task-definition revisions."""
+    lambda_functions: bool = False
+    batch: bool = False
+    app_runner: bool = False
+    accounts: tuple[AwsAccount, ...] = ()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Protection:
     """The sources of in-use images a policy names."""
 
     kubernetes: tuple[KubeContext, ...] = ()
     image_lists: tuple[str, ...] = ()
+    aws: AwsProtection = AwsProtection()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

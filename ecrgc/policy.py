@@ -19,7 +19,16 @@ from typing import Any
 import jsonschema
 
 from ecrgc.errors import ConfigError
-from ecrgc.model import IN_CLUSTER, Action, KubeContext, Pattern, Policy, Protection
+from ecrgc.model import (
+    IN_CLUSTER,
+    Action,
+    AwsAccount,
+    AwsProtection,
+    KubeContext,
+    Pattern,
+    Policy,
+    Protection,
+)
 from ecrgc.patterns import PatternError, compile_pattern, spacing_warning
 from ecrgc.policyerrors import schema_problem
 from ecrgc.schemafiles import load_schema
@@ -195,7 +204,25 @@ def _protection(protect: Mapping[str, Any]) -> Protection:
     ]
     if kubernetes.get("inCluster", False):
         contexts.append(KubeContext(name=IN_CLUSTER, in_cluster=True, allow_empty=allow_empty))
-    return Protection(kubernetes=tuple(contexts), image_lists=tuple(protect.get("imageLists", [])))
+    return Protection(
+        kubernetes=tuple(contexts),
+        image_lists=tuple(protect.get("imageLists", [])),
+        aws=_aws_protection(protect.get("aws", {})),
+    )
+
+
+def _aws_protection(aws: Mapping[str, Any]) -> AwsProtection:
+    ecs = aws.get("ecs")
+    return AwsProtection(
+        ecs_revisions=int(ecs["taskDefinitionRevisions"]) if ecs is not None else None,
+        lambda_functions=aws.get("lambda", False),
+        batch=aws.get("batch", False),
+        app_runner=aws.get("appRunner", False),
+        accounts=tuple(
+            AwsAccount(role_arn=entry.get("roleArn"), regions=tuple(entry.get("regions", [])))
+            for entry in aws.get("accounts", [])
+        ),
+    )
 
 
 def _duplicate_names(policies: Sequence[Policy]) -> Iterator[str]:

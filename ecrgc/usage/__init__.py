@@ -15,12 +15,18 @@ from functools import partial
 from pathlib import Path
 
 from ecrgc.model import Policy, Usage
-from ecrgc.usage import imagelists, kubernetes
+from ecrgc.usage import awslambda, batch, ecs, imagelists, kubernetes
 from ecrgc.usage.source import SOURCE_TIMEOUT, SourceFactory, SourceOptions, UsageSource, read_all
 
 __all__ = ["SOURCES", "Collector", "SourceOptions", "UsageSource", "collect", "collector"]
 
-SOURCES: tuple[SourceFactory, ...] = (imagelists.sources, kubernetes.sources)
+SOURCES: tuple[SourceFactory, ...] = (
+    imagelists.sources,
+    kubernetes.sources,
+    ecs.sources,
+    awslambda.sources,
+    batch.sources,
+)
 
 Collector = Callable[[Sequence[Policy]], Usage]
 """What planning and apply call with the policies (`collector(...)`); raises SourceUnavailable."""
