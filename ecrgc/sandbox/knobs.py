@@ -115,6 +115,8 @@ class Knobs:
     same_call_children: SameCallChildren = SameCallChildren.REJECT
     throttles: dict[str, TokenBucket] = field(default_factory=dict)
     """Per-operation token buckets; an empty bucket answers HTTP 400 ThrottlingException."""
+    denied: set[str] = field(default_factory=set)
+    """Operations IAM denies: answered HTTP 400 AccessDeniedException, as AWS answers a missing permission."""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)

@@ -1,5 +1,6 @@
-"""The HTTP side: ECR's JSON 1.1 protocol and STS GetCallerIdentity (query protocol), with the knobs'
-latency, throttling and faults applied before a call reaches the registry; and `Sandbox`, which runs it."""
+"""The HTTP side: ECR's JSON 1.1 protocol, App Runner's JSON 1.0 (`ecrgc.sandbox.apprunner`) and STS
+GetCallerIdentity (query protocol), with the knobs' latency, throttling, denials and faults applied before a
+call reaches the registry; and `Sandbox`, which runs it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
-from ecrgc.sandbox import api, exceptions
+from ecrgc.sandbox import api, apprunner, exceptions
 from ecrgc.sandbox.knobs import CallCounter, Clock, Knobs
 from ecrgc.sandbox.registry import Registry
 
@@ -89,6 +90,10 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.headers.get("X-Amz-Target") or ""
         if target.startswith(TARGET_PREFIX):
             self._serve(target.removeprefix(TARGET_PREFIX), raw, self._ecr, self._ecr_error)
+        elif target.startswith(apprunner.TARGET_PREFIX):
+            self._serve(
+                target.removeprefix(apprunner.TARGET_PREFIX), raw, self._apprunner, self._apprunner_error
+            )
         elif "GetCallerIdentity" in parse_qs(raw.decode()).get("Action", []):
             self._serve("GetCallerIdentity", raw, self._sts, self._sts_error)
         else:
@@ -114,6 +119,12 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if not knobs.admits(operation):
                 raise exceptions.throttled()
+            if operation in knobs.denied:
+                raise exceptions.ApiError(
+                    "AccessDeniedException",
+                    f"User: arn:aws:iam::{sandbox.registry.account}:user/sandbox is not authorized to"
+                    f" perform: {operation} because no identity-based policy allows the action",
+                )
             if knobs.roll(knobs.error_rate):
                 raise exceptions.server_error()
             answer(operation, raw)
@@ -122,6 +133,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _ecr_error(self, exc: exceptions.ApiError) -> None:
         self._json(exc.status, {"__type": exc.code, "message": exc.message}, exc.code)
+
+    def _apprunner_error(self, exc: exceptions.ApiError) -> None:
+        payload = json.dumps({"__type": exc.code, "Message": exc.message}).encode()
+        self._send(exc.status, payload, "application/x-amz-json-1.0", str(uuid.uuid4()), exc.code)
 
     def _sts_error(self, exc: exceptions.ApiError) -> None:
         """STS is the query protocol: an XML ErrorResponse, which botocore parses (and retries) by Code."""
@@ -138,6 +153,16 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             raise exceptions.ApiError("SerializationException", "Request body is not valid JSON") from exc
         self._json(200, api.handle(self.server.sandbox.registry, operation, body), "")
+
+    def _apprunner(self, operation: str, raw: bytes) -> None:
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError as exc:
+            raise exceptions.ApiError("SerializationException", "Request body is not valid JSON") from exc
+        sandbox = self.server.sandbox
+        reply = sandbox.apprunner.handle(operation, body, sandbox.clock.now_datetime())
+        payload = json.dumps(reply, separators=(",", ":")).encode()
+        self._send(200, payload, "application/x-amz-json-1.0", str(uuid.uuid4()), "")
 
     def _sts(self, _operation: str, _raw: bytes) -> None:
         request_id = str(uuid.uuid4())
@@ -177,6 +202,7 @@ class Sandbox:
         self.knobs = knobs or Knobs()
         self.calls = CallCounter()
         self.registry = Registry(account, region, self.clock, self.knobs)
+        self.apprunner = apprunner.AppRunner(account=account, region=region)
         self._address = (host, port)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None

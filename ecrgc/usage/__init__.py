@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from ecrgc.model import Policy, Usage
-from ecrgc.usage import awslambda, batch, ecs, imagelists, kubernetes
+from ecrgc.usage import apprunner, awslambda, batch, ecs, imagelists, kubernetes
 from ecrgc.usage.source import SOURCE_TIMEOUT, SourceFactory, SourceOptions, UsageSource, read_all
 
 __all__ = ["SOURCES", "Collector", "SourceOptions", "UsageSource", "collect", "collector"]
@@ -26,6 +26,7 @@ SOURCES: tuple[SourceFactory, ...] = (
     ecs.sources,
     awslambda.sources,
     batch.sources,
+    apprunner.sources,
 )
 
 Collector = Callable[[Sequence[Policy]], Usage]
