@@ -3,8 +3,9 @@
 One reference per line, `#` comments and blank lines, tag and/or digest references, any registry host. A
 reference without a host names a repository of the registry being planned (`saas/api:v1`): the seed's lists
 hold their references so (its `list_img.sh` and `k8s.FetchInUseImages` cut everything up to the first `/`).
-A configured list that is missing, unreadable or holds a line that does not parse stops the plan (fail
-closed): guessing would mean deleting what the list was written to protect.
+A configured list that is missing, unreadable, without a reference (unless its entry allows that) or holds
+a line that does not parse stops the plan (fail closed): guessing would mean deleting what the list was
+written to protect.
 """
 
 from __future__ import annotations
@@ -24,12 +25,20 @@ def read_image_list(path: Path) -> Usage:
     return _read(path, str(path))
 
 
-def read_image_lists(patterns: Sequence[str], base: Path) -> Usage:
-    """Read every file matching the glob `patterns` (relative to `base`); one that matches nothing stops."""
+def read_image_lists(patterns: Sequence[str], base: Path, *, allow_empty: bool = False) -> Usage:
+    """Read every file matching the glob `patterns` (relative to `base`); one that matches nothing stops,
+    and so does a file without a reference (empty, or comments only) unless `allow_empty`."""
     usage = Usage()
     for pattern in patterns:
         for name in _expand(pattern, base):
-            usage += _read(base / name, name)
+            read = _read(base / name, name)
+            if not (read.uses or allow_empty):
+                raise SourceUnavailable(
+                    f"image list {name} holds no reference, so it would protect nothing: restore its"
+                    f" references, or write {{path: '{pattern}', allowEmpty: true}} in protect.imageLists"
+                    " if nothing in use is right"
+                )
+            usage += read
     return usage
 
 

@@ -253,6 +253,9 @@ class Protection:
 
     kubernetes: tuple[KubeContext, ...] = ()
     image_lists: tuple[str, ...] = ()
+    """`protect.imageLists` paths and globs, in the policy's order."""
+    empty_lists_allowed: frozenset[str] = frozenset()
+    """The entries of `image_lists` set `allowEmpty: true`: a list there may hold no reference."""
     aws: AwsProtection = AwsProtection()
 
 

@@ -204,9 +204,11 @@ def _protection(protect: Mapping[str, Any]) -> Protection:
     ]
     if kubernetes.get("inCluster", False):
         contexts.append(KubeContext(name=IN_CLUSTER, in_cluster=True, allow_empty=allow_empty))
+    lists = [{"path": entry} if isinstance(entry, str) else entry for entry in protect.get("imageLists", [])]
     return Protection(
         kubernetes=tuple(contexts),
-        image_lists=tuple(protect.get("imageLists", [])),
+        image_lists=tuple(entry["path"] for entry in lists),
+        empty_lists_allowed=frozenset(entry["path"] for entry in lists if entry.get("allowEmpty", False)),
         aws=_aws_protection(protect.get("aws", {})),
     )
 

@@ -81,6 +81,21 @@ def test_an_empty_list_reads_as_no_references(tmp_path: Path) -> None:
     assert usage.inputs[0].references == 0
 
 
+@pytest.mark.parametrize("text", ["", "# nothing runs here\n\n"])
+def test_a_configured_list_without_a_reference_stops_unless_allowed(tmp_path: Path, text: str) -> None:
+    # An empty list is a lost export far more often than a registry with nothing in use.
+    (tmp_path / "IMG_LIST").mkdir()
+    (tmp_path / "IMG_LIST" / "PRE_IMG_LIST.txt").write_text(text)
+    with pytest.raises(SourceUnavailable) as caught:
+        read_image_lists(["IMG_LIST/*_IMG_LIST.txt"], tmp_path)
+    assert str(caught.value) == (
+        "image list IMG_LIST/PRE_IMG_LIST.txt holds no reference, so it would protect nothing: restore its"
+        " references, or write {path: 'IMG_LIST/*_IMG_LIST.txt', allowEmpty: true} in protect.imageLists if"
+        " nothing in use is right"
+    )
+    assert read_image_lists(["IMG_LIST/*_IMG_LIST.txt"], tmp_path, allow_empty=True).uses == ()
+
+
 def test_a_missing_list_stops(lists: Path) -> None:
     with pytest.raises(
         SourceUnavailable, match=r"^image list IMG_LIST/dev_IMG_LIST.txt cannot be read \(no such"

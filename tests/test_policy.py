@@ -106,7 +106,8 @@ def test_contexts_as_names_or_objects_with_allow_empty() -> None:
         KubeContext(name="tools", allow_empty=True),
         KubeContext(name="prd", allow_empty=False),  # an entry's own allowEmpty wins
     )
-    assert policy.protect.image_lists == ("IMG_LIST/*_IMG_LIST.txt", "exports/prd.txt")
+    assert policy.protect.image_lists == ("IMG_LIST/*_IMG_LIST.txt", "exports/prd.txt", "exports/stg.txt")
+    assert policy.protect.empty_lists_allowed == {"exports/prd.txt"}
     assert (policy.older_than, policy.not_pulled_for) == (timedelta(hours=1), timedelta(minutes=90))
 
 

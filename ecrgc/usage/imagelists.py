@@ -21,16 +21,28 @@ class ImageListSource:
 
     pattern: str
     base: Path
+    allow_empty: bool = False
+    """Every policy naming the entry sets `allowEmpty: true` on it."""
 
     @property
     def name(self) -> str:
         return f"image list {self.pattern}"
 
     def read(self) -> Usage:
-        return imagelists.read_image_lists([self.pattern], self.base)
+        return imagelists.read_image_lists([self.pattern], self.base, allow_empty=self.allow_empty)
 
 
 def sources(policies: Sequence[Policy], options: SourceOptions) -> list[ImageListSource]:
     """One source per distinct entry of the policies' image lists, in sorted order."""
     patterns = sorted({pattern for policy in policies for pattern in policy.protect.image_lists})
-    return [ImageListSource(pattern=pattern, base=options.base) for pattern in patterns]
+    return [
+        ImageListSource(
+            pattern=pattern,
+            base=options.base,
+            # A list named twice may be empty only if every policy naming it says so.
+            allow_empty=all(
+                pattern in p.protect.empty_lists_allowed for p in policies if pattern in p.protect.image_lists
+            ),
+        )
+        for pattern in patterns
+    ]

@@ -121,6 +121,16 @@ def test_each_list_and_each_context_is_one_source_read_once(tmp_path: Path) -> N
     assert [s.name for f in SOURCES for s in f(policies[2:], options)] == ["kubernetes context 'dev'"]
 
 
+def test_a_list_may_be_empty_only_if_every_policy_naming_it_says_so(tmp_path: Path) -> None:
+    allowed = "imageLists: [{path: a.txt, allowEmpty: true}, {path: b.txt, allowEmpty: true}]\n"
+    policies = [policy(tmp_path, "web", allowed), policy(tmp_path, "api", "imageLists: [b.txt]\n")]
+    options = SourceOptions(base=tmp_path)
+    assert [(s.pattern, s.allow_empty) for s in imagelists.sources(policies, options)] == [
+        ("a.txt", True),
+        ("b.txt", False),
+    ]
+
+
 def test_collect_reads_the_lists_relative_to_base_and_fails_closed_on_a_missing_one(tmp_path: Path) -> None:
     (tmp_path / "lists").mkdir()
     (tmp_path / "lists" / "prd.txt").write_text(f"{ECR}/web/api:v1\n", encoding="utf-8")
