@@ -30,16 +30,30 @@ def _inuse_export(
         bool, typer.Option("--allow-empty", help="Accept a cluster that has no pods at all.")
     ] = False,
     kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", envvar="ECRGC_KUBECONFIG")] = None,
+    aws: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--aws",
+            metavar="POLICIES",
+            help="Also export the AWS-native workloads (protect.aws) these policy files or directories name;"
+            " alone, only those.",
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the list here (atomically) instead of stdout.")
     ] = None,
 ) -> None:
-    """Write every image the clusters use in the seed's IMG_LIST format (one reference per line,
-    digests included, who uses it as comments); list the file under protect.imageLists."""
+    """Write every image the clusters (and with --aws, ECS, Lambda, Batch and App Runner) use in the seed's
+    IMG_LIST format (one reference per line, digests included, who uses it as comments); list the file under
+    protect.imageLists."""
     from ecrgc.commands import inuse as inuse_command
+    from ecrgc.policy import load_policies
 
-    chosen = inuse_command.contexts_for(contexts or [], in_cluster=in_cluster, allow_empty=allow_empty)
-    text = inuse_command.run_export(chosen, kubeconfig=kubeconfig)
+    policies = load_policies(aws) if aws else ()
+    chosen = inuse_command.contexts_for(
+        contexts or [], in_cluster=in_cluster, allow_empty=allow_empty, aws=bool(aws)
+    )
+    text = inuse_command.run_export(chosen, kubeconfig=kubeconfig, policies=policies)
     if out is None:
         typer.echo(text, nl=False)
     else:

@@ -1,5 +1,5 @@
-"""`ecrgc inuse export`: the images a cluster uses, in the seed's IMG_LIST format, for a planner that
-cannot reach the cluster (run it inside with ecrgc/contrib/kubernetes/rbac-cronjob.yaml)."""
+"""`ecrgc inuse export`: the images clusters (and, with `--aws`, AWS-native workloads) use, in the seed's
+IMG_LIST format, for a planner that cannot reach them (run it inside with ecrgc/contrib/kubernetes/)."""
 
 from __future__ import annotations
 
@@ -8,30 +8,43 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from ecrgc import imagelists, kube
+from ecrgc import imagelists
 from ecrgc.errors import UsageError
-from ecrgc.model import CURRENT_CONTEXT, IN_CLUSTER, KubeContext
+from ecrgc.model import CURRENT_CONTEXT, IN_CLUSTER, InputFingerprint, InputKind, KubeContext, Policy
+from ecrgc.usage import AWS_SOURCES, SourceOptions, UsageSource
+from ecrgc.usage.kubernetes import KubernetesSource
+from ecrgc.usage.source import read_all
 
 
-def contexts_for(names: Sequence[str], *, in_cluster: bool, allow_empty: bool) -> list[KubeContext]:
-    """The contexts the options name: each --context, the pod's own cluster, or else the current context."""
+def contexts_for(
+    names: Sequence[str], *, in_cluster: bool, allow_empty: bool, aws: bool = False
+) -> list[KubeContext]:
+    """The contexts the options name: each --context, the pod's own cluster, or else the current context
+    (none when `aws` alone is asked for)."""
     if in_cluster and names:
         raise UsageError("--in-cluster reads the pod's own cluster: drop --context, or drop --in-cluster")
     if in_cluster:
         return [KubeContext(name=IN_CLUSTER, in_cluster=True, allow_empty=allow_empty)]
-    return [
-        KubeContext(name=name, allow_empty=allow_empty) for name in dict.fromkeys(names or [CURRENT_CONTEXT])
-    ]
+    default = [] if aws else [CURRENT_CONTEXT]
+    return [KubeContext(name=name, allow_empty=allow_empty) for name in dict.fromkeys(names or default)]
 
 
-def run_export(contexts: Sequence[KubeContext], *, kubeconfig: str | None = None) -> str:
-    """The image list of every image the contexts use: one reference per line (digests included), each
-    preceded by a comment naming who uses it; the first lines say which clusters were read."""
-    usage = kube.collect(contexts, kubeconfig=kubeconfig)
-    header = [
-        f"# kubernetes context {i.name}: {i.references} references, sha256 {i.sha256}" for i in usage.inputs
-    ]
+def run_export(
+    contexts: Sequence[KubeContext], *, kubeconfig: str | None = None, policies: Sequence[Policy] = ()
+) -> str:
+    """The image list of every image the contexts (and the AWS-native workloads the policies' protect.aws
+    names) use: one reference per line (digests included), each preceded by a comment naming who uses it;
+    the first lines say which clusters, accounts and regions were read."""
+    sources: list[UsageSource] = [KubernetesSource(context=c, kubeconfig=kubeconfig) for c in contexts]
+    sources += [s for found in AWS_SOURCES for s in found(policies, SourceOptions(kubeconfig=kubeconfig))]
+    usage = read_all(sources)
+    header = [f"# {_label(i)}: {i.references} references, sha256 {i.sha256}" for i in usage.inputs]
     return "".join(f"{line}\n" for line in header) + imagelists.format_image_list(usage.uses)
+
+
+def _label(fingerprint: InputFingerprint) -> str:
+    what = "kubernetes context" if fingerprint.kind is InputKind.KUBERNETES else str(fingerprint.kind)
+    return f"{what} {fingerprint.name}"
 
 
 def save(text: str, out: Path) -> None:

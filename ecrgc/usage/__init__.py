@@ -18,16 +18,12 @@ from ecrgc.model import Policy, Usage
 from ecrgc.usage import apprunner, awslambda, batch, ecs, imagelists, kubernetes
 from ecrgc.usage.source import SOURCE_TIMEOUT, SourceFactory, SourceOptions, UsageSource, read_all
 
-__all__ = ["SOURCES", "Collector", "SourceOptions", "UsageSource", "collect", "collector"]
+__all__ = ["AWS_SOURCES", "SOURCES", "Collector", "SourceOptions", "UsageSource", "collect", "collector"]
 
-SOURCES: tuple[SourceFactory, ...] = (
-    imagelists.sources,
-    kubernetes.sources,
-    ecs.sources,
-    awslambda.sources,
-    batch.sources,
-    apprunner.sources,
-)
+AWS_SOURCES: tuple[SourceFactory, ...] = (ecs.sources, awslambda.sources, batch.sources, apprunner.sources)
+"""The AWS-native sources (`protect.aws`), which `ecrgc inuse export --aws` exports on their own."""
+
+SOURCES: tuple[SourceFactory, ...] = (imagelists.sources, kubernetes.sources, *AWS_SOURCES)
 
 Collector = Callable[[Sequence[Policy]], Usage]
 """What planning and apply call with the policies (`collector(...)`); raises SourceUnavailable."""
