@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
+from sys import intern
 from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
 from ecrgc.aws.client import batches, registry_argument, translated, utc_timestamp
@@ -125,17 +126,18 @@ def describe_images(client: ECRClient, name: str, *, registry_id: str | None = N
 
 def image_from_ecr(detail: ImageDetail) -> Image:
     """The model of one DescribeImages `imageDetails[]` entry (children are filled in later for indexes)."""
+    pulled = detail.get("lastRecordedPullTime")
+    artifact = detail.get("artifactMediaType")
     return Image(
-        repository=detail["repositoryName"],
+        # The names and media types repeat across a repository; json.loads gives each image its own copy.
+        repository=intern(detail["repositoryName"]),
         digest=detail["imageDigest"],
         tags=tuple(sorted(detail.get("imageTags", ()))),  # omitted when untagged; order is undocumented
         pushed_at=utc_timestamp(detail["imagePushedAt"]),
-        last_pulled_at=(
-            utc_timestamp(detail["lastRecordedPullTime"]) if "lastRecordedPullTime" in detail else None
-        ),
+        last_pulled_at=None if pulled is None else utc_timestamp(pulled),
         size_bytes=detail.get("imageSizeInBytes", 0),
-        media_type=detail.get("imageManifestMediaType", ""),
-        artifact_type=detail.get("artifactMediaType"),
+        media_type=intern(detail.get("imageManifestMediaType", "")),
+        artifact_type=None if artifact is None else intern(artifact),
         subject=detail.get("subjectManifestDigest"),
         status=_status(detail),
     )
