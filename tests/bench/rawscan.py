@@ -2,8 +2,9 @@
 
 The same pages ecrgc asks for (DescribeRepositories, DescribeImages of every image with the ANY filters,
 BatchGetImage of every active index in calls of 100) at the same concurrency, read with http.client and
-decoded with json.loads, and nothing else: no signing, no retries, no model, nothing kept once counted (the
-sandbox checks no signature). Each call is one request on a kept-alive connection of its thread.
+decoded with json.loads, and nothing else: no signing, no model, nothing kept once counted (the sandbox
+checks no signature), no retries but for a reset connection (reopened, counted). Each call is one request
+on a kept-alive connection of its thread.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from ecrgc.aws.inventory import ACCEPTED_MEDIA_TYPES, PAGE_SIZE
 from ecrgc.model import INDEX_MEDIA_TYPES
 from ecrgc.sandbox.server import TARGET_PREFIX
 
+RECONNECTS = 3
+"""Times a reset connection is reopened and its request sent again (each is counted in the report)."""
+
 
 class _Wire:
     """One kept-alive HTTP connection per thread to the sandbox, speaking ECR's JSON 1.1 protocol."""
@@ -28,15 +32,29 @@ class _Wire:
     def __init__(self, endpoint: str) -> None:
         self.netloc = urlsplit(endpoint).netloc
         self.local = threading.local()
+        self.reconnects = 0
+        self.lock = threading.Lock()
 
     def call(self, operation: str, body: Mapping[str, Any]) -> Any:
-        connection = getattr(self.local, "connection", None)
-        if connection is None:
-            connection = self.local.connection = http.client.HTTPConnection(self.netloc)
         headers = {"X-Amz-Target": TARGET_PREFIX + operation, "Content-Type": "application/x-amz-json-1.1"}
-        connection.request("POST", "/", json.dumps(body), headers)
-        reply = connection.getresponse()
-        payload = reply.read()
+        for attempt in range(RECONNECTS + 1):
+            connection = getattr(self.local, "connection", None)
+            if connection is None:
+                connection = self.local.connection = http.client.HTTPConnection(self.netloc)
+            try:
+                connection.request("POST", "/", json.dumps(body), headers)
+                reply = connection.getresponse()
+                payload = reply.read()
+                break
+            except ConnectionError:
+                # Seen against the 1M-image sandbox (on the first requests of the run): reopen the
+                # connection, as urllib3 does for botocore.
+                connection.close()
+                self.local.connection = None
+                with self.lock:
+                    self.reconnects += 1
+                if attempt == RECONNECTS:
+                    raise
         if reply.status != 200:
             raise RuntimeError(f"raw scanner: {operation} answered {reply.status}: {payload[:200]!r}")
         return json.loads(payload)
@@ -54,6 +72,7 @@ def raw_scan(environ: Mapping[str, str], workers: int) -> dict[str, Any]:
         "cpu_s": round(time.process_time() - start_cpu, 2),
         "images": sum(images for images, _ in counts),
         "children": sum(children for _, children in counts),
+        "reconnects": wire.reconnects,
     }
 
 
