@@ -259,6 +259,9 @@ def test_the_reviewed_bytes_are_the_applied_bytes(world: World) -> None:
     assert "**ecrgc: 5 images to delete" in comment
     summary = Path(world.runner.env["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
     assert "**ecrgc: 5 images to delete" in summary
+    assert "<details><summary>svc/api: 5 to delete</summary>" in summary
+    run = "https://github.test/acme/policies/actions/runs/4242"
+    assert f"[the CI run]({run}) has the full rendering" in comment
 
     merge(world)
     assert (world.runner.repo / plan_path).read_bytes() == reviewed

@@ -88,22 +88,63 @@ def test_a_50000_action_plan_stays_under_the_limit(repositories: int, golden: st
     assert_golden(GOLDEN / golden, markdown)
 
 
+def test_a_20000_deletion_plan_keeps_the_lists_it_can_and_the_summary_keeps_more() -> None:
+    """300 repositories: the comment leaves the largest lists out first and keeps as many others as fit;
+    the job summary's rendering (1,000,000 characters) keeps many more."""
+    big = big_plan(20_000, 300)
+
+    comment = render.plan_markdown(big)
+    summary = render.plan_markdown(big, limit=1_000_000)
+
+    assert len(comment) <= 60_000
+    assert 0 < comment.count("<details>") < summary.count("<details>") < 300
+    assert len(summary) <= 1_000_000
+    assert first_visible_line(comment) == first_visible_line(summary)
+    assert_golden(GOLDEN / "plan-20k-300-repositories.md", comment)
+
+
 def test_each_step_is_taken_only_when_the_richer_one_is_one_character_too_long() -> None:
     sample = small_plan()
     full = render.plan_markdown(sample, limit=10**9)
     assert render.plan_markdown(sample, limit=len(full)) == full
-    counts = render.plan_markdown(sample, limit=len(full) - 1)
-    totals = render.plan_markdown(sample, limit=len(counts) - 1)
-    verdict_only = render.plan_markdown(sample, limit=len(totals) - 1)
+    steps = [full]
+    for _ in range(5):
+        steps.append(render.plan_markdown(sample, limit=len(steps[-1]) - 1))
+    with pytest.raises(ValueError, match="too small for even the verdict"):
+        render.plan_markdown(sample, limit=len(first_visible_line(full)))
+    # All lists; payments/api's (5 images) left out, then tools/legacy-cron's (3); counts, totals, verdict.
+    full, largest, two, counts, totals, verdict_only = steps
+    assert "payments/api: 5 to delete" not in largest
+    assert "tools/legacy-cron: 3 to delete" in largest
+    assert "tools/legacy-cron: 3 to delete" not in two
+    assert "web/frontend: 2 to archive" in two
+    assert_golden(GOLDEN / "plan-small-largest-left-out.md", largest)
     assert_golden(GOLDEN / "plan-small-counts.md", counts)
     assert_golden(GOLDEN / "plan-small-totals.md", totals)
     assert_golden(GOLDEN / "plan-small-verdict.md", verdict_only)
-    assert len(full) > len(counts) > len(totals) > len(verdict_only)
-    for shortened in (counts, totals, verdict_only):
+    assert [len(s) for s in steps] == sorted((len(s) for s in steps), reverse=True)
+    for shortened in steps[1:]:
         assert first_visible_line(shortened) == first_visible_line(full)
         assert "> Shortened: " in shortened
-    with pytest.raises(ValueError, match="too small for even the verdict"):
-        render.plan_markdown(sample, limit=len(first_visible_line(full)))
+    for kept in (largest, two, counts, totals):  # the in-use table is never dropped before the verdict
+        assert "2 images in use, protected" in kept
+
+
+def test_rows_are_sorted_by_push_time_with_times_to_the_second() -> None:
+    markdown = render.plan_markdown(small_plan(), limit=10**9)
+    rows = [line for line in markdown.splitlines() if line.startswith("| `sha256:")]
+    pushed = [line.split(" | ")[2] for line in rows if " | delete | " in line or " | archive | " in line]
+
+    assert pushed
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", p) for p in pushed)
+
+
+def test_the_ci_run_is_linked() -> None:
+    url = "https://github.com/acme/policies/actions/runs/42"
+
+    markdown = render.plan_markdown(small_plan(), run_url=url)
+
+    assert f"[the CI run]({url}) has the full rendering in its job summary" in markdown
 
 
 def test_the_report_comment_shrinks_in_steps_too() -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -45,19 +46,36 @@ def echo_view(text: str, output: Format) -> None:
         typer.echo(text, nl=False)
 
 
-def _render_plan(plan: Plan, output: Format, *, sha256: str | None = None) -> str:
-    """`sha256`: the plan's content hash when the caller has it (hashing a large plan costs seconds)."""
+def _render_plan(plan: Plan, output: Format, *, sha256: str | None = None, limit: int | None = None) -> str:
+    """`sha256`: the plan's content hash when the caller has it (hashing a large plan costs seconds);
+    `limit`: the Markdown's most characters (default: the comment's)."""
     from ecrgc import render
+    from ecrgc.render.plan_markdown import DEFAULT_LIMIT
 
     match output:
         case Format.TEXT:
             return render.plan_text(plan, sha256=sha256)
         case Format.MARKDOWN:
-            return render.plan_markdown(plan, sha256=sha256)
+            return render.plan_markdown(
+                plan, sha256=sha256, limit=limit or DEFAULT_LIMIT, run_url=ci_run_url(os.environ)
+            )
         case Format.JSON:
             return render.plan_json(plan, sha256=sha256)
         case _:
             assert_never(output)
+
+
+def ci_run_url(environ: Mapping[str, str]) -> str | None:
+    """The GitHub Actions run this process is part of (its job summary has the full rendering), if any."""
+    server, repository, run = (
+        environ.get(n, "") for n in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    if server.startswith(("https://", "http://")) and _REPOSITORY.fullmatch(repository) and run.isdigit():
+        return f"{server.rstrip('/')}/{repository}/actions/runs/{run}"
+    return None
+
+
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
 def _render_report(report: ApplyReport, output: Format) -> str:
@@ -178,6 +196,15 @@ def _check_plan(path: Path, *, kubeconfig: str | None, profile: str | None) -> N
 def show(
     path: Annotated[Path, typer.Argument(help="A plan file (.json) or an apply report (.jsonl).")],
     output: Annotated[Format, typer.Option("--format")] = Format.TEXT,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=1_000,
+            help="A plan's Markdown: the most characters (default 60,000, a PR comment's; 1000000 for a "
+            "job summary, which shows every list).",
+        ),
+    ] = None,
 ) -> None:
     """Render a plan file or an apply report as text, Markdown (PR comments) or JSON."""
     from ecrgc.apply.report import load_report_file
@@ -186,4 +213,4 @@ def show(
     if path.suffix == ".jsonl":
         echo_view(_render_report(load_report_file(path), output), output)
     else:
-        echo_view(_render_plan(load_plan_file(path), output), output)
+        echo_view(_render_plan(load_plan_file(path), output, limit=limit), output)

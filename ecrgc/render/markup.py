@@ -11,7 +11,7 @@ import html as _html
 import re
 import textwrap
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -44,6 +44,11 @@ def money(amount: Decimal) -> str:
 def day(moment: datetime | None) -> str:
     """The UTC date of `moment`, or `never` (for an image never pulled)."""
     return moment.strftime("%Y-%m-%d") if moment else "never"
+
+
+def second(moment: datetime | None) -> str:
+    """`moment` in UTC to the second (`2026-11-26 04:23:00`), or `never` (for an image never pulled)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment else "never"
 
 
 def short_digest(digest: str) -> str:

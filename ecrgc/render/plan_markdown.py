@@ -1,7 +1,10 @@
 """The plan as a pull-request comment: a hidden marker, the verdict, warnings, a table, collapsible lists.
 
 GitHub rejects comments over 65,536 characters, so the comment never exceeds `limit`: it degrades in steps
-(full lists → per-repository counts → totals → the verdict alone), says so, and never drops the verdict.
+(every per-image list → the lists of the largest repositories left out, largest first → per-repository
+counts → totals → the verdict alone), says so, and never drops the verdict; the table of images in use
+stays as long as anything but the verdict does. The job summary (1 MiB) gets the same rendering with a
+larger `limit`, so it shows every list.
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ from ecrgc.model import Plan, PlannedAction
 from ecrgc.render import facts
 from ecrgc.render.markup import (
     code,
-    day,
     first_fitting,
     html,
     markdown_table,
     plural,
+    second,
     short_digest,
     shortened,
     size,
@@ -34,9 +37,8 @@ _MIN_ROW = 60
 
 
 class Level(IntEnum):
-    """How much of the plan the comment shows, richest first."""
+    """How much of the plan the comment shows once no per-image list fits, richest first."""
 
-    FULL = 0
     COUNTS = 1
     TOTALS = 2
     VERDICT = 3
@@ -49,32 +51,70 @@ _LEFT_OUT = {
 }
 
 
-def plan_markdown(plan: Plan, *, limit: int = DEFAULT_LIMIT, sha256: str | None = None) -> str:
-    """The PR comment for `plan`, at most `limit` characters, its verdict on the first visible line."""
+def plan_markdown(
+    plan: Plan, *, limit: int = DEFAULT_LIMIT, sha256: str | None = None, run_url: str | None = None
+) -> str:
+    """The PR comment for `plan`, at most `limit` characters, its verdict on the first visible line.
+    `run_url`: the CI run that rendered it (its job summary has the full rendering), linked in the footer."""
     table = facts.rows(plan)
     head = [MARKER, f"**{facts.verdict(facts.totals(table))}**", context_line(plan, sha256=sha256)]
-    # Skip rendering what cannot fit: every per-image row is longer than _MIN_ROW characters.
-    levels = [level for level in Level if level is not Level.FULL or len(plan.actions) * _MIN_ROW <= limit]
-    return first_fitting((_render(plan, table, head, level, limit) for level in levels), limit)
+    return first_fitting(_candidates(plan, table, head, limit, run_url), limit)
 
 
-def _render(plan: Plan, table: list[facts.Row], head: list[str], level: Level, limit: int) -> str:
+def _candidates(
+    plan: Plan, table: list[facts.Row], head: list[str], limit: int, run_url: str | None
+) -> Iterator[str]:
+    """Every rendering, richest first: all lists, then the largest repositories' lists left out one by one
+    (each list is rendered once, and only if it could fit), then the levels without lists."""
+    footer = _footer(plan, run_url)
+    lists = _image_lists(plan, table, limit)
+    rest = [p for p in [*_alerts(plan, table), _table(table)] if p]
+    protected = list(_protected(plan))
+    # Largest first: the most images, then the longest rendering, then by name (a stable order).
+    order = sorted(lists, key=lambda name: (-lists[name][0], -len(lists[name][1]), name))
+    fixed = sum(len(p) + 2 for p in [*head, *rest, *protected, footer])
+    kept = sum(len(block) + 2 for _, block in lists.values())
+    unlisted = [r.repository for r in table if r.repository not in lists and (r.deleted or r.archived)]
+    for dropped in range(len(order) + 1):
+        left_out = [*unlisted, *order[:dropped]]
+        note = [_left_out_note(left_out, limit)] if left_out else []
+        shown = [block for name, (_, block) in lists.items() if name not in left_out]
+        # With every list left out, the COUNTS level below says so more briefly.
+        if (shown or not left_out) and fixed + kept + sum(len(n) + 2 for n in note) <= limit + 1:
+            yield _joined([*head, *note, *rest, *shown, *protected, footer])
+        if dropped < len(order):
+            kept -= len(lists[order[dropped]][1]) + 2
+    for level in (Level.COUNTS, Level.TOTALS, Level.VERDICT):
+        yield _render(plan, table, head, level, limit=limit, footer=footer)
+
+
+def _left_out_note(repositories: list[str], limit: int) -> str:
+    names = ", ".join(code(name) for name in repositories[:5])
+    more = f" and {len(repositories) - 5:,} more" if len(repositories) > 5 else ""
+    count = plural(len(repositories), "repository", "repositories")
+    return shortened(f"the per-image lists of {count} ({names}{more}) are", limit, _WHERE)
+
+
+_WHERE = (
+    "The workflow run's job summary has every list; "
+    "`ecrgc show PLAN --format markdown --limit 1000000` renders them."
+)
+
+
+def _render(
+    plan: Plan, table: list[facts.Row], head: list[str], level: Level, *, limit: int, footer: str
+) -> str:
     total = facts.totals(table)
-    parts = list(head)
-    if level is not Level.FULL:
-        parts.append(
-            shortened(
-                _LEFT_OUT[level], limit, "The plan file lists every image: `ecrgc show PLAN --format text`."
-            )
-        )
+    parts = [*head, shortened(_LEFT_OUT[level], limit, _WHERE)]
     if level < Level.VERDICT:
         parts.extend(_alerts(plan, table))
         parts.append(_totals(total) if level is Level.TOTALS else _table(table))
-    if level is Level.FULL:
-        parts.extend(_image_lists(plan, table))
         parts.extend(_protected(plan))
-    if level < Level.VERDICT:
-        parts.append(_footer(plan))
+        parts.append(footer)
+    return _joined(parts)
+
+
+def _joined(parts: list[str]) -> str:
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
@@ -123,31 +163,40 @@ def _totals(total: facts.Totals) -> str:
     )
 
 
-def _image_lists(plan: Plan, table: list[facts.Row]) -> Iterator[str]:
+def _image_lists(plan: Plan, table: list[facts.Row], limit: int) -> dict[str, tuple[int, str]]:
+    """Per repository (in the table's order): how many images it lists and its collapsible list; only the
+    lists that could fit within `limit` are rendered (every row is longer than _MIN_ROW characters)."""
     by_repository: dict[str, list[PlannedAction]] = {}
     for action in plan.actions:
         by_repository.setdefault(action.repository, []).append(action)
+    lists: dict[str, tuple[int, str]] = {}
     for row in table:
-        if actions := by_repository.get(row.repository):
+        actions = by_repository.get(row.repository, [])
+        if actions and len(actions) * _MIN_ROW <= limit:
             counts = facts.removals(row.deleted, row.archived)
-            yield _details(f"{html(row.repository)}: {counts}", _image_table(actions))
+            lists[row.repository] = (
+                len(actions),
+                _details(f"{html(row.repository)}: {counts}", _image_table(actions)),
+            )
+    return lists
 
 
 def _image_table(actions: list[PlannedAction]) -> str:
+    """One row per image, oldest push first, with its tags and UTC times to the second."""
     cell = partial(code, in_table=True)
     rows = [
         [
             cell(short_digest(a.digest)),
             " ".join(cell(t) for t in a.tags),
-            day(a.pushed_at),
-            day(a.last_pulled_at),
+            second(a.pushed_at),
+            second(a.last_pulled_at),
             size(a.size_bytes),
             str(a.action),
             f"with {cell(short_digest(a.parent))}" if a.parent else facts.reason_label(a.reason),
         ]
-        for a in actions
+        for a in sorted(actions, key=lambda a: (a.pushed_at, a.digest))
     ]
-    header = ["image", "tags", "pushed", "last pulled", "size", "action", "why"]
+    header = ["image", "tags", "pushed (UTC)", "last pulled (UTC)", "size", "action", "why"]
     return markdown_table(header, "llllrll", rows)
 
 
@@ -177,12 +226,13 @@ def _details(summary: str, body: str) -> str:
     return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
 
 
-def _footer(plan: Plan) -> str:
+def _footer(plan: Plan, run_url: str | None) -> str:
     policies = ", ".join(f"{code(p.name)} `{p.sha256[:12]}`" for p in plan.policies[:10]) or "none"
     if len(plan.policies) > 10:
         policies += f" and {len(plan.policies) - 10:,} more"
+    run = f" · [the CI run]({run_url}) has the full rendering in its job summary" if run_url else ""
     return (
-        f"<sub>Policies: {policies} · {plural(len(plan.inputs), 'input')} read. "
+        f"<sub>Policies: {policies} · {plural(len(plan.inputs), 'input')} read{run}. "
         "Sizes as ECR reports them (layers shared with kept images count too); "
         "saving at $0.10 per GB-month, GB = 10⁹ bytes.</sub>"
     )
