@@ -31,15 +31,19 @@ def read_image_lists(patterns: Sequence[str], base: Path, *, allow_empty: bool =
     usage = Usage()
     for pattern in patterns:
         for name in _expand(pattern, base):
-            read = _read(base / name, name)
-            if not (read.uses or allow_empty):
-                raise SourceUnavailable(
-                    f"image list {name} holds no reference, so it would protect nothing: restore its"
-                    f" references, or write {{path: '{pattern}', allowEmpty: true}} in protect.imageLists"
-                    " if nothing in use is right"
-                )
-            usage += read
+            usage += require_references(_read(base / name, name), name, pattern, allow_empty=allow_empty)
     return usage
+
+
+def require_references(read: Usage, name: str, pattern: str, *, allow_empty: bool) -> Usage:
+    """`read` (the list `name`, of the entry `pattern`), unless it holds no reference and may not be empty."""
+    if not (read.uses or allow_empty):
+        raise SourceUnavailable(
+            f"image list {name} holds no reference, so it would protect nothing: restore its"
+            f" references, or write {{path: '{pattern}', allowEmpty: true}} in protect.imageLists"
+            " if nothing in use is right"
+        )
+    return read
 
 
 def has_references(path: Path) -> bool:
@@ -91,11 +95,22 @@ def _expand(pattern: str, base: Path) -> list[str]:
 def _read(path: Path, name: str) -> Usage:
     try:
         data = path.read_bytes()
-        text = data.decode("utf-8-sig")  # a BOM from an editor is not part of the first reference
-    except (OSError, UnicodeDecodeError) as error:
-        reason = (error.strerror or str(error)).lower() if isinstance(error, OSError) else "not utf-8 text"
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
         raise SourceUnavailable(
             f"image list {name} cannot be read ({reason}): restore it or remove it from protect.imageLists"
+        ) from None
+    return parse_image_list(data, name)
+
+
+def parse_image_list(data: bytes, name: str) -> Usage:
+    """The uses an image list's bytes hold (read from a file or an S3 object named `name`)."""
+    try:
+        text = data.decode("utf-8-sig")  # a BOM from an editor is not part of the first reference
+    except UnicodeDecodeError:
+        raise SourceUnavailable(
+            f"image list {name} cannot be read (not utf-8 text): restore it or remove it from"
+            " protect.imageLists"
         ) from None
     uses = tuple(_parse_lines(text, name))
     fingerprint = InputFingerprint(

@@ -40,7 +40,10 @@ def _inuse_export(
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the list here (atomically) instead of stdout.")
+        str | None,
+        typer.Option(
+            "--out", help="Write the list here (a path or s3://BUCKET/KEY, atomically), not to stdout."
+        ),
     ] = None,
 ) -> None:
     """Write every image the clusters (and with --aws, ECS, Lambda, Batch and App Runner) use in the seed's

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ecrgc import imagelists
+from ecrgc.aws import s3
 from ecrgc.errors import UsageError
 from ecrgc.model import CURRENT_CONTEXT, IN_CLUSTER, InputFingerprint, InputKind, KubeContext, Policy
 from ecrgc.usage import AWS_SOURCES, SourceOptions, UsageSource
@@ -47,8 +48,14 @@ def _label(fingerprint: InputFingerprint) -> str:
     return f"{what} {fingerprint.name}"
 
 
-def save(text: str, out: Path) -> None:
-    """Write `text` to `out` atomically: a reader (or a copy job) never sees half a list."""
+def save(text: str, out: Path | str) -> None:
+    """Write `text` to `out` (a path, or an `s3://bucket/key`) atomically: a reader (or a copy job) never
+    sees half a list."""
+    if isinstance(out, str):
+        if s3.is_s3(out):
+            s3.write_object(out, text.encode())
+            return
+        out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
     try:

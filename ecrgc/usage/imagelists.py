@@ -1,4 +1,5 @@
-"""Image-list files as a usage source: one source per `protect.imageLists` entry (a path or a glob).
+"""Image-list files as a usage source: one source per `protect.imageLists` entry (a path, a glob, or an
+`s3://bucket/key` object read with the plan's credentials).
 
 The file format (and its reader) is `ecrgc.imagelists`; this module only finds the entries the policies
 name, each read once, relative to the directory the composition root gives (`SourceOptions.base`).
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecrgc import imagelists
+from ecrgc.aws import s3
 from ecrgc.model import Policy, Usage
 from ecrgc.usage.source import SourceOptions
 
@@ -29,6 +31,11 @@ class ImageListSource:
         return f"image list {self.pattern}"
 
     def read(self) -> Usage:
+        if s3.is_s3(self.pattern):
+            read = imagelists.parse_image_list(s3.read_object(self.pattern), self.pattern)
+            return imagelists.require_references(
+                read, self.pattern, self.pattern, allow_empty=self.allow_empty
+            )
         return imagelists.read_image_lists([self.pattern], self.base, allow_empty=self.allow_empty)
 
 
