@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -79,6 +80,19 @@ def open_reach(region: str, role_arn: str | None) -> Reach:
         aws_session_token=credentials["SessionToken"],
     )
     return Reach(account=account, region=region, session=assumed)
+
+
+@contextmanager
+def reader_pool(name: str) -> Iterator[ThreadPoolExecutor]:
+    """`WORKERS` threads for one reader; once a call fails, the queued ones are dropped, not made."""
+    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=name)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 @contextmanager

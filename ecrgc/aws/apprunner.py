@@ -8,10 +8,9 @@ protected too: resuming it pulls its image again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from ecrgc.aws.accounts import WORKERS, Reach, failing_closed, use_of
+from ecrgc.aws.accounts import Reach, failing_closed, reader_pool, use_of
 from ecrgc.model import Use
 
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ def read_apprunner(reach: Reach) -> list[Use]:
         if not token:
             break
     live = [s["ServiceArn"] for s in summaries if s.get("Status") != "DELETED"]
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ecrgc-apprunner") as pool:
+    with reader_pool("ecrgc-apprunner") as pool:
         found = pool.map(lambda arn: _service(client, where, arn), live)
         return [use for uses in found for use in uses]
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from ecrgc.aws.accounts import WORKERS, Reach, failing_closed, use_of
+from ecrgc.aws.accounts import Reach, failing_closed, reader_pool, use_of
 from ecrgc.model import Use
 
 if TYPE_CHECKING:
@@ -38,7 +37,7 @@ def read_ecs(reach: Reach, *, revisions: int) -> list[Use]:
         clusters = [
             a for page in client.get_paginator("list_clusters").paginate() for a in page["clusterArns"]
         ]
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ecrgc-ecs") as pool:
+    with reader_pool("ecrgc-ecs") as pool:
         for cluster_users, cluster_uses in pool.map(lambda arn: _cluster(client, where, arn), clusters):
             for arn, who in cluster_users.items():
                 users[arn] |= who

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from ecrgc.aws.accounts import WORKERS, Reach, failing_closed, use_of
+from ecrgc.aws.accounts import Reach, failing_closed, reader_pool, use_of
 from ecrgc.model import Use
 
 if TYPE_CHECKING:
@@ -37,15 +36,18 @@ def read_lambda(reach: Reach) -> list[Use]:
     versions: defaultdict[str, list[str]] = defaultdict(list)
     for configuration in configurations:
         versions[configuration["FunctionName"]].append(configuration.get("Version", LATEST))
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ecrgc-lambda") as pool:
-        aliases = dict(
-            zip(versions, pool.map(lambda name: _aliases(client, where, name), versions), strict=True)
-        )
-        found = pool.map(
-            lambda pair: _version(client, where, pair[0], pair[1], aliases[pair[0]].get(pair[1], ())),
-            [(name, version) for name in sorted(versions) for version in sorted(versions[name])],
-        )
-        return [use for uses in found for use in uses]
+    pairs = [(name, version) for name in sorted(versions) for version in sorted(versions[name])]
+    with reader_pool("ecrgc-lambda") as pool:
+        # Aliases and versions are read at once: an alias only adds provenance to a version's uses.
+        routes = {name: pool.submit(_aliases, client, where, name) for name in versions}
+        codes = [(name, version, pool.submit(_code, client, where, name, version)) for name, version in pairs]
+        return [
+            use
+            for name, version, code in codes
+            for use in version_uses(
+                where, name, version, routes[name].result().get(version, ()), code.result()
+            )
+        ]
 
 
 def version_uses(
@@ -79,9 +81,6 @@ def _aliases(client: LambdaClient, where: str, function: str) -> dict[str, tuple
     return {version: tuple(sorted(names)) for version, names in routes.items()}
 
 
-def _version(
-    client: LambdaClient, where: str, function: str, version: str, aliases: tuple[str, ...]
-) -> list[Use]:
+def _code(client: LambdaClient, where: str, function: str, version: str) -> Mapping[str, Any]:
     with failing_closed(f"{where}: GetFunction (function {function}, {version})"):
-        code = client.get_function(FunctionName=function, Qualifier=version)["Code"]
-    return version_uses(where, function, version, aliases, code)
+        return client.get_function(FunctionName=function, Qualifier=version)["Code"]
