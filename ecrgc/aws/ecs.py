@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ecrgc.aws.accounts import Reach, failing_closed, reader_pool, use_of
+from ecrgc.errors import SourceUnavailable
 from ecrgc.model import Use
 
 if TYPE_CHECKING:
@@ -114,16 +115,22 @@ def _cluster(client: ECSClient, where: str, arn: str) -> tuple[dict[str, set[str
         service_arns = _listed(client, "list_services", "serviceArns", cluster=arn)
     services: list[Any] = []
     for chunk in _chunks(service_arns, 10):
-        with failing_closed(f"{where}: DescribeServices (cluster {name})"):
-            services += client.describe_services(cluster=arn, services=chunk)["services"]
+        what = f"{where}: DescribeServices (cluster {name})"
+        with failing_closed(what):
+            reply = client.describe_services(cluster=arn, services=chunk)
+        services += reply["services"]
+        check_failures(what, reply.get("failures", []))
     users = deployment_users(name, services)
     tasks: list[Any] = []
     for status in ("RUNNING", "STOPPED"):
         with failing_closed(f"{where}: ListTasks (cluster {name}, {status})"):
             task_arns = _listed(client, "list_tasks", "taskArns", cluster=arn, desiredStatus=status)
         for chunk in _chunks(task_arns, 100):
-            with failing_closed(f"{where}: DescribeTasks (cluster {name})"):
-                tasks += client.describe_tasks(cluster=arn, tasks=chunk)["tasks"]
+            what = f"{where}: DescribeTasks (cluster {name})"
+            with failing_closed(what):
+                described = client.describe_tasks(cluster=arn, tasks=chunk)
+            tasks += described["tasks"]
+            check_failures(what, described.get("failures", []))
     by_task, uses = task_uses(where, name, tasks)
     for task_definition, who in by_task.items():
         users.setdefault(task_definition, set()).update(who)
@@ -141,6 +148,17 @@ def _task_definition(client: ECSClient, where: str, arn: str, users: set[str]) -
             if (use := use_of(container.get("image", ""), source)) is not None:
                 uses.append(use)
     return uses
+
+
+def check_failures(what: str, failures: Sequence[Mapping[str, Any]]) -> None:
+    """A service or task gone since it was listed (MISSING) uses nothing; any other failure is unread."""
+    unread = [f for f in failures if f.get("reason") != "MISSING"]
+    if unread:
+        first = unread[0]
+        raise SourceUnavailable(
+            f"{what} failed for {len(unread)} of them ({first.get('arn')}: {first.get('reason')}):"
+            " nothing may be deleted while they cannot be read"
+        )
 
 
 def _listed(client: ECSClient, operation: Any, key: str, **arguments: Any) -> list[str]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from ecrgc.aws.batch import job_definition_uses
-from ecrgc.aws.ecs import deployment_users, family_revision, newest_revisions, task_uses
+from ecrgc.aws.ecs import check_failures, deployment_users, family_revision, newest_revisions, task_uses
 from ecrgc.aws.lambdas import version_uses
+from ecrgc.errors import SourceUnavailable
 
 ECR = "012345678910.dkr.ecr.us-east-1.amazonaws.com"
 DIGEST = "sha256:" + "ab" * 32
@@ -120,3 +123,16 @@ def test_an_active_multi_node_job_definition_protects_every_node_image_and_an_in
     ]
     inactive = {**multinode, "status": "INACTIVE"}
     assert job_definition_uses("batch 012345678910/us-east-1", inactive) == []
+
+
+def test_a_described_service_or_task_that_failed_otherwise_than_missing_is_unread() -> None:
+    what = "ecs 012345678910/us-east-1: DescribeTasks (cluster prod)"
+    check_failures(what, [{"arn": "arn:aws:ecs:us-east-1:012345678910:task/prod/1", "reason": "MISSING"}])
+    with pytest.raises(SourceUnavailable) as caught:
+        check_failures(
+            what, [{"arn": "arn:aws:ecs:us-east-1:012345678910:task/prod/2", "reason": "ACCESS_DENIED"}]
+        )
+    assert str(caught.value) == (
+        f"{what} failed for 1 of them (arn:aws:ecs:us-east-1:012345678910:task/prod/2: ACCESS_DENIED):"
+        " nothing may be deleted while they cannot be read"
+    )
