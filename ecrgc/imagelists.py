@@ -86,7 +86,7 @@ def _expand(pattern: str, base: Path) -> list[str]:
     names = sorted(glob.glob(pattern, root_dir=base))  # noqa: PTH207  # Path.glob refuses absolute patterns
     if not names:
         raise SourceUnavailable(
-            f"image list pattern {pattern!r} matches no file under {base}: "
+            f"image list pattern {pattern!r} matches no file under {base.resolve()}: "
             "create the list or remove the pattern from protect.imageLists"
         )
     return names

@@ -216,3 +216,30 @@ def test_shell_completion_is_offered() -> None:
 
     assert "--install-completion" in result.stdout
     assert "--show-completion" in result.stdout
+
+
+SEED_ENV = """\
+ENV=PRD
+AWS_REGION=ap-northeast-1
+TARGET_REPO_REGEX='^svc/'
+PROTECT_LATEST=1
+PROTECT_INUSE_BY_K8S=false
+"""
+
+
+def test_run_takes_region_and_profile_too(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (workdir / ".env").write_text(SEED_ENV, encoding="utf-8")
+    (workdir / "IMG_LIST").mkdir()
+    (workdir / "IMG_LIST" / "PRD_IMG_LIST.txt").write_text("svc/api:build-0\n", encoding="utf-8")
+
+    listed = ecrgc("run", "--list-only", "--region", "eu-west-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(workdir / "no-config"))
+    unknown = ecrgc("run", "--list-only", "--profile", "nope")
+
+    assert listed.exit_code == 0, listed.output
+    assert " · eu-west-1 · " in listed.stdout
+    assert unknown.exit_code == 1
+    assert unknown.stderr.endswith(
+        "ecrgc: the AWS profile 'nope' (--profile or AWS_PROFILE) is not in the AWS config files;"
+        " list them with `aws configure list-profiles`\n"
+    )

@@ -22,6 +22,7 @@ from typer._click.core import ParameterSource  # typer vendors click
 
 from ecrgc import apply as apply_command
 from ecrgc.cli.apply import Kubeconfig, Workers, apply_exit_code
+from ecrgc.cli.plan import Profile
 from ecrgc.errors import PlanRefused
 
 if TYPE_CHECKING:
@@ -57,6 +58,13 @@ def run(
     ] = None,
     workers: Workers = apply_command.DEFAULT_WORKERS,
     kubeconfig: Kubeconfig = None,
+    profile: Profile = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region", help="AWS_REGION, the registry's region: wins over the .env and the environment."
+        ),
+    ] = None,
 ) -> None:
     """The seed's one-shot mode: its .env variables → a policy → plan → confirm → apply, in one go.
 
@@ -70,7 +78,7 @@ def run(
 
     if env_file is None and Path(".env").is_file():
         env_file = Path(".env")
-    env = load_seed_env(env_file, os.environ)
+    env = load_seed_env(env_file, {**os.environ, **({"AWS_REGION": region} if region else {})})
     flags = {
         "dry_run": dry_run,
         "list_only": list_only,
@@ -87,7 +95,7 @@ def run(
         result = run_command.run_once(
             env,
             options,
-            connect=lambda region: Registry(region, workers=workers),
+            connect=lambda where: Registry(where, workers=workers, profile=profile),
             base=Path(),
             plan_path=options.log_dir / f"run-{stamp}.plan.json",
             now=datetime.now(UTC),
