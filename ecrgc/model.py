@@ -364,6 +364,8 @@ class Plan:
     repository_deletions: tuple[str, ...]
     protected: tuple[ProtectedImage, ...]
     summary: tuple[RepositorySummary, ...]
+    sha256: str = field(default="", compare=False)
+    """The content hash the plan file's loader verified ("" for a plan made in memory, not loaded)."""
 
 
 class OutcomeStatus(StrEnum):
@@ -377,6 +379,39 @@ class OutcomeStatus(StrEnum):
     WOULD_APPLY = "would_apply"
 
 
+class OutcomeReason(StrEnum):
+    """Why apply left a planned image (or repository) alone, or how the registry answered for it."""
+
+    TAGS_CHANGED = "tags_changed"
+    """Skipped: a tag moved onto the image or away from it since the plan."""
+    RELATION_CHANGED = "relation_changed"
+    """Skipped: the parent the plan names for it is there but neither lists it nor is its subject."""
+    KEPT = "kept"
+    """Skipped: a fresh decision keeps it now; `Outcome.kept_by` says by which rule."""
+    ACTION_CHANGED = "action_changed"
+    """Skipped: a fresh decision removes it another way (delete vs archive)."""
+    NOT_SELECTED = "not_selected"
+    """Skipped: no policy of the repository removes it (or its empty repository) for the plan's policy."""
+    PARENT_KEPT = "parent_kept"
+    """Skipped: it goes with a live parent (index, subject) that this apply did not remove."""
+    IMAGES_LEFT = "images_left"
+    """A repository skipped: some of its planned images were not removed."""
+    ABORTED = "aborted"
+    """Skipped: `--on-drift=abort` found drift elsewhere, so nothing was applied."""
+    UNREADABLE = "unreadable"
+    """Failed: the repository (or what verifies it) could not be read; `code` names the error."""
+    ALREADY_ARCHIVED = "already_archived"
+    """Already absent: archived (or being restored) already."""
+    NOT_FOUND = "not_found"
+    """Already absent: the registry no longer has it (`code`: ImageNotFound …)."""
+    REFERENCED = "referenced"
+    """Skipped by the registry: an index still lists it (ImageReferencedByManifestList)."""
+    NOT_EMPTY = "not_empty"
+    """A repository skipped by the registry: it is not empty (RepositoryNotEmptyException)."""
+    REGISTRY_ERROR = "registry_error"
+    """Failed: the registry refused or did not answer; `code` is its error code."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     """The result for one planned image (or repository, when `digest` is empty)."""
@@ -384,6 +419,10 @@ class Outcome:
     repository: str
     digest: str
     status: OutcomeStatus
-    reason: str = ""
-    """For skipped: the failed precondition; for failed: ECR's failure code."""
+    reason: OutcomeReason | None = None
+    """None when it was done as planned (or would be, in a dry run)."""
+    kept_by: Reason | None = None
+    """With KEPT: the rule that keeps the image now."""
+    code: str = ""
+    """The registry's error code (ECR's failureCode or error code, or the client's exception name)."""
     detail: str = ""

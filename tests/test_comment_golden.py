@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from ecrgc.apply.report import ApplyReport, dumps_report
 from ecrgc.cli import app
 from ecrgc.commands.github import COMMENT_LIMIT
-from ecrgc.model import Outcome, OutcomeStatus
+from ecrgc.model import Outcome, OutcomeReason, OutcomeStatus, Reason
 from ecrgc.planfile import write_plan_file
 from tests.github_fake import FakeGitHub, GitHubState, serve
 from tests.golden_files import assert_golden
@@ -84,14 +84,16 @@ def test_apply_report_comment(github: FakeGitHub, tmp_path: Path) -> None:
                 repository="payments/api",
                 digest=digests[2],
                 status=OutcomeStatus.SKIPPED,
-                reason="in_use",
+                reason=OutcomeReason.KEPT,
+                kept_by=Reason.IN_USE,
                 detail="prd · payments · Deployment/api",
             ),
             Outcome(
                 repository="web/frontend",
                 digest=digests[3],
                 status=OutcomeStatus.FAILED,
-                reason="KmsError",
+                reason=OutcomeReason.REGISTRY_ERROR,
+                code="KmsError",
                 detail="kms key disabled",
             ),
             Outcome(repository="web/frontend", digest=digests[4], status=OutcomeStatus.ARCHIVED),

@@ -289,6 +289,6 @@ def test_check_passes_until_a_planned_image_comes_into_use(sandbox: Sandbox, tmp
     assert clean.returncode == 0, clean.stderr
     assert drifted.returncode == 3
     [line] = drifted.stderr.splitlines()
-    assert line.startswith("ecrgc: p.json: 1 planned images would not pass apply's checks now (in_use)")
+    assert line.startswith("ecrgc: p.json: 1 planned images would not pass apply's checks now: kept (in_use)")
     assert victim.digest[:19] in drifted.stdout or victim.digest in drifted.stdout
     assert sandbox.calls["BatchDeleteImage"] == before  # a check deletes nothing

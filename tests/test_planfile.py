@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -30,6 +31,7 @@ from ecrgc.model import (
 )
 from ecrgc.planfile import decode
 from ecrgc.planfile.recordcheck import compile_check
+from ecrgc.policy import document_sha256
 from tests.golden_files import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -37,6 +39,11 @@ T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 KEEPING = [r for r in Reason if r.keeps]
+
+
+def policy_record(name: str, document: dict[str, Any]) -> PolicyRecord:
+    """An embedded policy with the hash of its document (the loader checks that they agree)."""
+    return PolicyRecord(name=name, sha256=document_sha256(document), document=document)
 
 
 def digest(seed: str) -> str:
@@ -68,7 +75,7 @@ def plan(**fields: object) -> Plan:
         "expires_at": T0 + timedelta(days=7),
         "account": "123456789012",
         "region": "eu-west-1",
-        "policies": (PolicyRecord(name="default", sha256="ab" * 32, document={"name": "default"}),),
+        "policies": (policy_record("default", {"name": "default"}),),
         "inputs": (),
         "actions": (),
         "repository_deletions": (),
@@ -143,10 +150,8 @@ def small_plan() -> Plan:
     ]
     return plan(
         policies=(
-            PolicyRecord(name="default", sha256="ab" * 32, document={"name": "default", "keepLatest": 10}),
-            PolicyRecord(
-                name="frontend", sha256="cd" * 32, document={"name": "frontend", "action": "archive"}
-            ),
+            policy_record("default", {"name": "default", "keepLatest": 10}),
+            policy_record("frontend", {"name": "frontend", "action": "archive"}),
         ),
         inputs=(
             InputFingerprint(
@@ -305,10 +310,9 @@ def plans(draw: st.DrawFn, min_actions: int = 0) -> Plan:
             draw(
                 st.lists(
                     st.builds(
-                        PolicyRecord,
-                        name=st.text(min_size=1, max_size=8),
-                        sha256=st.binary(min_size=2, max_size=2).map(lambda b: hashlib.sha256(b).hexdigest()),
-                        document=st.dictionaries(st.text(max_size=6), json_values, max_size=4),
+                        policy_record,
+                        st.text(min_size=1, max_size=8),
+                        st.dictionaries(st.text(max_size=6), json_values, max_size=4),
                     ),
                     max_size=3,
                     unique_by=lambda p: p.name,

@@ -16,10 +16,11 @@ from ecrgc.apply.report import (
     load_report_file,
     loads_report,
     outcome_line,
+    start_line,
     summary_line,
 )
 from ecrgc.errors import ConfigError
-from ecrgc.model import Outcome, OutcomeStatus
+from ecrgc.model import Outcome, OutcomeReason, OutcomeStatus, Reason
 from tests.golden_files import assert_golden
 from tests.test_planfile import GOLDEN, T0, digest
 
@@ -46,7 +47,7 @@ def small_report() -> ApplyReport:
             repository="payments/api",
             digest=digest("api-pr"),
             status=OutcomeStatus.SKIPPED,
-            reason="tags_changed",
+            reason=OutcomeReason.TAGS_CHANGED,
             detail="tag v2.5.0 was pushed onto it after the plan",
         ),
         Outcome(repository="web/frontend", digest=digest("web-0"), status=OutcomeStatus.ARCHIVED),
@@ -54,15 +55,17 @@ def small_report() -> ApplyReport:
             repository="web/frontend",
             digest=digest("web-1"),
             status=OutcomeStatus.FAILED,
-            reason="ImageReferencedByManifestList",
-            detail="Requested image referenced by manifest list: [sha256:0bd…]",
+            reason=OutcomeReason.REGISTRY_ERROR,
+            code="KmsException",
+            detail="the registry's KMS key is disabled",
         ),
         Outcome(repository="tools/legacy-cron", digest=digest("cron-0"), status=OutcomeStatus.DELETED),
         Outcome(
             repository="tools/legacy-cron",
             digest="",
             status=OutcomeStatus.SKIPPED,
-            reason="RepositoryNotEmptyException",
+            reason=OutcomeReason.NOT_EMPTY,
+            code="RepositoryNotEmptyException",
             detail="an image was pushed after the plan",
         ),
     )
@@ -75,7 +78,8 @@ def dry_run_report() -> ApplyReport:
             repository="payments/api",
             digest=digest("api-pr"),
             status=OutcomeStatus.SKIPPED,
-            reason="in_use",
+            reason=OutcomeReason.KEPT,
+            kept_by=Reason.IN_USE,
             detail="prd · payments · Deployment/api",
         ),
         dry_run=True,
@@ -88,14 +92,16 @@ outcomes = st.builds(
     repository=st.text(min_size=1, max_size=10),
     digest=st.sampled_from(["", digest("a"), digest("b")]),
     status=st.sampled_from(OutcomeStatus),
-    reason=st.text(max_size=10),
+    reason=st.none() | st.sampled_from(OutcomeReason),
+    kept_by=st.none() | st.sampled_from(Reason),
+    code=st.text(max_size=10),
     detail=st.text(max_size=20),
 )
 reports = st.builds(
     ApplyReport,
     plan_sha256=st.sampled_from([PLAN_SHA, "00" * 32]),
     started_at=moments,
-    finished_at=moments,
+    finished_at=st.none() | moments,
     dry_run=st.booleans(),
     outcomes=st.lists(outcomes, max_size=8).map(tuple),
 )
@@ -111,7 +117,8 @@ def test_reports_round_trip_both_ways(r: ApplyReport) -> None:
 
 def test_the_report_is_the_streamed_lines_then_the_summary() -> None:
     r = small_report()
-    assert dumps_report(r) == "".join(outcome_line(o) for o in r.outcomes) + summary_line(r)
+    lines = [start_line(r), *(outcome_line(o) for o in r.outcomes)]
+    assert dumps_report(r) == "".join(lines) + summary_line(r)
     assert all(line.endswith("\n") and line.count("\n") == 1 for line in map(outcome_line, r.outcomes))
 
 
@@ -132,40 +139,62 @@ def test_a_repository_outcome_has_a_null_digest_and_the_summary_counts_every_sta
     }
 
 
-def test_a_report_without_its_summary_is_an_interrupted_apply() -> None:
+def test_a_report_without_its_summary_is_an_interrupted_apply_read_as_incomplete() -> None:
+    full = small_report()
+    streamed = start_line(full) + "".join(outcome_line(o) for o in full.outcomes)
+
+    read = loads_report(streamed, source="r.jsonl")
+
+    assert not read.complete
+    assert read.outcomes == full.outcomes
+    assert (read.plan_sha256, read.started_at) == (full.plan_sha256, full.started_at)
+
+
+def test_a_last_line_cut_short_by_a_kill_is_dropped_and_the_rest_read() -> None:
+    full = small_report()
+    streamed = start_line(full) + "".join(outcome_line(o) for o in full.outcomes)
+
+    read = loads_report(streamed + outcome_line(full.outcomes[0])[:30], source="r.jsonl")
+
+    assert read.outcomes == full.outcomes
+    assert not read.complete
+
+
+def test_a_report_without_its_start_line_is_refused() -> None:
     text = "".join(outcome_line(o) for o in small_report().outcomes)
-    with pytest.raises(ConfigError, match=r"^r\.jsonl: no summary line: the apply did not finish; re-run"):
+    with pytest.raises(ConfigError, match=r"^r\.jsonl:1: no start line: not an ecrgc 2\.x apply report"):
         loads_report(text, source="r.jsonl")
 
 
 def test_counts_that_disagree_with_the_lines_are_an_error() -> None:
     lines = dumps_report(small_report()).splitlines()
-    del lines[0]
-    with pytest.raises(ConfigError, match=r"^r\.jsonl:8: the summary counts disagree"):
+    del lines[1]
+    with pytest.raises(ConfigError, match=r"^r\.jsonl:9: the summary counts disagree"):
         loads_report("\n".join(lines), source="r.jsonl")
 
 
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("{", r"^r:1: not valid JSON"),
-        ('{"record": "nope"}', r"^r:1: not an ecrgc report record"),
+        ("{", r"^r:2: not valid JSON"),
+        ('{"record": "nope"}', r"^r:2: not an ecrgc report record"),
         (
             '{"record": "outcome", "repository": "a", "imageDigest": null, "status": "gone"}',
-            r"^r:1: not a valid outcome",
+            r"^r:2: not a valid outcome",
         ),
+        (start_line(report()).strip(), r"^r:2: not a valid outcome record: .*a start record among"),
     ],
 )
 def test_bad_lines_are_errors_naming_the_line(line: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        loads_report(line + "\n" + summary_line(report()), source="r")
+        loads_report(start_line(report()) + line + "\n" + summary_line(report()), source="r")
 
 
 def test_another_major_format_is_refused() -> None:
-    summary = json.loads(summary_line(report()))
-    summary["format_version"] = "2.0"
-    with pytest.raises(ConfigError, match=r"report format_version '2\.0' is not supported"):
-        loads_report(json.dumps(summary))
+    start = json.loads(start_line(report()))
+    start["format_version"] = "3.0"
+    with pytest.raises(ConfigError, match=r"report format_version '3\.0' is not supported"):
+        loads_report(json.dumps(start) + "\n" + summary_line(report()))
 
 
 def test_report_files_are_read_with_their_name_in_errors(tmp_path: Path) -> None:

@@ -150,6 +150,37 @@ def test_another_action_than_planned_is_a_conflict() -> None:
     assert found["d"].detail == "planned delete, the live state says archive"
 
 
+def test_a_claimed_parent_that_neither_lists_nor_is_the_subject_is_a_changed_relation() -> None:
+    """A hand-edited `parent` can only make an action fail: the live repository says who goes with whom."""
+    actions = plan(REPOSITORY, usage(), POLICY)
+    d, f = digest("d"), digest("f")
+    claims = {digest("b"): f, digest("e"): f, digest("d"): digest("a")}  # f lists nothing, a does not list d
+    edited = [replace(a, parent=claims.get(a.digest, a.parent)) for a in actions]
+
+    found = {c.action.digest: c for c in verify(edited, REPOSITORY, usage(), POLICY, now=s.NOW)}
+
+    assert {found[x].verdict for x in claims} == {Verdict.RELATION_CHANGED}
+    assert (
+        found[d].detail
+        == f"the plan says it goes with {digest('a')}, which neither lists it nor is its subject"
+    )
+    assert found[d].conflict
+    assert {found[x].verdict for x in (digest("a"), digest("c"))} == {Verdict.OK}  # true claims, or none
+
+
+def test_a_claimed_parent_no_longer_there_claims_nothing_and_the_fresh_rules_decide() -> None:
+    """The fake-parent attack: an image kept as newest, given a parent the registry never had, stays kept."""
+    (newest,) = [d for d in decide(REPOSITORY, usage(), POLICY, now=s.NOW) if d.image.digest == digest("f")]
+    assert newest.reason is Reason.NEWEST_N
+    crafted = replace(
+        planned(newest), action=Action.DELETE, reason=Reason.WITH_PARENT, parent=digest("nowhere")
+    )
+
+    (found,) = verify([crafted], REPOSITORY, usage(), POLICY, now=s.NOW)
+
+    assert (found.verdict, found.reason) == (Verdict.KEPT, Reason.NEWEST_N)
+
+
 def test_an_action_for_another_repository_is_a_bug() -> None:
     with pytest.raises(ValueError, match="planned action for app checked against other"):
         verify(

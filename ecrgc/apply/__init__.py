@@ -1,44 +1,44 @@
-"""Apply: execute exactly a reviewed plan — refused if stale, re-verified, resumable, reported.
+"""Apply: execute exactly a reviewed plan, trusting nothing in it but its list of digests.
 
-Three phases, each over the planned repositories in a bounded thread pool:
+A plan file comes through a pull request: whoever can push to the branch can edit it and recompute its
+content hash. So apply takes from it only which images it may touch, and re-derives everything else:
 
-1. Refuse the plan as a whole (nothing touched) when it is tampered, of another major format, expired, or
-   for another account or region than the credentials in use (`check_target`).
-2. Re-collect the live state — every planned repository in full, and the in-use sources its policies name
-   — and check each action's preconditions with `verify` (one set of rules, two moments): `verification`.
-3. Carry out what passed: by digest, parents before their children and referrers (a later call per level
-   of the plan's parent chains), then the repository deletions the plan asks for, only if ECR finds the
-   repository empty now.
+1. Refuse the plan as a whole (nothing touched) when it is tampered, of another major format, expired, for
+   another account or region than the credentials in use (`check_target`), or embeds policy documents that
+   are not exactly the repository's (`verification.trusted_policies`).
+2. Fresh verification (`verification`): re-collect the live state (every planned repository in full, and
+   the in-use sources the repository's policies name) and decide it afresh with those policies; an action
+   passes only when the fresh decision removes its image the same way (`verify`).
+3. Ordered batches (`batches`), from live relations only: parents before their children and referrers.
+4. The executor (`executor`) carries them out one call at a time, each call's outcomes streamed to the
+   report (`report`) before the next call; then the repository deletions, if ECR finds them empty.
 
-The registry is changed only through `executor.Guard`, which refuses any digest or repository the plan does
-not name: whatever verification filters, apply can never delete more than what was reviewed. An image
-already gone counts as done, so re-applying a finished plan changes nothing, and re-applying an
-interrupted one finishes the rest.
+So apply deletes only images that a fresh decision on live state would delete AND that the plan lists: a
+plan can only narrow what apply does. The registry is changed only through `executor.Guard`, which refuses
+any digest or repository the plan does not name. An image already gone counts as done, so re-applying a
+finished plan changes nothing, and re-applying an interrupted one finishes the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from ecrgc.apply.executor import Executor, Guard, Mutator, OutcomeSink, Sink, unapplied
+from ecrgc.apply.batches import Batches, order, skipped
+from ecrgc.apply.executor import Executor, Guard, Mutator, OutcomeSink, Sink
 from ecrgc.apply.report import ApplyReport
 from ecrgc.apply.verification import LiveState, Verifier
 from ecrgc.errors import EcrgcError, PlanRefused
-from ecrgc.model import Outcome, OutcomeStatus, Plan
+from ecrgc.model import Outcome, OutcomeReason, OutcomeStatus, Plan, Policy
 from ecrgc.planfile import content_hash, format_timestamp
 from ecrgc.usage import Collector
-from ecrgc.verify import Check, Verdict
 
 DEFAULT_WORKERS = 8
 """Repositories applied at once (the CLI sizes the registry's connection pool to match)."""
-
-ABORTED = "aborted"
-"""The skip reason of an image left alone because `--on-drift=abort` found drift elsewhere."""
 
 
 class OnDrift(StrEnum):
@@ -77,13 +77,14 @@ class ApplyResult:
     @property
     def drifted(self) -> tuple[Outcome, ...]:
         """The conflicts themselves: without the images `--on-drift=abort` left alone because of them."""
-        return tuple(o for o in self.conflicts if o.reason != ABORTED)
+        return tuple(o for o in self.conflicts if o.reason is not OutcomeReason.ABORTED)
 
 
 def apply_plan(
     plan: Plan,
     *,
     source: str,
+    policies: Sequence[Policy],
     registry: Target,
     usage: Collector,
     now: datetime,
@@ -91,14 +92,25 @@ def apply_plan(
     dry_run: bool = False,
     workers: int = DEFAULT_WORKERS,
     on_outcome: OutcomeSink | None = None,
+    on_start: Callable[[ApplyReport], None] | None = None,
 ) -> ApplyResult:
     """Verify and apply a loaded `plan` (`source` names it in messages; see the module docstring); never
-    prints. `ecrgc apply`, `ecrgc apply --dry-run`, `ecrgc plan --check` (dry run, abort on drift) and
-    `ecrgc run` all come through here."""
+    prints. `policies` are the repository's (never the plan's own copies). `ecrgc apply`, `apply --dry-run`,
+    `plan --check` (a dry run that aborts on drift) and `ecrgc run` all come through here. `on_start` sees the
+    report's header (no outcomes yet) before the first outcome, `on_outcome` each outcome as it is known."""
     check_target(plan, source, registry=registry, now=now)
-    verifier = Verifier.prepare(plan, source, registry=registry, usage=usage, now=now)
+    verifier = Verifier.prepare(plan, source, policies=policies, registry=registry, usage=usage, now=now)
+    started = ApplyReport(
+        plan_sha256=plan.sha256 or content_hash(plan),
+        started_at=now,
+        finished_at=None,
+        dry_run=dry_run,
+        outcomes=(),
+    )
+    if on_start is not None:
+        on_start(started)
     sink = Sink(on_outcome)
-    executor = Executor(guard=Guard(registry, plan), plan=plan, dry_run=dry_run, sink=sink)
+    executor = Executor(guard=Guard(registry, plan), dry_run=dry_run, sink=sink)
     aborted = False
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ecrgc-apply") as pool:
         if on_drift is OnDrift.SKIP:
@@ -106,17 +118,13 @@ def apply_plan(
             # verified: the deletions of one overlap the scans of the next.
             found = pool.map(lambda name: _verified_run(verifier, executor, name, sink), verifier.names)
         else:
-            checks = dict(pool.map(verifier.check, verifier.names))
-            aborted = any(c.conflict for found in checks.values() for c in found)
-            found = (
-                iter([_aborted(plan, checks, sink)]) if aborted else pool.map(executor.run, checks.items())
-            )
+            ordered = list(pool.map(lambda name: order(verifier.check(name)), verifier.names))
+            aborted = any(o.status is OutcomeStatus.SKIPPED for b in ordered for o in b.settled)
+            found = iter([_aborted(ordered, sink)]) if aborted else pool.map(executor.run, ordered)
         outcomes = [outcome for repository in found for outcome in repository]
-    report = ApplyReport(
-        plan_sha256=content_hash(plan),
-        started_at=now,
+    report = replace(
+        started,
         finished_at=max(now, datetime.now(UTC)),
-        dry_run=dry_run,
         outcomes=tuple(sorted(outcomes, key=_order_key(plan))),
     )
     return ApplyResult(plan=plan, report=report, aborted=aborted)
@@ -145,42 +153,50 @@ def _verified_run(verifier: Verifier, executor: Executor, name: str, sink: Sink)
     """Verify and apply one repository; one that cannot be read is left alone and reported as failed
     (fail closed for its images) while the others, whose facts were read, go ahead."""
     try:
-        checked = verifier.check(name)
+        verified = verifier.check(name)
     except EcrgcError as error:
         digests = [a.digest for a in verifier.planned[name]]
         digests += [""] if name in verifier.deletions else []
-        reason = type(error).__name__
         failed = [
-            Outcome(repository=name, digest=d, status=OutcomeStatus.FAILED, reason=reason, detail=str(error))
+            Outcome(
+                repository=name,
+                digest=d,
+                status=OutcomeStatus.FAILED,
+                reason=OutcomeReason.UNREADABLE,
+                code=type(error).__name__,
+                detail=str(error),
+            )
             for d in digests
         ]
         for outcome in failed:
             sink(outcome)
         return failed
-    return executor.run(checked)
+    return executor.run(order(verified))
 
 
-def _aborted(plan: Plan, checks: Mapping[str, tuple[Check, ...]], sink: Sink) -> list[Outcome]:
+def _aborted(ordered: Sequence[Batches], sink: Sink) -> list[Outcome]:
     """`--on-drift=abort`: every drifted image says why; every other one says the apply was aborted."""
-    every = [check for found in checks.values() for check in found]
-    drifted = sum(check.conflict for check in every)
+    drifted = sum(o.status is OutcomeStatus.SKIPPED for b in ordered for o in b.settled)
     note = f"--on-drift=abort: {drifted} planned images failed their preconditions; nothing was applied"
-    outcomes = [
-        unapplied(check)
-        if check.conflict or check.verdict is Verdict.GONE
-        else _aborted_outcome(check.action.repository, check.action.digest, note)
-        for check in every
-    ]
-    outcomes += [_aborted_outcome(name, "", note) for name in plan.repository_deletions]
+    outcomes: list[Outcome] = []
+    for batches in ordered:
+        outcomes += batches.settled
+        outcomes += [skipped(step.action, OutcomeReason.ABORTED, note) for step in batches.steps]
+        if batches.repository_refused is not None:
+            outcomes.append(batches.repository_refused)
+        if batches.delete_repository:
+            outcomes.append(
+                Outcome(
+                    repository=batches.name,
+                    digest="",
+                    status=OutcomeStatus.SKIPPED,
+                    reason=OutcomeReason.ABORTED,
+                    detail=note,
+                )
+            )
     for outcome in outcomes:
         sink(outcome)
     return outcomes
-
-
-def _aborted_outcome(repository: str, digest: str, note: str) -> Outcome:
-    return Outcome(
-        repository=repository, digest=digest, status=OutcomeStatus.SKIPPED, reason=ABORTED, detail=note
-    )
 
 
 def _order_key(plan: Plan) -> Callable[[Outcome], tuple[str, int, int]]:

@@ -1,10 +1,10 @@
-"""Carrying out verified plan actions: parents before what goes with them, and nothing the plan does not name.
+"""Carrying out one repository's batches: one registry call at a time, each call's outcomes reported at once.
 
 `Guard` is the only path from here to the registry: it refuses any digest or repository the plan does not
-name, so whatever verification decides, apply can never delete more than what was reviewed. `Executor`
-applies one repository's checks level by level of the plan's parent chains (an index or subject in an
-earlier BatchDeleteImage call than its children and referrers: ECR leaves the same-call case undocumented),
-and skips what goes with a parent that was not removed.
+name, so whatever verification decides, apply can never delete more than what was reviewed. `Executor` runs
+the calls of `batches.calls` level by level, skips a step whose live parent was not removed, and hands every
+call's outcomes to the sink before it sends the next call: the streamed report of a killed apply misses at
+most the one call in flight per worker.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ecrgc.model import Action, Outcome, OutcomeStatus, Plan, PlannedAction, Reason
-from ecrgc.planfile import depths
-from ecrgc.verify import Check, Verdict
+from ecrgc.apply.batches import Batches, Step, calls, skipped, would_apply
+from ecrgc.model import Action, Outcome, OutcomeReason, OutcomeStatus, Plan
 
 DONE = frozenset({OutcomeStatus.DELETED, OutcomeStatus.ARCHIVED, OutcomeStatus.ALREADY_ABSENT})
 """The statuses that mean the planned action has taken effect."""
@@ -77,89 +76,58 @@ class Sink:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Executor:
-    """Applies one repository's checked actions, level by level of the plan's parent chains."""
+    """Carries out (or, in a dry run, renders) one repository's batches."""
 
     guard: Guard
-    plan: Plan
     dry_run: bool
     sink: Sink
 
-    def run(self, item: tuple[str, tuple[Check, ...]]) -> list[Outcome]:
-        name, checks = item
-        depth = depths(c.action for c in checks)
+    def run(self, batches: Batches) -> list[Outcome]:
+        """Every outcome of the repository, each handed to the sink as soon as it is known."""
+        if self.dry_run:
+            return self._emit(would_apply(batches))
+        outcomes = self._emit(list(batches.settled))
         done: dict[str, Outcome] = {}
-        for level in sorted(set(depth.values())):
-            self._level([c for c in checks if depth[c.action.digest] == level], done)
-        outcomes = list(done.values())
-        if name in self.plan.repository_deletions:
-            outcomes.append(self._emit(self._delete_repository(name, outcomes)))
+        for level in batches.levels:
+            ready = [step for step in level if self._parents_removed(step, done, outcomes)]
+            for action, chosen in calls(ready):
+                digests = [a.digest for a in chosen]
+                if action is Action.DELETE:
+                    answered = self.guard.delete_images(batches.name, digests)
+                else:
+                    answered = self.guard.archive_images(batches.name, digests)
+                done.update((o.digest, o) for o in answered)
+                outcomes += self._emit(answered)
+        if batches.repository_refused is not None:
+            outcomes += self._emit([batches.repository_refused])
+        if batches.delete_repository:
+            outcomes += self._emit([self._delete_repository(batches.name, outcomes)])
         return outcomes
 
-    def _level(self, checks: Sequence[Check], done: dict[str, Outcome]) -> None:
-        ready: list[PlannedAction] = []
-        for check in checks:
-            parent = done.get(check.action.parent or "")
-            if check.verdict is not Verdict.OK:
-                done[check.action.digest] = self._emit(unapplied(check))
-            elif parent is not None and parent.status not in {*DONE, OutcomeStatus.WOULD_APPLY}:
-                done[check.action.digest] = self._emit(_parent_kept(check.action, parent))
-            else:
-                ready.append(check.action)
-        for outcome in self._carry_out(ready):
-            done[outcome.digest] = self._emit(outcome)
-
-    def _carry_out(self, actions: Sequence[PlannedAction]) -> list[Outcome]:
-        if self.dry_run:
-            return [_would_apply(a.repository, a.digest) for a in actions]
-        if not actions:
-            return []
-        name = actions[0].repository
-        deletes = [a.digest for a in actions if a.action is Action.DELETE]
-        archives = [a.digest for a in actions if a.action is Action.ARCHIVE]
-        return self.guard.delete_images(name, deletes) + self.guard.archive_images(name, archives)
+    def _parents_removed(self, step: Step, done: dict[str, Outcome], outcomes: list[Outcome]) -> bool:
+        """True when every live parent of `step` was removed; else its skip is reported."""
+        kept = [p for p in step.after if (o := done.get(p)) is None or o.status not in DONE]
+        if kept:
+            parent = done.get(kept[0])
+            was = f"{parent.status} ({parent.reason or 'no reason'})" if parent else "not removed"
+            note = f"goes with {kept[0]}, which was {was}"
+            skip = skipped(step.action, OutcomeReason.PARENT_KEPT, note)
+            done[step.action.digest] = skip
+            outcomes += self._emit([skip])
+        return not kept
 
     def _delete_repository(self, name: str, outcomes: Sequence[Outcome]) -> Outcome:
-        finished = {*DONE, OutcomeStatus.WOULD_APPLY}
-        if left := sum(o.status not in finished for o in outcomes):
-            detail = f"{left} planned images were not deleted, so the repository is not empty"
+        if left := sum(o.status not in DONE for o in outcomes):
             return Outcome(
-                repository=name, digest="", status=OutcomeStatus.SKIPPED, reason="images_left", detail=detail
+                repository=name,
+                digest="",
+                status=OutcomeStatus.SKIPPED,
+                reason=OutcomeReason.IMAGES_LEFT,
+                detail=f"{left} planned images were not removed, so the repository is not empty",
             )
-        return _would_apply(name, "") if self.dry_run else self.guard.delete_repository_if_empty(name)
+        return self.guard.delete_repository_if_empty(name)
 
-    def _emit(self, outcome: Outcome) -> Outcome:
-        self.sink(outcome)
-        return outcome
-
-
-def _parent_kept(action: PlannedAction, parent: Outcome) -> Outcome:
-    return Outcome(
-        repository=action.repository,
-        digest=action.digest,
-        status=OutcomeStatus.SKIPPED,
-        reason="parent_kept",
-        detail=f"goes with {action.parent}, which was {parent.status} ({parent.reason or 'no reason'})",
-    )
-
-
-def _would_apply(repository: str, digest: str) -> Outcome:
-    return Outcome(repository=repository, digest=digest, status=OutcomeStatus.WOULD_APPLY)
-
-
-def unapplied(check: Check) -> Outcome:
-    """The outcome of an action whose preconditions failed (or that is already done)."""
-    action = check.action
-    if check.verdict is Verdict.GONE or (
-        check.reason is Reason.ALREADY_ARCHIVED and action.action is Action.ARCHIVE
-    ):
-        reason = "already_archived" if check.verdict is Verdict.KEPT else ""
-        status = OutcomeStatus.ALREADY_ABSENT
-        return Outcome(repository=action.repository, digest=action.digest, status=status, reason=reason)
-    reason = str(check.reason) if check.verdict is Verdict.KEPT and check.reason else str(check.verdict)
-    return Outcome(
-        repository=action.repository,
-        digest=action.digest,
-        status=OutcomeStatus.SKIPPED,
-        reason=reason,
-        detail=check.detail,
-    )
+    def _emit(self, outcomes: list[Outcome]) -> list[Outcome]:
+        for outcome in outcomes:
+            self.sink(outcome)
+        return outcomes

@@ -1,14 +1,18 @@
-"""The apply report: JSON lines, one per Outcome, then one summary line — the audit trail of an apply.
+"""The apply report: JSON lines — a start line, one line per Outcome, a summary line — the audit trail.
 
 Each line is a compact JSON object with sorted keys and a `record` discriminator:
 
-    {"detail":"","imageDigest":"sha256:…","reason":"","record":"outcome","repository":"web","status":"deleted"}
-    {"counts":{"already_absent":0,…},"dry_run":false,"finished_at":"…Z","format_version":"1.0",
+    {"dry_run":false,"format_version":"2.0","plan_sha256":"…","record":"start","started_at":"…Z"}
+    {"code":"","detail":"","imageDigest":"sha256:…","keptBy":null,"reason":null,"record":"outcome",
+     "repository":"web","status":"deleted"}
+    {"counts":{"already_absent":0,…},"dry_run":false,"finished_at":"…Z","format_version":"2.0",
      "plan_sha256":"…","record":"summary","started_at":"…Z"}
 
-`imageDigest` is null for a repository outcome (Outcome.digest == ""). Apply can stream `outcome_line`s as
-it goes and write `summary_line` last, so a report without a summary line is an apply that did not finish;
-`ReportFiles` does both for the files apply writes.
+`imageDigest` is null for a repository outcome (Outcome.digest == ""); `reason` and `keptBy` are null when
+there is none. Apply streams the start line, then each registry call's outcome lines as the call returns
+(flushed before the next call), and writes the summary line last: a report without a summary line is an
+apply that did not finish (killed), and reads as an incomplete report (`ApplyReport.complete` is False),
+its last line possibly cut short. Format 1.x reports (no start line, reasons as free strings) are refused.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ from types import TracebackType
 from typing import IO, Any
 
 from ecrgc.errors import ConfigError
-from ecrgc.model import Outcome, OutcomeStatus
+from ecrgc.model import Outcome, OutcomeReason, OutcomeStatus, Reason
 from ecrgc.planfile import format_timestamp
 
-REPORT_FORMAT_VERSION = "1.0"
+REPORT_FORMAT_VERSION = "2.0"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,9 +39,15 @@ class ApplyReport:
 
     plan_sha256: str
     started_at: datetime
-    finished_at: datetime
+    finished_at: datetime | None
+    """None: the apply did not finish (the report was read from a killed apply's streamed lines)."""
     dry_run: bool
     outcomes: tuple[Outcome, ...]
+
+    @property
+    def complete(self) -> bool:
+        """False for the report of an apply that did not finish."""
+        return self.finished_at is not None
 
     def counts(self) -> dict[OutcomeStatus, int]:
         """How many outcomes have each status (every status present, in declaration order)."""
@@ -45,6 +55,19 @@ class ApplyReport:
         for outcome in self.outcomes:
             counts[outcome.status] += 1
         return counts
+
+
+def start_line(report: ApplyReport) -> str:
+    """The opening line of `report` (with its newline): which plan, when, whether a dry run."""
+    return _line(
+        {
+            "record": "start",
+            "format_version": REPORT_FORMAT_VERSION,
+            "plan_sha256": report.plan_sha256,
+            "started_at": format_timestamp(report.started_at),
+            "dry_run": report.dry_run,
+        }
+    )
 
 
 def outcome_line(outcome: Outcome) -> str:
@@ -55,14 +78,18 @@ def outcome_line(outcome: Outcome) -> str:
             "repository": outcome.repository,
             "imageDigest": outcome.digest or None,
             "status": str(outcome.status),
-            "reason": outcome.reason,
+            "reason": None if outcome.reason is None else str(outcome.reason),
+            "keptBy": None if outcome.kept_by is None else str(outcome.kept_by),
+            "code": outcome.code,
             "detail": outcome.detail,
         }
     )
 
 
 def summary_line(report: ApplyReport) -> str:
-    """The closing summary line of `report` (with its newline)."""
+    """The closing summary line of a finished `report` (with its newline)."""
+    if report.finished_at is None:
+        raise ValueError("an unfinished report has no summary line")
     return _line(
         {
             "record": "summary",
@@ -77,22 +104,31 @@ def summary_line(report: ApplyReport) -> str:
 
 
 def dumps_report(report: ApplyReport) -> str:
-    """The whole report: every outcome line in order, then the summary line."""
-    return "".join(outcome_line(o) for o in report.outcomes) + summary_line(report)
+    """The whole report: the start line, every outcome line in order, then (if finished) the summary."""
+    lines = [start_line(report), *(outcome_line(o) for o in report.outcomes)]
+    return "".join(lines) + (summary_line(report) if report.complete else "")
 
 
 def loads_report(text: str, *, source: str = "report") -> ApplyReport:
-    """Parse a report; a missing or disagreeing summary line is a ConfigError naming `source`."""
+    """Parse a report, complete or cut short by a kill; a broken line is a ConfigError naming `source`."""
     # split("\n"), not splitlines(): a detail may hold U+2028 or NEL, which JSON leaves unescaped.
-    numbered = enumerate(text.split("\n"), 1)
-    records = [_record(line, f"{source}:{number}") for number, line in numbered if line.strip()]
-    if not records or records[-1].get("record") != "summary":
+    lines = text.split("\n")
+    if lines and lines[-1].strip() and not _parses(lines[-1]):
+        lines.pop()  # a kill cut the line being written: everything before it was flushed whole
+    numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+    records = [(n, _record(line, f"{source}:{n}")) for n, line in numbered]
+    if not records or records[0][1]["record"] != "start":
         raise ConfigError(
-            f"{source}: no summary line: the apply did not finish; re-run ecrgc apply on the same plan"
+            f"{source}:1: no start line: not an ecrgc {REPORT_FORMAT_VERSION.partition('.')[0]}.x apply "
+            "report (reports of older ecrgc versions are not read)"
         )
-    *lines, summary = records
-    outcomes = tuple(_outcome(r, f"{source}:{n}") for n, r in enumerate(lines, 1))
-    return _report(summary, outcomes, f"{source}:{len(records)}")
+    (first, start), *rest = records
+    summary = rest.pop() if rest and rest[-1][1]["record"] == "summary" else None
+    outcomes = tuple(_outcome(r, f"{source}:{n}") for n, r in rest)
+    report = _report(start, summary[1] if summary else None, outcomes, f"{source}:{first}")
+    if summary is not None:
+        _check_counts(report, summary[1], f"{source}:{summary[0]}")
+    return report
 
 
 def load_report_file(path: str | os.PathLike[str]) -> ApplyReport:
@@ -105,9 +141,9 @@ def load_report_file(path: str | os.PathLike[str]) -> ApplyReport:
 
 
 class ReportFiles:
-    """The apply report files: outcome lines stream in as apply goes (a killed apply leaves a report with
-    no summary line, which says it did not finish), then `finish` rewrites each file complete and in order.
-    """
+    """The apply report files: the start line and outcome lines stream in as apply goes, each flushed (a
+    killed apply leaves a report with no summary line, which says it did not finish), then `finish`
+    rewrites each file complete and in order."""
 
     def __init__(self, paths: Iterable[Path]) -> None:
         self.paths = tuple(dict.fromkeys(paths))
@@ -116,9 +152,15 @@ class ReportFiles:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._files.append(path.open("w", encoding="utf-8"))
 
+    def begin(self, report: ApplyReport) -> None:
+        """Write the start line of `report` (its outcomes are not written: `write` streams them)."""
+        self._append(start_line(report))
+
     def write(self, outcome: Outcome) -> None:
         """Append one outcome line to every file (flushed: it must survive a kill)."""
-        line = outcome_line(outcome)
+        self._append(outcome_line(outcome))
+
+    def _append(self, line: str) -> None:
         for file in self._files:
             file.write(line)
             file.flush()
@@ -151,46 +193,70 @@ def _line(record: Mapping[str, Any]) -> str:
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
+def _parses(line: str) -> bool:
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
 def _record(line: str, where: str) -> dict[str, Any]:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{where}: not valid JSON ({exc}); is this an ecrgc apply report?") from exc
-    if not isinstance(record, dict) or record.get("record") not in ("outcome", "summary"):
-        raise ConfigError(f"{where}: not an ecrgc report record (record must be outcome or summary)")
+    if not isinstance(record, dict) or record.get("record") not in ("start", "outcome", "summary"):
+        raise ConfigError(f"{where}: not an ecrgc report record (record must be start, outcome or summary)")
     return record
 
 
 def _outcome(record: Mapping[str, Any], where: str) -> Outcome:
     try:
+        if record["record"] != "outcome":
+            raise ValueError(f"a {record['record']} record among the outcomes")
         return Outcome(
             repository=_text(record, "repository"),
             digest=record["imageDigest"] or "",
             status=OutcomeStatus(record["status"]),
-            reason=_text(record, "reason"),
+            reason=None if record["reason"] is None else OutcomeReason(record["reason"]),
+            kept_by=None if record["keptBy"] is None else Reason(record["keptBy"]),
+            code=_text(record, "code"),
             detail=_text(record, "detail"),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise ConfigError(f"{where}: not a valid outcome record: {exc}") from exc
 
 
-def _report(record: Mapping[str, Any], outcomes: tuple[Outcome, ...], where: str) -> ApplyReport:
-    major = str(record.get("format_version", "")).partition(".")[0]
-    if major != REPORT_FORMAT_VERSION.partition(".")[0]:
-        raise ConfigError(f"{where}: report format_version {record.get('format_version')!r} is not supported")
+def _report(
+    start: Mapping[str, Any], summary: Mapping[str, Any] | None, outcomes: tuple[Outcome, ...], where: str
+) -> ApplyReport:
+    for record in (start, summary or start):
+        major = str(record.get("format_version", "")).partition(".")[0]
+        if major != REPORT_FORMAT_VERSION.partition(".")[0]:
+            version = record.get("format_version")
+            raise ConfigError(f"{where}: report format_version {version!r} is not supported")
     try:
-        report = ApplyReport(
-            plan_sha256=_text(record, "plan_sha256"),
-            started_at=datetime.fromisoformat(record["started_at"]).astimezone(UTC),
-            finished_at=datetime.fromisoformat(record["finished_at"]).astimezone(UTC),
-            dry_run=bool(record["dry_run"]),
+        return ApplyReport(
+            plan_sha256=_text(start, "plan_sha256"),
+            started_at=_timestamp(start["started_at"]),
+            finished_at=_timestamp(summary["finished_at"]) if summary else None,
+            dry_run=bool(start["dry_run"]),
             outcomes=outcomes,
         )
     except (KeyError, ValueError, TypeError) as exc:
-        raise ConfigError(f"{where}: not a valid summary record: {exc}") from exc
-    if record.get("counts") != {str(s): n for s, n in report.counts().items()}:
+        raise ConfigError(f"{where}: not a valid start or summary record: {exc}") from exc
+
+
+def _check_counts(report: ApplyReport, summary: Mapping[str, Any], where: str) -> None:
+    if summary.get("counts") != {str(s): n for s, n in report.counts().items()}:
         raise ConfigError(f"{where}: the summary counts disagree with the outcome lines above them")
-    return report
+    if summary.get("plan_sha256") != report.plan_sha256:
+        raise ConfigError(f"{where}: the summary names another plan than the start line")
+
+
+def _timestamp(text: Any) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def _text(record: Mapping[str, Any], key: str) -> str:

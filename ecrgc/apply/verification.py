@@ -1,9 +1,12 @@
-"""Apply's second phase: the live facts a reviewed plan is checked against, one repository at a time.
+"""Apply's fresh verification: the plan's actions checked against live state with the REPOSITORY's policies.
 
-`Verifier.prepare` rebuilds the policies the plan embeds, collects the images in use that they name and
-finds which planned repositories still exist; `Verifier.check` scans one repository in full and runs
-`verify` (the same rules as the plan) over its planned actions. A child or referrer whose parent an
-interrupted apply deleted already is not held back by the rules that rank top-level images (`_resumed`).
+A plan file arrives through a pull request, so anything in it but its list of digests may have been edited
+(its content hash is a checksum anyone can recompute). `trusted_policies` therefore refuses a plan whose
+embedded policy documents are not exactly the repository's, and every decision is made with the policy of
+the repository (`--policies`) that selects the repository now, not with the one the action names.
+`Verifier.prepare` collects the in-use sources those policies name and finds which planned repositories
+still exist; `Verifier.check` scans one repository in full and runs `verify` (the same rules as the plan)
+over its planned actions.
 """
 
 from __future__ import annotations
@@ -11,19 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from ecrgc import decide
 from ecrgc.errors import PlanRefused
-from ecrgc.model import Plan, PlannedAction, Policy, Reason, Repository
-from ecrgc.policy import policy_from_document
+from ecrgc.model import Plan, PlannedAction, Policy, Repository
+from ecrgc.policy import check_overlaps, load_policies, policy_sha256
 from ecrgc.usage import Collector
 from ecrgc.verify import Check, Verdict, verify
-
-# The rules that rank top-level images: a child becomes top-level only because its parent went already.
-_RANKING = frozenset(
-    {Reason.NEWEST_N, Reason.TOO_YOUNG, Reason.RECENTLY_PULLED, Reason.UNTAGGED_NOT_SELECTED}
-)
 
 
 class LiveState(Protocol):
@@ -35,6 +34,52 @@ class LiveState(Protocol):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Verified:
+    """One planned repository as it is now, and the check of each of its planned actions."""
+
+    name: str
+    live: Repository
+    checks: tuple[Check, ...]
+    delete_repository: bool
+    """The plan asks to delete the repository (once empty)."""
+    may_delete_repository: bool
+    """The repository's policy that selects it deletes empty repositories."""
+
+
+DEFAULT_POLICIES = Path("policies")
+
+
+def repository_policies(paths: Sequence[Path]) -> tuple[Policy, ...]:
+    """The repository's policy set: the files or directories given (`--policies`), else `policies/` when it
+    exists. With neither, apply refuses: a plan's embedded policies are never the authority."""
+    if not paths and not DEFAULT_POLICIES.is_dir():
+        raise PlanRefused(
+            "no policy set to check the plan against: pass --policies DIR (the repository's policies/); "
+            "the plan's embedded policies are never the authority"
+        )
+    return load_policies(paths or [DEFAULT_POLICIES])
+
+
+def trusted_policies(plan: Plan, source: str, policies: Sequence[Policy]) -> dict[str, Policy]:
+    """The repository's policies for the plan's target, by name; refuses (PlanRefused) a plan that embeds a
+    policy the repository does not have, or a document that differs from the repository's."""
+    mine = {p.name: p for p in policies if p.region == plan.region and p.registry_id in (None, plan.account)}
+    for record in plan.policies:
+        policy = mine.get(record.name)
+        if policy is None:
+            raise PlanRefused(
+                f"{source}: $.policies: policy {record.name!r} is not among the repository's policies for "
+                f"{plan.account} {plan.region}; pass the policies the plan was made from with --policies"
+            )
+        if (ours := policy_sha256(policy)) != record.sha256:
+            raise PlanRefused(
+                f"{source}: $.policies: policy {record.name!r} embedded in the plan (sha256 "
+                f"{record.sha256[:12]}) is not {policy.source} (sha256 {ours[:12]}); re-run ecrgc plan"
+            )
+    return mine
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Verifier:
     """Checks one planned repository at a time against its live state and the usage collected up front."""
 
@@ -42,27 +87,38 @@ class Verifier:
     planned: Mapping[str, tuple[PlannedAction, ...]]
     deletions: frozenset[str]
     present: frozenset[str]
-    policies: Mapping[str, Policy]
+    owners: Mapping[str, Policy]
+    """The repository's policy that selects each planned repository (none: no policy selects it now)."""
     in_use: decide.InUse
     now: datetime
 
     @classmethod
     def prepare(
-        cls, plan: Plan, source: str, *, registry: LiveState, usage: Collector, now: datetime
+        cls,
+        plan: Plan,
+        source: str,
+        *,
+        policies: Sequence[Policy],
+        registry: LiveState,
+        usage: Collector,
+        now: datetime,
     ) -> Verifier:
-        """Rebuild the policies, collect their in-use sources and find which repositories still exist."""
-        policies = _policies(plan, source)
-        in_use = decide.in_use(usage(list(policies.values())), account=plan.account, region=plan.region)
+        """Check the policies, collect the in-use sources they name and find which repositories exist."""
+        mine = list(trusted_policies(plan, source, policies).values())
         planned = _by_repository(plan.actions)
         for name in plan.repository_deletions:
             planned.setdefault(name, ())
+        check_overlaps(mine, list(planned))
+        owners = {name: p for name in planned for p in mine if p.selects(name)}
+        chosen = sorted({p.name: p for p in owners.values()}.values(), key=lambda p: p.name)
+        in_use = decide.in_use(usage(chosen), account=plan.account, region=plan.region)
         present = {name for name, _, _ in registry.list_repositories(lambda name: name in planned)}
         return cls(
             registry=registry,
             planned=planned,
             deletions=frozenset(plan.repository_deletions),
             present=frozenset(present),
-            policies=policies,
+            owners=owners,
             in_use=in_use,
             now=now,
         )
@@ -72,49 +128,35 @@ class Verifier:
         """The planned repositories (images or the repository itself), sorted."""
         return sorted(self.planned)
 
-    def check(self, name: str) -> tuple[str, tuple[Check, ...]]:
+    def check(self, name: str) -> Verified:
         """Every planned action of repository `name`, checked (a repository gone already is empty)."""
         # The whole repository, not just the planned digests: whether a kept index still lists a child,
         # or a kept image still has a referrer, and which images rank newest, depend on every image.
         live = self.registry.scan_repository(name) if name in self.present else Repository(name=name)
-        return name, _verify_repository(self.planned[name], live, self.policies, self.in_use, self.now)
+        policy = self.owners.get(name)
+        actions = self.planned[name]
+        if policy is None:
+            checks = tuple(_not_selected(a, "no policy of the repository selects it now") for a in actions)
+        else:
+            checks = verify(
+                [a for a in actions if a.policy == policy.name], live, self.in_use, policy, now=self.now
+            )
+            checks += tuple(
+                _not_selected(a, f"policy {policy.name!r} selects it, not {a.policy!r}")
+                for a in actions
+                if a.policy != policy.name
+            )
+        return Verified(
+            name=name,
+            live=live,
+            checks=checks,
+            delete_repository=name in self.deletions,
+            may_delete_repository=policy is not None and policy.delete_empty_repositories,
+        )
 
 
-def _policies(plan: Plan, source: str) -> dict[str, Policy]:
-    policies = {
-        record.name: policy_from_document(record.document, f"{source}::$.policies[{n}].document")
-        for n, record in enumerate(plan.policies)
-    }
-    if unknown := sorted({a.policy for a in plan.actions} - policies.keys()):
-        raise PlanRefused(f"{source}: actions name policies the plan does not embed: {', '.join(unknown)}")
-    return policies
-
-
-def _verify_repository(
-    actions: Sequence[PlannedAction],
-    live: Repository,
-    policies: Mapping[str, Policy],
-    in_use: decide.InUse,
-    now: datetime,
-) -> tuple[Check, ...]:
-    present = {image.digest for image in live.images}
-    checks: list[Check] = []
-    for policy_name in sorted({a.policy for a in actions}):
-        mine = [a for a in actions if a.policy == policy_name]
-        checks.extend(verify(mine, live, in_use, policies[policy_name], now=now))
-    return tuple(_resumed(check, present) for check in checks)
-
-
-def _resumed(check: Check, present: set[str]) -> Check:
-    """A child or referrer whose planned parent is gone passes the rules that rank top-level images.
-
-    It became top-level only because an earlier (interrupted) apply deleted its parent; the protections
-    that matter (in use, held tag, part of another kept image, tags unchanged) are still checked.
-    """
-    parent = check.action.parent
-    if check.verdict is Verdict.KEPT and check.reason in _RANKING and parent and parent not in present:
-        return Check(action=check.action, verdict=Verdict.OK, reason=check.action.reason, detail=check.detail)
-    return check
+def _not_selected(action: PlannedAction, why: str) -> Check:
+    return Check(action=action, verdict=Verdict.NOT_SELECTED, detail=f"{action.repository}: {why}")
 
 
 def _by_repository(actions: Iterable[PlannedAction]) -> dict[str, tuple[PlannedAction, ...]]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ecrgc.aws.client import batches, error_code, failure_code, registry_argument
-from ecrgc.model import Outcome, OutcomeStatus
+from ecrgc.model import Outcome, OutcomeReason, OutcomeStatus
 
 if TYPE_CHECKING:
     from types_boto3_ecr import ECRClient
@@ -72,11 +72,12 @@ def _outcome(
     """The outcome of one image given the failure code ECR reported for it (None: it succeeded)."""
     if code is None:
         return Outcome(repository=repository, digest=digest, status=done)
+    status, reason = OutcomeStatus.FAILED, OutcomeReason.REGISTRY_ERROR
     if code in _ABSENT_CODES:
-        return Outcome(repository=repository, digest=digest, status=OutcomeStatus.ALREADY_ABSENT, reason=code)
-    if code == "ImageReferencedByManifestList":
-        return Outcome(repository=repository, digest=digest, status=OutcomeStatus.SKIPPED, reason=code)
-    return Outcome(repository=repository, digest=digest, status=OutcomeStatus.FAILED, reason=code)
+        status, reason = OutcomeStatus.ALREADY_ABSENT, OutcomeReason.NOT_FOUND
+    elif code == "ImageReferencedByManifestList":
+        status, reason = OutcomeStatus.SKIPPED, OutcomeReason.REFERENCED
+    return Outcome(repository=repository, digest=digest, status=status, reason=reason, code=code)
 
 
 def archive_images(
@@ -104,8 +105,14 @@ def delete_repository_if_empty(client: ECRClient, name: str, *, registry_id: str
     try:
         client.delete_repository(repositoryName=name, **registry_argument(registry_id))
     except ClientError as exc:
-        if error_code(exc) == "RepositoryNotEmptyException":
-            return Outcome(repository=name, digest="", status=OutcomeStatus.SKIPPED, reason=error_code(exc))
+        if (code := error_code(exc)) == "RepositoryNotEmptyException":
+            return Outcome(
+                repository=name,
+                digest="",
+                status=OutcomeStatus.SKIPPED,
+                reason=OutcomeReason.NOT_EMPTY,
+                code=code,
+            )
         return _outcome(name, "", failure_code(exc))
     except BotoCoreError as exc:
         return _outcome(name, "", failure_code(exc))

@@ -22,6 +22,13 @@ log = logging.getLogger("ecrgc")
 
 # The options apply and run share.
 Workers = Annotated[int, typer.Option("--workers", min=1, help="Repositories applied at once.")]
+Policies = Annotated[
+    Path | None,
+    typer.Option(
+        "--policies",
+        help="The repository's policies (default: policies/): the plan must embed exactly these documents.",
+    ),
+]
 Kubeconfig = Annotated[
     str | None,
     typer.Option(
@@ -96,6 +103,7 @@ def apply(
     workers: Workers = apply_command.DEFAULT_WORKERS,
     kubeconfig: Kubeconfig = None,
     profile: Profile = None,
+    policies: Policies = None,
 ) -> None:
     """Apply a reviewed plan: re-verify every image on the live registry, delete what still qualifies.
 
@@ -103,11 +111,13 @@ def apply(
     """
     from ecrgc import render
     from ecrgc.apply.report import ReportFiles
+    from ecrgc.apply.verification import repository_policies
     from ecrgc.aws import Registry
     from ecrgc.planfile import load_plan_file
     from ecrgc.usage import collector
 
     plan = load_plan_file(plan_path)
+    trusted = repository_policies([policies] if policies else [])
     if not dry_run:
         _confirm(plan, plan_path, auto_approve=auto_approve)
     registry = Registry(region or plan.region, workers=workers, profile=profile)
@@ -115,6 +125,7 @@ def apply(
         result = apply_command.apply_plan(
             plan,
             source=str(plan_path),
+            policies=trusted,
             registry=registry,
             usage=collector(kubeconfig=kubeconfig),
             now=datetime.now(UTC),
@@ -122,6 +133,7 @@ def apply(
             dry_run=dry_run,
             workers=workers,
             on_outcome=files.write,
+            on_start=files.begin,
         )
         files.finish(result.report)
     log.info("apply report: %s", ", ".join(str(p) for p in files.paths))

@@ -117,6 +117,13 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 0: nothing to delete, 2: deletions planned.")
     ] = False,
     kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", envvar="ECRGC_KUBECONFIG")] = None,
+    policy_set: Annotated[
+        Path | None,
+        typer.Option(
+            "--policies",
+            help="With --check: the repository's policies (default: the PATHS, else policies/).",
+        ),
+    ] = None,
     check: Annotated[
         Path | None,
         typer.Option(
@@ -136,7 +143,9 @@ def plan(
 ) -> None:
     """Plan what to delete from the live registry and the images in use; print it, and save it with --out."""
     if check is not None:
-        _check_plan(check, kubeconfig=kubeconfig, profile=profile)
+        _check_plan(
+            check, [policy_set] if policy_set else paths or [], kubeconfig=kubeconfig, profile=profile
+        )
         return
     from ecrgc.aws import Registry
     from ecrgc.cli.policy import policy_paths
@@ -164,19 +173,22 @@ def plan(
         raise typer.Exit(2)
 
 
-def _check_plan(path: Path, *, kubeconfig: str | None, profile: str | None) -> None:
+def _check_plan(path: Path, policies: list[Path], *, kubeconfig: str | None, profile: str | None) -> None:
     """`plan --check`: exit 0 when every action would pass apply's preconditions now, else refuse."""
     from ecrgc import apply as apply_command
     from ecrgc import render
+    from ecrgc.apply.verification import repository_policies
     from ecrgc.aws import Registry
     from ecrgc.planfile import load_plan_file
     from ecrgc.usage import collector
 
     loaded = load_plan_file(path)
+    trusted = repository_policies(policies)
     # The plan is loaded (and its hash and schema checked) once: a large plan takes seconds to load.
     result = apply_command.apply_plan(
         loaded,
         source=str(path),
+        policies=trusted,
         registry=Registry(loaded.region, profile=profile),
         usage=collector(kubeconfig=kubeconfig),
         now=datetime.now(UTC),
@@ -186,9 +198,9 @@ def _check_plan(path: Path, *, kubeconfig: str | None, profile: str | None) -> N
     echo_view(render.report_text(result.report, details=True), Format.TEXT)
     drifted = result.drifted
     if drifted:
-        reasons = ", ".join(sorted({o.reason for o in drifted}))
+        reasons = ", ".join(sorted({render.outcome_reason(o) for o in drifted}))
         raise PlanRefused(
-            f"{path}: {len(drifted)} planned images would not pass apply's checks now ({reasons});"
+            f"{path}: {len(drifted)} planned images would not pass apply's checks now: {reasons};"
             " re-run ecrgc plan and commit the new plan"
         )
 

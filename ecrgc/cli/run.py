@@ -108,6 +108,7 @@ def run(
                 logged=render.plan_text(plan, details=True),
             ),
             on_outcome=files.write,
+            on_start=files.begin,
             on_decided=_log_scanned,
         )
         if result.applied is not None:

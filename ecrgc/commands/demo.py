@@ -78,6 +78,7 @@ def run_demo(workdir: Path, *, now: datetime) -> DemoRun:
         applied = apply_command.apply_plan(
             load_plan_file(plan_path),
             source=str(plan_path),
+            policies=policies,
             registry=Registry(REGION),
             usage=collector(base=workdir),
             now=now,

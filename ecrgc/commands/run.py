@@ -23,6 +23,7 @@ from typing import Protocol
 from ecrgc import apply as apply_command
 from ecrgc import imagelists
 from ecrgc.apply.executor import OutcomeSink
+from ecrgc.apply.report import ApplyReport
 from ecrgc.commands import plan as plan_command
 from ecrgc.envfile import RunOptions, SeedEnv, policy_from_env, seed_image_list
 from ecrgc.errors import PlanRefused
@@ -67,6 +68,7 @@ def run_once(
     on_plan: Callable[[Plan], None] | None = None,
     on_outcome: OutcomeSink | None = None,
     on_decided: Callable[[Sequence[Decision]], None] | None = None,
+    on_start: Callable[[ApplyReport], None] | None = None,
 ) -> RunResult:
     """Plan the seed's policy against the live registry, save the plan, then confirm and apply it.
 
@@ -103,12 +105,14 @@ def run_once(
     applied = apply_command.apply_plan(
         plan,
         source=str(plan_path),
+        policies=[policy],
         registry=registry,
         usage=usage,  # apply re-reads what the plan read; the list written above is not read back
         now=now,
         dry_run=options.dry_run,
         workers=workers,
         on_outcome=on_outcome,
+        on_start=on_start,
     )
     return RunResult(
         plan=plan,

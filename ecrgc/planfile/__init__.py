@@ -32,11 +32,21 @@ layers shared with kept images too, so it is an upper bound.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ecrgc.errors import ConfigError, PlanRefused
 from ecrgc.model import Plan
-from ecrgc.planfile.decode import check_summary, check_version, parse, plan_from, validate
+from ecrgc.planfile.decode import (
+    check_policy_hashes,
+    check_summary,
+    check_version,
+    parse,
+    plan_from,
+    validate,
+)
 from ecrgc.planfile.encode import (
     BYTES_PER_GB,
     FORMAT_VERSION,
@@ -81,18 +91,30 @@ def _encode(plan: Plan) -> tuple[str, str]:
 
 
 def loads(text: str, *, source: str = "plan") -> Plan:
-    """Parse and verify a plan: version, content hash, schema and summary totals. `source` names the file
-    in error messages. Raises PlanRefused (tampered, unsupported major version) or ConfigError."""
+    """Parse and verify a plan: no duplicate keys, version, content hash, schema, each embedded policy's
+    hash and the summary totals; the Plan carries the content hash verified. `source` names the file in
+    error messages. Raises PlanRefused (tampered, unsupported major version) or ConfigError."""
     parsed = parse(text, source)
     newer_minor = check_version(parsed, source)
-    if hash_document({k: v for k, v in parsed.items() if k != "content_sha256"}) != parsed["content_sha256"]:
+    sha256 = check_content_hash(parsed, source)
+    validate(parsed, source, forgive_unknown_keys=newer_minor)
+    plan = replace(plan_from(parsed), sha256=sha256)
+    check_policy_hashes(plan, source)
+    check_summary(plan, parsed["summary"], source)
+    return plan
+
+
+def check_content_hash(parsed: Mapping[str, Any], source: str) -> str:
+    """The `content_sha256` of a parsed plan, refused unless it is the hash of the rest of the document.
+
+    A checksum, not a signature: whoever edits the file can recompute it. What apply trusts of a plan is
+    only what can narrow it (see ecrgc.apply)."""
+    sha256: str = parsed["content_sha256"]
+    if hash_document({k: v for k, v in parsed.items() if k != "content_sha256"}) != sha256:
         raise PlanRefused(
             f"{source}: content hash mismatch: the plan was edited after it was made; re-run ecrgc plan"
         )
-    validate(parsed, source, forgive_unknown_keys=newer_minor)
-    plan = plan_from(parsed)
-    check_summary(plan, parsed["summary"], source)
-    return plan
+    return sha256
 
 
 def load_plan_file(path: str | os.PathLike[str]) -> Plan:

@@ -26,6 +26,7 @@ from ecrgc.model import (
 )
 from ecrgc.planfile.encode import FORMAT_VERSION, summary_totals
 from ecrgc.planfile.recordcheck import compile_check
+from ecrgc.policy import document_sha256
 from ecrgc.schemafiles import load_schema
 
 _MAX_ERRORS = 20  # a broken file can fail on every action; the first errors are enough to see why
@@ -45,10 +46,28 @@ _TOP_LEVEL_KEYWORDS = {
 _VERSION = re.compile(r"^([0-9]+)\.([0-9]+)$")
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object hook refusing a key given twice (json.loads keeps the last one silently)."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _DuplicateKey(next(key for key, n in Counter(key for key, _ in pairs).items() if n > 1))
+    return found
+
+
 def parse(text: str, source: str) -> dict[str, Any]:
-    """The JSON object in `text`, which must at least carry a content hash."""
+    """The JSON object in `text`, which must at least carry a content hash; a key given twice in any
+    object is refused (a reader would see one value, another tool the other)."""
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise PlanRefused(
+            f"{source}: the key {str(exc)!r} appears twice in one object: the plan was edited by hand;"
+            " re-run ecrgc plan"
+        ) from exc
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{source}: not valid JSON ({exc}); re-run ecrgc plan") from exc
     if not isinstance(document, dict) or not isinstance(document.get("content_sha256"), str):
@@ -133,6 +152,16 @@ def _inline(node: Any, definitions: Mapping[str, Any]) -> Any:
     if isinstance(node, list):
         return [_inline(item, definitions) for item in node]
     return node
+
+
+def check_policy_hashes(plan: Plan, source: str) -> None:
+    """Each embedded policy's `sha256` is the hash of its `document`: the hash a reviewer sees is true."""
+    for n, record in enumerate(plan.policies):
+        if (actual := document_sha256(record.document)) != record.sha256:
+            raise PlanRefused(
+                f"{source}::$.policies[{n}].sha256: {record.sha256[:12]} is not the hash of the policy"
+                f" document beside it ({actual[:12]}): the plan was edited by hand; re-run ecrgc plan"
+            )
 
 
 def check_summary(plan: Plan, summary: Mapping[str, Any], source: str) -> None:

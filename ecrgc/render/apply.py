@@ -75,12 +75,15 @@ def report_verdict(report: ApplyReport) -> str:
 
 
 def report_context(report: ApplyReport) -> str:
-    """Which plan, and when."""
+    """Which plan, and when (or that the apply did not finish)."""
+    started = f"plan sha256 {report.plan_sha256[:12]} · started {format_timestamp(report.started_at)} · "
+    if report.finished_at is None:
+        return started + (
+            "INCOMPLETE: the apply did not finish, so this lists what was done before it stopped "
+            "(but for at most one call per worker); apply the same plan again to complete it"
+        )
     seconds = (report.finished_at - report.started_at).total_seconds()
-    return (
-        f"plan sha256 {report.plan_sha256[:12]} · started {format_timestamp(report.started_at)} · "
-        f"finished {format_timestamp(report.finished_at)} ({seconds:,.0f} s)"
-    )
+    return started + f"finished {format_timestamp(report.finished_at)} ({seconds:,.0f} s)"
 
 
 def report_text(report: ApplyReport, *, width: int = 100, details: bool = False) -> str:
@@ -99,8 +102,15 @@ def report_text(report: ApplyReport, *, width: int = 100, details: bool = False)
     return "\n\n".join(parts) + "\n"
 
 
+def outcome_reason(outcome: Outcome) -> str:
+    """`kept (in_use)`, `registry_error (ServerException)`, `parent_kept` … ("" when done as planned)."""
+    text = "" if outcome.reason is None else str(outcome.reason)
+    extra = str(outcome.kept_by or "") or outcome.code
+    return f"{text} ({extra})" if text and extra else text or extra
+
+
 def _outcome_line(outcome: Outcome) -> str:
-    why = ": ".join(p for p in (outcome.reason, outcome.detail) if p)
+    why = ": ".join(p for p in (outcome_reason(outcome), outcome.detail) if p)
     image = short_digest(outcome.digest) if outcome.digest else "(repository)"
     return f"{outcome.status} {outcome.repository} {image}" + (f" {why}" if why else "")
 
@@ -158,7 +168,7 @@ def _outcome_table(outcomes: list[Outcome]) -> str:
             cell(o.repository),
             cell(short_digest(o.digest)) if o.digest else "(repository)",
             status_label(o.status),
-            cell(o.reason) if o.reason else "",
+            cell(outcome_reason(o)) if outcome_reason(o) else "",
             cell(o.detail) if o.detail else "",
         ]
         for o in outcomes

@@ -12,7 +12,7 @@ import pytest
 from ecrgc.apply import ApplyResult, OnDrift
 from ecrgc.commands import plan as plan_command
 from ecrgc.errors import PlanRefused
-from ecrgc.model import OutcomeStatus
+from ecrgc.model import OutcomeReason, OutcomeStatus, Reason
 from ecrgc.planfile import format_timestamp, load_plan_file
 from ecrgc.sandbox import Sandbox
 from tests.apply.world import (
@@ -23,6 +23,7 @@ from tests.apply.world import (
     in_use,
     make_plan,
     planned_deletions,
+    why,
     write_policy,
 )
 
@@ -33,8 +34,8 @@ def statuses(result: ApplyResult) -> Counter[OutcomeStatus]:
     return Counter(o.status for o in result.report.outcomes)
 
 
-def by_digest(result: ApplyResult) -> dict[str, tuple[OutcomeStatus, str]]:
-    return {o.digest: (o.status, o.reason) for o in result.report.outcomes if o.digest}
+def by_digest(result: ApplyResult) -> dict[str, tuple[OutcomeStatus, OutcomeReason | Reason | None]]:
+    return {o.digest: (o.status, why(o)) for o in result.report.outcomes if o.digest}
 
 
 def test_apply_deletes_exactly_the_plan_parents_first(ecr: Sandbox, tmp_path: Path) -> None:
@@ -78,8 +79,8 @@ def test_a_partly_applied_plan_is_finished_by_reapplying(ecr: Sandbox, tmp_path:
     result = apply(plan)
 
     outcomes = by_digest(result)
-    assert outcomes[world.index] == (OutcomeStatus.ALREADY_ABSENT, "")
-    assert all(outcomes[d] == (OutcomeStatus.DELETED, "") for d in (*world.children, world.signature))
+    assert outcomes[world.index] == (OutcomeStatus.ALREADY_ABSENT, None)
+    assert all(outcomes[d] == (OutcomeStatus.DELETED, None) for d in (*world.children, world.signature))
     assert images(ecr) == before - planned_deletions(world)
 
 
@@ -107,8 +108,8 @@ def test_drift_is_skipped_and_reported_and_the_rest_applied(ecr: Sandbox, tmp_pa
     result = apply(plan)
 
     outcomes = by_digest(result)
-    assert outcomes[world.expired] == (OutcomeStatus.SKIPPED, "tags_changed")
-    assert outcomes[world.api_old] == (OutcomeStatus.SKIPPED, "in_use")
+    assert outcomes[world.expired] == (OutcomeStatus.SKIPPED, OutcomeReason.TAGS_CHANGED)
+    assert outcomes[world.api_old] == (OutcomeStatus.SKIPPED, Reason.IN_USE)
     assert images(ecr) == before - planned_deletions(world) | {
         ("app/web", world.expired),
         ("app/api", world.api_old),
@@ -126,8 +127,9 @@ def test_abort_on_drift_deletes_nothing(ecr: Sandbox, tmp_path: Path) -> None:
 
     assert result.aborted
     assert images(ecr) == before
-    assert by_digest(result)[world.expired] == (OutcomeStatus.SKIPPED, "in_use")
-    assert {o.reason for o in result.report.outcomes if o.digest != world.expired} == {"aborted"}
+    assert by_digest(result)[world.expired] == (OutcomeStatus.SKIPPED, Reason.IN_USE)
+    others = {o.reason for o in result.report.outcomes if o.digest != world.expired}
+    assert others == {OutcomeReason.ABORTED}
 
 
 def test_check_passes_a_fresh_plan_and_fails_a_drifted_one(ecr: Sandbox, tmp_path: Path) -> None:
@@ -157,8 +159,8 @@ def test_a_child_that_a_new_kept_index_lists_is_kept(ecr: Sandbox, tmp_path: Pat
     result = apply(plan)
 
     outcomes = by_digest(result)
-    assert outcomes[world.children[0]] == (OutcomeStatus.SKIPPED, "part_of_kept_image")
-    assert outcomes[world.index] == (OutcomeStatus.DELETED, "")
+    assert outcomes[world.children[0]] == (OutcomeStatus.SKIPPED, Reason.PART_OF_KEPT_IMAGE)
+    assert outcomes[world.index] == (OutcomeStatus.DELETED, None)
     assert ("app/web", world.children[0]) in images(ecr)
     assert images(ecr) == before - planned_deletions(world) | {("app/web", world.children[0])}
 
@@ -174,7 +176,7 @@ def test_archive_plans_archive_and_reapply_as_done(ecr: Sandbox, tmp_path: Path)
     assert statuses(first) == {OutcomeStatus.ARCHIVED: 3}
     assert {ecr.registry.get("app/arch").images[d].status for d in old} == {"ARCHIVED"}
     assert statuses(second) == {OutcomeStatus.ALREADY_ABSENT: 3}
-    assert {o.reason for o in second.report.outcomes} == {"already_archived"}
+    assert {o.reason for o in second.report.outcomes} == {OutcomeReason.ALREADY_ARCHIVED}
 
 
 def test_a_repository_the_plan_empties_is_deleted_only_if_empty_now(ecr: Sandbox, tmp_path: Path) -> None:
@@ -190,7 +192,10 @@ def test_a_repository_the_plan_empties_is_deleted_only_if_empty_now(ecr: Sandbox
 
     repositories = {o.repository: o for o in result.report.outcomes if not o.digest}
     assert repositories["app/gone"].status is OutcomeStatus.DELETED
-    assert repositories["app/late"].reason == "RepositoryNotEmptyException"
+    assert (repositories["app/late"].reason, repositories["app/late"].code) == (
+        OutcomeReason.NOT_EMPTY,
+        "RepositoryNotEmptyException",
+    )
     assert set(ecr.registry.repositories) == {"app/late"}
     again = apply(plan)
     assert {o.repository: o.status for o in again.report.outcomes if not o.digest}["app/gone"] is (

@@ -22,10 +22,12 @@ ECRGC = Path(sys.executable).parent / "ecrgc"
 
 @pytest.fixture
 def plan(ecr: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The World's plan, with the working directory where its image list is (apply reads it from there)."""
+    """The World's plan, with the working directory where its image list is (apply reads it from there)
+    and its policy in policies/ (the policy set apply checks the plan against by default)."""
     build_world(ecr, tmp_path)
     monkeypatch.chdir(tmp_path)
-    return make_plan(tmp_path, write_policy(tmp_path))
+    (tmp_path / "policies").mkdir()
+    return make_plan(tmp_path, write_policy(tmp_path / "policies"))
 
 
 def test_apply_writes_the_report_and_prints_the_summary(ecr: Sandbox, plan: Path, tmp_path: Path) -> None:
@@ -74,7 +76,7 @@ def test_skipped_images_exit_2_and_abort_exits_3(ecr: Sandbox, plan: Path, tmp_p
     assert skipped.exit_code == 2
     assert skipped.stdout.splitlines()[0] == "ecrgc apply: 6 deleted · 1 skipped"
     assert "skipped app/api" in skipped.stdout
-    assert "in_use: in use by in-use.txt:3" in skipped.stdout
+    assert "kept (in_use): in use by in-use.txt:3" in skipped.stdout
 
 
 def test_a_tampered_plan_exits_3_and_deletes_nothing(ecr: Sandbox, plan: Path) -> None:

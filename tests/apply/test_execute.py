@@ -1,8 +1,8 @@
-"""The executor's invariants over random plan forests and verdicts, with a recording registry of our own.
+"""The batches' and executor's invariants over random live families and verdicts, with a recording registry.
 
 Whatever the checks say, the registry is only ever asked to change what the plan names and verification
-passed; a parent always goes in an earlier call than what goes with it; a child of a parent that stayed
-is never touched.
+passed; a live parent (index, subject) always goes in an earlier call than what goes with it, and a child
+of a parent that stayed (or failed) is never touched.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecrgc.apply.executor import Executor, Guard, Sink
-from ecrgc.model import Action, Outcome, OutcomeStatus, Plan, PlannedAction, Reason
+from ecrgc.apply.batches import live_parents, order
+from ecrgc.apply.executor import DONE, Executor, Guard, Sink
+from ecrgc.apply.verification import Verified
+from ecrgc.model import Action, Image, Outcome, OutcomeStatus, Plan, PlannedAction, Reason, Repository
 from ecrgc.planfile import depths
 from ecrgc.verify import Check, Verdict
 
@@ -25,13 +27,17 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 @dataclass
 class Recorder:
-    """A registry that records every call and deletes whatever it is asked to (the Mutator port)."""
+    """A registry recording every call that deletes what it is asked to but `fails` (the Mutator port)."""
 
     calls: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    fails: set[str] = field(default_factory=set)
 
     def delete_images(self, repository: str, digests: Sequence[str]) -> list[Outcome]:
         self.calls.append(("delete", tuple(digests)))
-        return [Outcome(repository=repository, digest=d, status=OutcomeStatus.DELETED) for d in digests]
+        return [Outcome(repository=repository, digest=d, status=self.status(d)) for d in digests]
+
+    def status(self, digest: str) -> OutcomeStatus:
+        return OutcomeStatus.FAILED if digest in self.fails else OutcomeStatus.DELETED
 
     def archive_images(self, repository: str, digests: Sequence[str]) -> list[Outcome]:
         self.calls.append(("archive", tuple(digests)))
@@ -76,48 +82,87 @@ def plan_of(actions: Sequence[PlannedAction], deletions: tuple[str, ...] = ()) -
 
 
 @st.composite
-def forests(draw: st.DrawFn) -> tuple[list[PlannedAction], dict[str, Verdict]]:
-    """Up to 40 actions, each with a parent drawn among the earlier ones (or none), and a verdict each."""
+def families(draw: st.DrawFn) -> tuple[Repository, dict[str, Verdict], set[str]]:
+    """Up to 40 images, each a child (listed by an index) or referrer of an earlier one, or top-level; a
+    verdict each (GONE ones are not in the live repository) and the digests the registry fails to delete."""
     count = draw(st.integers(1, 40))
-    actions: list[PlannedAction] = []
-    for n in range(count):
-        parent = draw(st.none() | st.integers(0, n - 1)) if n else None
-        actions.append(action(f"d{n:03d}", None if parent is None else f"d{parent:03d}"))
-    verdicts = draw(st.lists(st.sampled_from(Verdict), min_size=count, max_size=count))
-    return actions, {a.digest: v for a, v in zip(actions, verdicts, strict=True)}
-
-
-@given(forests(), st.booleans())
-def test_only_verified_plan_actions_reach_the_registry_parents_first(
-    forest: tuple[list[PlannedAction], dict[str, Verdict]], empties: bool
-) -> None:
-    actions, verdicts = forest
-    plan = plan_of(actions, ("r",) if empties else ())
-    recorder = Recorder()
-    checks = tuple(Check(action=a, verdict=verdicts[a.digest]) for a in actions)
-
-    outcomes = Executor(guard=Guard(recorder, plan), plan=plan, dry_run=False, sink=Sink(None)).run(
-        ("r", checks)
+    children: dict[str, list[str]] = {}
+    subjects: dict[str, str] = {}
+    for n in range(1, count):
+        parent = draw(st.none() | st.integers(0, n - 1))
+        if parent is not None and draw(st.booleans()):
+            children.setdefault(f"d{parent:03d}", []).append(f"d{n:03d}")
+        elif parent is not None:
+            subjects[f"d{n:03d}"] = f"d{parent:03d}"
+    digests = [f"d{n:03d}" for n in range(count)]
+    drawn = draw(st.lists(st.sampled_from(Verdict), min_size=count, max_size=count))
+    verdicts = dict(zip(digests, drawn, strict=True))
+    live = Repository(
+        name="r",
+        images=tuple(
+            Image(
+                repository="r",
+                digest=d,
+                pushed_at=T0,
+                children=tuple(children.get(d, ())),
+                subject=subjects.get(d),
+            )
+            for d in digests
+            if verdicts[d] is not Verdict.GONE
+        ),
     )
+    fails = draw(st.sets(st.sampled_from(digests)))
+    return live, verdicts, fails
+
+
+@given(families(), st.booleans())
+def test_only_verified_plan_actions_reach_the_registry_live_parents_first(
+    family: tuple[Repository, dict[str, Verdict], set[str]], empties: bool
+) -> None:
+    live, verdicts, fails = family
+    actions = [action(d, None) for d in sorted(verdicts)]
+    plan = plan_of(actions, ("r",) if empties else ())
+    recorder = Recorder(fails=fails)
+    checks = tuple(Check(action=a, verdict=verdicts[a.digest], reason=Reason.IN_USE) for a in actions)
+    verified = Verified(
+        name="r", live=live, checks=checks, delete_repository=empties, may_delete_repository=True
+    )
+
+    outcomes = Executor(guard=Guard(recorder, plan), dry_run=False, sink=Sink(None)).run(order(verified))
 
     sent = [d for kind, digests in recorder.calls if kind == "delete" for d in digests]
     call_of = {d: n for n, (_, digests) in enumerate(recorder.calls) for d in digests}
-    by_digest = {a.digest: a for a in actions}
     assert len(sent) == len(set(sent))
+    parents = live_parents(live)
     for digest in sent:
         assert verdicts[digest] is Verdict.OK
-        parent = by_digest[digest].parent
-        if parent in call_of:  # its parent went in an earlier call ...
+        for parent in parents.get(digest, ()):  # every live parent went first, and went
             assert call_of[parent] < call_of[digest]
-        elif parent is not None:  # ... or was gone already
-            assert verdicts[parent] is Verdict.GONE
-    for digest in set(by_digest) - set(sent):
-        assert verdicts[digest] is not Verdict.OK or by_digest[digest].parent not in sent
-    assert {o.digest for o in outcomes if o.digest} == set(by_digest)
+            assert parent not in fails
+    assert sorted(o.digest for o in outcomes if o.digest) == sorted(verdicts)
+    done = {o.digest for o in outcomes if o.digest and o.status in DONE}
     repository_calls = [c for c in recorder.calls if c[0] == "repository"]
-    assert len(repository_calls) == (
-        empties and set(sent) | {d for d, v in verdicts.items() if v is Verdict.GONE} == set(by_digest)
+    assert len(repository_calls) == (empties and done == set(verdicts))
+
+
+def test_a_cycle_of_cosign_tags_goes_in_one_last_call() -> None:
+    cosign = [f"sha256-{c * 64}.sig" for c in "ab"]
+    live = Repository(
+        name="r",
+        images=(
+            Image(repository="r", digest=f"sha256:{'b' * 64}", tags=(cosign[0],), pushed_at=T0),
+            Image(repository="r", digest=f"sha256:{'a' * 64}", tags=(cosign[1],), pushed_at=T0),
+        ),
     )
+    actions = [action(i.digest, None) for i in live.images]
+    checks = tuple(Check(action=a, verdict=Verdict.OK) for a in actions)
+
+    batches = order(
+        Verified(name="r", live=live, checks=checks, delete_repository=False, may_delete_repository=False)
+    )
+
+    assert [len(level) for level in batches.levels] == [2]
+    assert [s.after for s in batches.levels[0]] == [(), ()]
 
 
 def test_depths_follow_parent_chains_and_survive_a_cycle() -> None:

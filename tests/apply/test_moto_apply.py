@@ -18,9 +18,9 @@ import pytest
 
 from ecrgc.apply import ApplyResult
 from ecrgc.aws import Registry
-from ecrgc.model import OutcomeStatus
+from ecrgc.model import OutcomeStatus, Reason
 from ecrgc.planfile import load_plan_file
-from tests.apply.world import apply_file, make_plan, write_policy
+from tests.apply.world import apply_file, make_plan, why, write_policy
 from tests.aws.conftest import moto  # noqa: F401  # the moto fixture of tests/aws (moto_server is global)
 from tests.aws.test_moto import push, push_index
 
@@ -80,9 +80,9 @@ def test_on_moto_only_verification_keeps_a_child_of_a_new_kept_index(
 
     result = apply(plan)
 
-    statuses = {o.digest: (o.status, o.reason) for o in result.report.outcomes}
-    assert statuses[amd] == (OutcomeStatus.SKIPPED, "part_of_kept_image")
-    assert statuses[index] == statuses[arm] == (OutcomeStatus.DELETED, "")
+    statuses = {o.digest: (o.status, why(o)) for o in result.report.outcomes}
+    assert statuses[amd] == (OutcomeStatus.SKIPPED, Reason.PART_OF_KEPT_IMAGE)
+    assert statuses[index] == statuses[arm] == (OutcomeStatus.DELETED, None)
     assert listed("app/web") >= {keeper, amd}
     # The divergence itself: asked directly, moto deletes a child its index still lists; ECR refuses.
     assert Registry(REGION).delete_images("app/web", [amd])[0].status is OutcomeStatus.DELETED

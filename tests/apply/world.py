@@ -11,6 +11,7 @@ from typing import Any
 from ecrgc.apply import ApplyResult, apply_plan
 from ecrgc.aws import Registry
 from ecrgc.commands import plan as plan_command
+from ecrgc.model import Outcome, OutcomeReason, Reason
 from ecrgc.planfile import load_plan_file, write_plan_file
 from ecrgc.policy import load_policies
 from ecrgc.sandbox import Sandbox
@@ -148,13 +149,19 @@ def planned_deletions(world: World) -> set[tuple[str, str]]:
 
 def apply_file(path: Path, *, region: str = REGION, workers: int = 4, **options: Any) -> ApplyResult:
     """`apply_plan` on the plan file at `path` with the real adapters: the sandbox (or moto) through boto3,
-    image lists beside the plan."""
+    the policies (the repository's) and image lists beside the plan."""
     return apply_plan(
         load_plan_file(path),
         source=str(path),
+        policies=options.pop("policies", None) or load_policies([path.parent]),
         registry=Registry(region, workers=workers),
         usage=collector(base=path.parent),
         now=options.pop("now", NOW),
         workers=workers,
         **options,
     )
+
+
+def why(outcome: Outcome) -> OutcomeReason | Reason | None:
+    """What a test compares: the rule that keeps the image now for a KEPT skip, else the outcome's reason."""
+    return outcome.kept_by or outcome.reason

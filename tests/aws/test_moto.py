@@ -11,7 +11,7 @@ import pytest
 
 from ecrgc.aws import NO_CREDENTIALS, Registry
 from ecrgc.errors import RemoteError, SourceUnavailable
-from ecrgc.model import ImageStatus, Outcome, OutcomeStatus
+from ecrgc.model import ImageStatus, Outcome, OutcomeReason, OutcomeStatus
 
 if TYPE_CHECKING:
     from types_boto3_ecr import ECRClient
@@ -155,14 +155,18 @@ def test_delete_images_in_batches_of_100_reports_each_digest(ecr: ECRClient) -> 
         Outcome(repository="app", digest=d, status=OutcomeStatus.DELETED) for d in digests
     ]
     assert outcomes[150] == Outcome(
-        repository="app", digest=missing, status=OutcomeStatus.ALREADY_ABSENT, reason="ImageNotFound"
+        repository="app",
+        digest=missing,
+        status=OutcomeStatus.ALREADY_ABSENT,
+        reason=OutcomeReason.NOT_FOUND,
+        code="ImageNotFound",
     )
     assert ecr.describe_images(repositoryName="app")["imageDetails"] == []
 
 
 def test_delete_images_in_a_missing_repository_is_already_absent(moto: str) -> None:
     outcomes = Registry("us-east-1").delete_images("gone", [_sha("a")])
-    assert [(o.status, o.reason) for o in outcomes] == [
+    assert [(o.status, o.code) for o in outcomes] == [
         (OutcomeStatus.ALREADY_ABSENT, "RepositoryNotFoundException")
     ]
 
@@ -173,7 +177,11 @@ def test_delete_repository_only_when_empty(ecr: ECRClient) -> None:
     push(ecr, "full", "x", tag="v1")
     registry = Registry("us-east-1")
     assert registry.delete_repository_if_empty("full") == Outcome(
-        repository="full", digest="", status=OutcomeStatus.SKIPPED, reason="RepositoryNotEmptyException"
+        repository="full",
+        digest="",
+        status=OutcomeStatus.SKIPPED,
+        reason=OutcomeReason.NOT_EMPTY,
+        code="RepositoryNotEmptyException",
     )
     assert registry.delete_repository_if_empty("empty").status is OutcomeStatus.DELETED
     assert registry.delete_repository_if_empty("empty").status is OutcomeStatus.ALREADY_ABSENT
@@ -208,8 +216,8 @@ def test_an_unreachable_endpoint_fails_the_batch_not_the_caller(monkeypatch: pyt
     """The autouse guard points AWS at a closed port: every image of the call comes back FAILED."""
     registry = Registry("us-east-1", max_attempts=1)
     outcomes = registry.delete_images("app", [_sha("a"), _sha("b")])
-    assert {(o.status, o.reason) for o in outcomes} == {(OutcomeStatus.FAILED, "EndpointConnectionError")}
-    assert registry.delete_repository_if_empty("app").reason == "EndpointConnectionError"
+    assert {(o.status, o.code) for o in outcomes} == {(OutcomeStatus.FAILED, "EndpointConnectionError")}
+    assert registry.delete_repository_if_empty("app").code == "EndpointConnectionError"
     with pytest.raises(RemoteError, match="DescribeRepositories failed: EndpointConnectionError"):
         registry.list_repositories(lambda _: True)
 

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from ecrgc.aws import Registry
 from ecrgc.errors import SourceUnavailable
-from ecrgc.model import ImageStatus, Outcome, OutcomeStatus, Repository
+from ecrgc.model import ImageStatus, Outcome, OutcomeReason, OutcomeStatus, Repository
 from ecrgc.sandbox import Sandbox, manifests
 
 REGION = "ap-northeast-1"
@@ -176,10 +176,16 @@ def test_server_errors_after_retries_fail_the_batch_as_data(sandbox: Sandbox) ->
     registry = _registry(max_attempts=2)
     outcomes = registry.delete_images("app", digests)
     assert outcomes == [
-        Outcome(repository="app", digest=d, status=OutcomeStatus.FAILED, reason="ServerException")
+        Outcome(
+            repository="app",
+            digest=d,
+            status=OutcomeStatus.FAILED,
+            reason=OutcomeReason.REGISTRY_ERROR,
+            code="ServerException",
+        )
         for d in digests
     ]
-    assert registry.archive_images("app", digests[:1])[0].reason == "ServerException"
+    assert registry.archive_images("app", digests[:1])[0].code == "ServerException"
     assert registry.delete_repository_if_empty("app").status is OutcomeStatus.FAILED
     assert sandbox.calls["BatchDeleteImage"] == 2
     sandbox.knobs.error_rate = 0.0
@@ -192,9 +198,9 @@ def test_per_item_failure_codes_become_outcomes(sandbox: Sandbox) -> None:
     registry = _registry()
     missing = "sha256:" + "0" * 64
     first = registry.delete_images("app", [children[0], missing])
-    assert [(o.status, o.reason) for o in first] == [
-        (OutcomeStatus.SKIPPED, "ImageReferencedByManifestList"),
-        (OutcomeStatus.ALREADY_ABSENT, "ImageNotFound"),
+    assert [(o.status, o.reason, o.code) for o in first] == [
+        (OutcomeStatus.SKIPPED, OutcomeReason.REFERENCED, "ImageReferencedByManifestList"),
+        (OutcomeStatus.ALREADY_ABSENT, OutcomeReason.NOT_FOUND, "ImageNotFound"),
     ]
     assert registry.delete_images("app", [index])[0].status is OutcomeStatus.DELETED
     later = registry.delete_images("app", list(children))
@@ -207,15 +213,13 @@ def test_archive_images(sandbox: Sandbox) -> None:
     registry = _registry()
     missing = "sha256:" + "0" * 64
     outcomes = registry.archive_images("app", [first, missing, first])
-    assert [(o.digest, o.status, o.reason) for o in outcomes] == [
+    assert [(o.digest, o.status, o.code) for o in outcomes] == [
         (first, OutcomeStatus.ARCHIVED, ""),
         (missing, OutcomeStatus.ALREADY_ABSENT, "ImageNotFoundException"),
     ]
     sandbox.registry.set_storage_class("app", {"imageDigest": second}, "ARCHIVE")
     sandbox.registry.set_storage_class("app", {"imageDigest": second}, "STANDARD")  # now ACTIVATING
-    assert (
-        registry.archive_images("app", [second])[0].reason == "ImageStorageClassUpdateNotSupportedException"
-    )
+    assert registry.archive_images("app", [second])[0].code == "ImageStorageClassUpdateNotSupportedException"
     statuses = {image.digest: image.status for image in registry.scan_repository("app").images}
     assert statuses == {first: ImageStatus.ARCHIVED, second: ImageStatus.ACTIVATING}
 
@@ -223,6 +227,10 @@ def test_archive_images(sandbox: Sandbox) -> None:
 def test_a_repository_with_images_is_not_deleted(sandbox: Sandbox) -> None:
     _push_plain(sandbox, "app", 1)
     assert _registry().delete_repository_if_empty("app") == Outcome(
-        repository="app", digest="", status=OutcomeStatus.SKIPPED, reason="RepositoryNotEmptyException"
+        repository="app",
+        digest="",
+        status=OutcomeStatus.SKIPPED,
+        reason=OutcomeReason.NOT_EMPTY,
+        code="RepositoryNotEmptyException",
     )
     assert "app" in sandbox.registry.repositories
