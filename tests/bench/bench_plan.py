@@ -77,10 +77,15 @@ def run() -> dict[str, object]:
             **_medians(plans, "wall_s", "cpu_s", "peak_rss_mib"),
             "wall_s_each": [p["wall_s"] for p in plans],
             "plan_file_mib": plans[-1]["plan_file_mib"],
+            "plan_file_bytes_per_action": plans[-1]["plan_file_bytes_per_action"],
             "actions": plans[-1]["actions"],
             "calls": plans[-1]["calls"],
         },
-        "raw_scan": {**_medians(raws, "wall_s", "cpu_s"), "images": raws[-1]["images"]},
+        "raw_scan": {
+            **_medians(raws, "wall_s", "cpu_s"),
+            "images": raws[-1]["images"],
+            "reconnects_each": [r["reconnects"] for r in raws],
+        },
         "ecrgc_scan": {**_medians(scans, "wall_s", "cpu_s", "peak_rss_mib"), "images": scans[-1]["images"]},
         "plan_over_raw_wall": _ratio(plans, raws),
         "scan_over_raw_wall": _ratio(scans, raws),
@@ -129,10 +134,12 @@ def _plan_once(ecrgc: str, work: Path, environ: dict[str, str]) -> dict[str, Any
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"ecrgc plan failed: {(work / 'err.txt').read_text()[-2000:]}")
     summary = json.loads((work / "out.json").read_text())
+    size, actions = (work / "plan.json").stat().st_size, summary["totals"]["images_to_delete"]
     return {
         "wall_s": round(wall, 2),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mib": round(usage.ru_maxrss / 1024),
-        "plan_file_mib": round((work / "plan.json").stat().st_size / 2**20, 1),
-        "actions": summary["totals"]["images_to_delete"],
+        "plan_file_mib": round(size / 2**20, 1),
+        "plan_file_bytes_per_action": round(size / max(actions, 1)),
+        "actions": actions,
     }
