@@ -6,19 +6,27 @@ file, then `ecrgc github comment --body-file PART` against the GitHub fake; the 
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from importlib.resources import as_file, files
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from ecrgc.apply.report import ApplyReport, dumps_report
+from ecrgc.aws import Registry
 from ecrgc.cli import app
+from ecrgc.commands import demo
+from ecrgc.commands import plan as plan_command
 from ecrgc.commands.github import COMMENT_LIMIT
 from ecrgc.model import Outcome, OutcomeReason, OutcomeStatus, Reason
 from ecrgc.planfile import write_plan_file
+from ecrgc.policy import load_policies
+from ecrgc.sandbox import Sandbox, seed
+from ecrgc.usage import collector
 from tests.github_fake import FakeGitHub, GitHubState, serve
 from tests.golden_files import assert_golden
 from tests.test_planfile import big_plan, empty_plan, small_plan
@@ -107,3 +115,32 @@ def test_apply_report_comment(github: FakeGitHub, tmp_path: Path) -> None:
     body = post(github, tmp_path, "#### `plans/20260115T120000Z.json` (exit 2)", path, "ecrgc:apply")
 
     assert_golden(GOLDEN / "comment-apply-report.md", body)
+
+
+def test_the_demo_plan_comment(github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ecrgc demo`'s registry, policy and image list, planned at a fixed moment: the comment a first-time
+    user sees when the demo's plan goes into a pull request."""
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    with (
+        Sandbox(account=demo.ACCOUNT, region=demo.REGION) as sandbox,
+        as_file(files("ecrgc.sandbox")) as data,
+    ):
+        sandbox.clock.set(now)
+        seed.load(sandbox.registry, Path(data) / "demo.yaml")
+        for name, value in sandbox.environ().items():
+            monkeypatch.setenv(name, value)
+        for name in ("demo-policy.yaml", "demo-images.txt"):
+            shutil.copyfile(Path(data) / name, tmp_path / name)
+        made = plan_command.run_plan(
+            load_policies([tmp_path / "demo-policy.yaml"]),
+            inventory=Registry(demo.REGION),
+            usage=collector(base=tmp_path),
+            now=now,
+        )
+    plan_path = tmp_path / "plans" / "demo.json"
+    write_plan_file(made, plan_path)
+
+    body = post(github, tmp_path, f"#### `plans/demo.json` {CHECKED}", plan_path, "ecrgc:plan")
+
+    assert_golden(GOLDEN / "comment-plan-demo.md", body)
+    assert "Shortened" not in body
