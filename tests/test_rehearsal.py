@@ -255,7 +255,10 @@ def test_the_reviewed_bytes_are_the_applied_bytes(world: World) -> None:
     failed, comment = check_pull_request(world)
 
     assert failed == "0"
-    assert comment.startswith(f"<!-- ecrgc:plan -->\n#### `{plan_path}` ✅ passes its check")
+    head = "**Merging this pull request deletes 5 images**, each re-checked by ecrgc-apply right before"
+    assert comment.startswith(f"<!-- ecrgc:plan -->\n{head}")
+    assert comment.count("Merging this pull request") == 1
+    assert f"\n\n---\n\n#### `{plan_path}` ✅ passes its check" in comment
     assert "**ecrgc: 5 images to delete" in comment
     summary = Path(world.runner.env["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
     assert "**ecrgc: 5 images to delete" in summary
@@ -298,7 +301,7 @@ def test_a_new_deployment_fails_the_check_and_apply_spares_it(world: World) -> N
     failed, comment = check_pull_request(world)
 
     assert failed == "1"
-    title = comment.splitlines()[1]
+    title = comment.split("\n\n---\n\n")[1].splitlines()[0]
     assert title.startswith(f"#### `{plan_path}` ❌ **fails its check**: {plan_path}: 1 planned image")
     assert "(in_use)" in title
     code, _, _ = world.runner.run("ecrgc-plan.yml", "Fail when a plan no longer passes its check")
@@ -311,3 +314,17 @@ def test_a_new_deployment_fails_the_check_and_apply_spares_it(world: World) -> N
     assert failed == "0", log  # exit 2: applied, with skipped images — a warning, not a failure
     assert "::warning file=" in log
     assert present(world) == {world.builds[i] for i in (0, 1, 4, 6)}
+
+
+@pytest.mark.e2e
+def test_a_pull_request_of_policies_only_shows_a_what_if_and_deletes_nothing(world: World) -> None:
+    world.runner.context["github.event.pull_request.base.sha"] = git(world.runner.repo, "rev-parse", "HEAD")
+
+    failed, comment = check_pull_request(world)
+
+    assert failed == "0"
+    head = "**Merging this pull request deletes no image**: it adds or changes no plan file."
+    assert comment.startswith(f"<!-- ecrgc:plan -->\n{head}\n")
+    assert "#### What-if: no plan file in this pull request; the policies would plan this now" in comment
+    assert "**ecrgc: 5 images to delete" in comment
+    assert present(world) == set(world.builds)
