@@ -7,21 +7,15 @@ deleted, and the report says what happened to each planned image.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from ecrgc.apply import ApplyResult
-from ecrgc.apply.report import load_report_file
 from ecrgc.errors import ConfigError, PlanRefused
 from ecrgc.model import OutcomeReason, OutcomeStatus, Reason
-from ecrgc.planfile import load_plan_file
 from ecrgc.sandbox import Sandbox
 from tests.apply.world import (
     NOW,
@@ -149,57 +143,6 @@ def test_an_unparseable_plan_is_a_config_error(ecr: Sandbox, tmp_path: Path) -> 
 
     with pytest.raises(ConfigError, match="not an ecrgc plan"):
         apply(plan)
-
-
-def _many(sandbox: Sandbox, repositories: int, per_repository: int) -> None:
-    for r in range(repositories):
-        for n in range(per_repository):
-            sandbox.registry.push_image(f"app/r{r:02d}", tags=[f"b{n}"], pushed_at=OLD.timestamp() + n)
-
-
-@pytest.mark.e2e
-def test_kill_9_mid_apply_then_reapply_finishes_the_rest(ecr: Sandbox, tmp_path: Path) -> None:
-    _many(ecr, repositories=6, per_repository=301)  # 3 calls of 100 per repository
-    plan = make_plan(tmp_path, write_policy(tmp_path, image_list=None))
-    planned = {(a.repository, a.digest) for a in load_plan_file(plan).actions}
-    before = images(ecr)
-    ecr.knobs.latency_ms_by_operation["BatchDeleteImage"] = 300.0
-    env = {**os.environ, "LOGDIR": str(tmp_path / "logs")}
-    command = [
-        str(ECRGC),
-        "apply",
-        str(plan),
-        "--auto-approve",
-        "--workers",
-        "1",
-        "--policies",
-        str(tmp_path),
-    ]
-
-    process = subprocess.Popen(
-        command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    while ecr.calls["BatchDeleteImage"] < 4 and process.poll() is None:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    time.sleep(1.0)  # the call in flight when the client died still completes on the server (as on ECR)
-    interrupted = images(ecr)
-    ecr.knobs.latency_ms_by_operation.clear()
-
-    assert process.returncode == -signal.SIGKILL
-    assert before - planned < interrupted < before  # some deleted, not all, nothing unplanned
-    (partial,) = (tmp_path / "logs").glob("apply-*.jsonl")
-    assert not load_report_file(partial).complete
-
-    resumed = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
-
-    assert resumed.returncode == 0, resumed.stderr
-    assert images(ecr) == before - planned
-    report = max((tmp_path / "logs").glob("apply-*.jsonl"))
-    counts = load_report_file(report).counts()
-    assert counts[OutcomeStatus.ALREADY_ABSENT] == len(before - interrupted)
-    assert counts[OutcomeStatus.DELETED] == len(interrupted - (before - planned))
 
 
 def test_a_repository_that_cannot_be_read_is_left_alone_and_the_rest_applied(
