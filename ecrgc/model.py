@@ -160,6 +160,12 @@ class InputFingerprint:
     name: str
     sha256: str = ""
     references: int = 0
+    # What the plan found the input says about the registry planned (0 until planned): distinct references
+    # naming it, naming another ECR account or region, naming another registry, and images they protect.
+    this_registry: int = 0
+    other_accounts: int = 0
+    other_registries: int = 0
+    protected: int = 0
 
     @classmethod
     def of_uses(cls, kind: InputKind, name: str, uses: Iterable[Use]) -> InputFingerprint:
@@ -175,9 +181,27 @@ class Usage:
 
     uses: tuple[Use, ...] = ()
     inputs: tuple[InputFingerprint, ...] = ()
+    owners: tuple[int, ...] = field(default=(), compare=False)
+    """`uses[i]` was read from `inputs[owners[i]]`; empty: every use is the one input's (or is nobody's)."""
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(uses=self.uses + other.uses, inputs=self.inputs + other.inputs)
+        shifted = tuple(owner + len(self.inputs) if owner >= 0 else owner for owner in other._owners())
+        return Usage(
+            uses=self.uses + other.uses, inputs=self.inputs + other.inputs, owners=self._owners() + shifted
+        )
+
+    def by_input(self) -> list[tuple[InputFingerprint, list[Use]]]:
+        """Each input with the uses read from it, in the order of `inputs`."""
+        grouped: list[tuple[InputFingerprint, list[Use]]] = [(fingerprint, []) for fingerprint in self.inputs]
+        for use, owner in zip(self.uses, self._owners(), strict=True):
+            if owner >= 0:
+                grouped[owner][1].append(use)
+        return grouped
+
+    def _owners(self) -> tuple[int, ...]:
+        if self.owners or not self.uses:
+            return self.owners
+        return ((0 if len(self.inputs) == 1 else -1),) * len(self.uses)  # -1: a use of no known input
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -155,9 +155,24 @@ def small_plan() -> Plan:
         ),
         inputs=(
             InputFingerprint(
-                kind=InputKind.IMAGE_LIST, name="IMG_LIST/prd_IMG_LIST.txt", sha256="ef" * 32, references=42
+                kind=InputKind.IMAGE_LIST,
+                name="IMG_LIST/prd_IMG_LIST.txt",
+                sha256="ef" * 32,
+                references=42,
+                this_registry=30,
+                other_accounts=2,
+                other_registries=10,
+                protected=0,  # a stale list: a warning
             ),
-            InputFingerprint(kind=InputKind.KUBERNETES, name="prd", references=120),
+            InputFingerprint(
+                kind=InputKind.KUBERNETES,
+                name="prd",
+                references=120,
+                this_registry=40,
+                other_accounts=50,
+                other_registries=30,
+                protected=1,
+            ),
         ),
         actions=(*api, *web, *cron),
         repository_deletions=("tools/legacy-cron",),

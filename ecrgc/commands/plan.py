@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from ecrgc import __version__, decide
 from ecrgc.errors import ConfigError, UsageError
 from ecrgc.model import (
+    THIS_REGISTRY,
     Action,
     Decision,
     InputFingerprint,
@@ -29,6 +30,7 @@ from ecrgc.model import (
     Reason,
     Repository,
     RepositorySummary,
+    Usage,
 )
 from ecrgc.planfile import FORMAT_VERSION, canonical
 from ecrgc.policy import check_overlaps, policy_sha256
@@ -116,12 +118,40 @@ def run_plan(
             progress(done, len(names))
     return builder.build(
         policies=policies,
-        inputs=collected.inputs,
+        inputs=input_figures(collected, builder.protected, account=account, region=region),
         account=account,
         region=region,
         now=now,
         expires_in=expires_in,
     )
+
+
+def input_figures(
+    usage: Usage, protected: Sequence[ProtectedImage], *, account: str, region: str
+) -> list[InputFingerprint]:
+    """Each input with what it says about this registry: distinct references naming it (a list line without
+    a host does), naming another ECR account or region, naming another registry; and the images it keeps
+    in use (`protected`: every image kept for being in use, with the sources that use it)."""
+    inputs_of_source: dict[str, set[int]] = {}
+    figured: list[InputFingerprint] = []
+    for index, (fingerprint, uses) in enumerate(usage.by_input()):
+        refs = {use.ref for use in uses}
+        here = {r for r in refs if r.host == THIS_REGISTRY or (r.account, r.region) == (account, region)}
+        other_ecr = sum(r.account is not None for r in refs - here)
+        figured.append(
+            replace(
+                fingerprint,
+                this_registry=len(here),
+                other_accounts=other_ecr,
+                other_registries=len(refs) - len(here) - other_ecr,
+            )
+        )
+        for use in uses:
+            inputs_of_source.setdefault(use.source, set()).add(index)
+    counts: Counter[int] = Counter()
+    for image in protected:  # an image counts once for each input that uses it
+        counts.update({i for source in image.sources for i in inputs_of_source.get(source, ())})
+    return [replace(fingerprint, protected=counts[i]) for i, fingerprint in enumerate(figured)]
 
 
 @dataclass

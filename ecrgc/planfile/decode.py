@@ -203,7 +203,15 @@ def plan_from(document: Mapping[str, Any]) -> Plan:
         ),
         inputs=tuple(
             InputFingerprint(
-                kind=InputKind(i["kind"]), name=i["name"], sha256=i["sha256"], references=i["references"]
+                kind=InputKind(i["kind"]),
+                name=i["name"],
+                sha256=i["sha256"],
+                references=i["references"],
+                # Added in 1.0 without a version bump (optional keys): a plan from before has none.
+                this_registry=i.get("this_registry", 0),
+                other_accounts=i.get("other_accounts_or_regions", 0),
+                other_registries=i.get("other_registries", 0),
+                protected=i.get("images_protected", 0),
             )
             for i in document["inputs"]
         ),

@@ -123,7 +123,16 @@ def document(plan: Plan) -> dict[str, Any]:
         "target": {"account_id": plan.account, "region": plan.region},
         "policies": [{"name": p.name, "sha256": p.sha256, "document": p.document} for p in plan.policies],
         "inputs": [
-            {"kind": str(i.kind), "name": i.name, "sha256": i.sha256, "references": i.references}
+            {
+                "kind": str(i.kind),
+                "name": i.name,
+                "sha256": i.sha256,
+                "references": i.references,
+                "this_registry": i.this_registry,
+                "other_accounts_or_regions": i.other_accounts,
+                "other_registries": i.other_registries,
+                "images_protected": i.protected,
+            }
             for i in plan.inputs
         ],
         "summary": {

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import assert_never
 
-from ecrgc.model import Action, Plan, PlannedAction, Reason
+from ecrgc.model import Action, InputFingerprint, Plan, PlannedAction, Reason
 from ecrgc.planfile import monthly_saving_usd
 from ecrgc.render.markup import money, plural, size
 
@@ -68,17 +68,20 @@ class AlertKind(Enum):
     LOSES_MOST = "loses most"
     RELEASE_TAGS = "release tags"
     DELETES_REPOSITORY = "deletes repository"
+    PROTECTS_NOTHING = "input protects nothing"
+    OTHER_ECR = "input names another account or region"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Alert:
-    """Something a reviewer must not miss in one repository."""
+    """Something a reviewer must not miss in one repository, or in one input (`source`)."""
 
     kind: AlertKind
-    repository: str
+    repository: str = ""
     removed: int = 0
     scanned: int = 0
     tags: tuple[str, ...] = ()
+    source: InputFingerprint | None = None
 
 
 def rows(plan: Plan) -> list[Row]:
@@ -178,6 +181,18 @@ def alerts(plan: Plan, table: list[Row]) -> list[Alert]:
             found.append(Alert(kind=AlertKind.RELEASE_TAGS, repository=row.repository, tags=tuple(tags)))
         if row.delete_repository:
             found.append(Alert(kind=AlertKind.DELETES_REPOSITORY, repository=row.repository))
+    return found + _input_alerts(plan)
+
+
+def _input_alerts(plan: Plan) -> list[Alert]:
+    """Inputs that read references but protect no image here, and inputs whose ECR references mostly name
+    another account or region (a typo in spec.region drops every in-use image of a list)."""
+    found = []
+    for source in plan.inputs:
+        if source.references and not source.protected:
+            found.append(Alert(kind=AlertKind.PROTECTS_NOTHING, source=source))
+        if source.other_accounts * 2 > source.other_accounts + source.this_registry:
+            found.append(Alert(kind=AlertKind.OTHER_ECR, source=source))
     return found
 
 
@@ -194,8 +209,31 @@ def alert_text(warning: Alert, name: Callable[[str], str]) -> str:
             )
         case AlertKind.DELETES_REPOSITORY:
             return f"{name(warning.repository)} is emptied and the repository itself deleted"
+        case AlertKind.PROTECTS_NOTHING if (source := warning.source) is not None:
+            return (
+                f"{source.kind} {name(source.name)} protects no image of this registry"
+                f" ({source.references:,} references read, {source.this_registry:,} naming it)"
+            )
+        case AlertKind.OTHER_ECR if (source := warning.source) is not None:
+            ecr = source.other_accounts + source.this_registry
+            return (
+                f"{source.kind} {name(source.name)}: {source.other_accounts:,} of its {ecr:,} ECR references"
+                " name another account or region: check the policy's spec.region and the input"
+            )
+        case AlertKind.PROTECTS_NOTHING | AlertKind.OTHER_ECR:
+            raise ValueError(f"an alert about an input names no input: {warning}")
         case _:
             assert_never(warning.kind)
+
+
+def input_figures(source: InputFingerprint, name: Callable[[str], str]) -> str:
+    """`image_list IMG_LIST/PRE_IMG_LIST.txt: 20 references (10 this registry, 2 another account or
+    region, 8 other registries), protects 7 images`."""
+    return (
+        f"{source.kind} {name(source.name)}: {plural(source.references, 'reference')}"
+        f" ({source.this_registry:,} this registry, {source.other_accounts:,} another account or region,"
+        f" {source.other_registries:,} other registries), protects {plural(source.protected, 'image')}"
+    )
 
 
 def reason_label(reason: Reason) -> str:

@@ -60,8 +60,8 @@ def _repository_table(table: list[facts.Row], width: int) -> str:
 
 def _sources(plan: Plan) -> str:
     policies = ", ".join(f"{p.name} (sha256 {p.sha256[:12]})" for p in plan.policies) or "none"
-    inputs = ", ".join(f"{i.kind} {i.name} ({i.references:,} references)" for i in plan.inputs) or "none"
-    return f"policies: {policies}\ninputs: {inputs}"
+    inputs = "".join(f"\n  {facts.input_figures(i, str)}" for i in plan.inputs) or " none"
+    return f"policies: {policies}\ninputs:{inputs}"
 
 
 def _image_lines(actions: tuple[PlannedAction, ...]) -> str:

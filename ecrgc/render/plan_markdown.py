@@ -231,8 +231,11 @@ def _footer(plan: Plan, run_url: str | None) -> str:
     if len(plan.policies) > 10:
         policies += f" and {len(plan.policies) - 10:,} more"
     run = f" · [the CI run]({run_url}) has the full rendering in its job summary" if run_url else ""
+    inputs = "".join(f"<br>{facts.input_figures(i, code)}" for i in plan.inputs[:10])
+    if len(plan.inputs) > 10:
+        inputs += f"<br>… and {len(plan.inputs) - 10:,} more inputs"
     return (
-        f"<sub>Policies: {policies} · {plural(len(plan.inputs), 'input')} read{run}. "
+        f"<sub>Policies: {policies} · {plural(len(plan.inputs), 'input')} read{run}.{inputs}<br>"
         "Sizes as ECR reports them (layers shared with kept images count too); "
         "saving at $0.10 per GB-month, GB = 10⁹ bytes.</sub>"
     )
