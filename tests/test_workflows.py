@@ -80,7 +80,7 @@ def test_the_apply_workflow_runs_in_the_protected_environment_on_merged_plans_on
     assert apply["on"]["push"] == {"branches": ["main"], "paths": ["plans/**"]}
     assert "pull_request" not in apply["on"]
     assert aws_roles(apply) == {DELETING_ROLE}
-    assert 'ecrgc apply "$plan" --auto-approve --report' in scripts(apply)
+    assert 'ecrgc apply "$plan" --auto-approve --policies policies/ --report' in scripts(apply)
     assert "ecrgc plans list plans/ --unexpired" in scripts(apply)
 
 
@@ -115,7 +115,7 @@ def test_the_plan_comment_uses_the_renderer_marker() -> None:
     assert marker is not None
     assert f"<!-- {marker.group(1)} -->" == MARKER
     assert step["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
-    assert 'ecrgc plan --check "$plan"' in scripts(plan)
+    assert 'ecrgc plan --check "$plan" --policies policies/' in scripts(plan)
     assert "ecrgc github summary" in scripts(plan)
 
 
