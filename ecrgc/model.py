@@ -372,6 +372,11 @@ class RepositorySummary:
     delete_repository: bool = False
 
 
+def expired(expires_at: datetime, now: datetime) -> bool:
+    """True once `now` has reached `expires_at`: the one expiry boundary of `plans list` and `apply`."""
+    return now >= expires_at
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
     """The canonical record that is reviewed and applied; `planfile` is the only module knowing its format."""

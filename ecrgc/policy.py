@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
@@ -18,7 +19,7 @@ from typing import Any
 
 import jsonschema
 
-from ecrgc.errors import ConfigError
+from ecrgc.errors import ConfigError, UsageError
 from ecrgc.model import (
     IN_CLUSTER,
     Action,
@@ -191,6 +192,14 @@ def _patterns(sources: list[str]) -> tuple[Pattern, ...]:
 def parse_duration(text: str) -> timedelta:
     """`14d` → 14 days; the schema has already checked the `<n>s|m|h|d|w` form."""
     return timedelta(**{_DURATION_UNITS[text[-1]]: int(text[:-1])})
+
+
+def duration_option(text: str, option: str) -> timedelta:
+    """A positive duration given on the command line, in the policies' form (the schema's pattern)."""
+    duration = load_schema("policy.schema.json")["$defs"]["duration"]
+    if not re.search(duration["pattern"], text) or parse_duration(text) <= timedelta(0):
+        raise UsageError(f"{option}: {text!r} is not {duration['title']}, above zero")
+    return parse_duration(text)
 
 
 def _protection(protect: Mapping[str, Any]) -> Protection:

@@ -292,3 +292,21 @@ def test_check_passes_until_a_planned_image_comes_into_use(sandbox: Sandbox, tmp
     assert line.startswith("ecrgc: p.json: 1 planned images would not pass apply's checks now: kept (in_use)")
     assert victim.digest[:19] in drifted.stdout or victim.digest in drifted.stdout
     assert sandbox.calls["BatchDeleteImage"] == before  # a check deletes nothing
+
+
+@pytest.mark.parametrize("expires_in", ["1y", "10", "1month", "-1d", "0d"])
+def test_an_expiry_that_is_no_duration_is_one_line_naming_the_option(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, expires_in: str
+) -> None:
+    build_scenario(sandbox, tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(app, ["plan", "policies", "--out", "p.json", "--expires-in", expires_in])
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"ecrgc: --expires-in: {expires_in!r} is not a duration: a number followed by s, m, h, d or w"
+        " (e.g. 14d), above zero\n"
+    )
+    assert not (tmp_path / "p.json").exists()
+    assert sandbox.calls.total() == 0  # refused before any AWS call

@@ -33,7 +33,7 @@ from ecrgc.apply.executor import Executor, Guard, Mutator, OutcomeSink, Sink
 from ecrgc.apply.report import ApplyReport
 from ecrgc.apply.verification import LiveState, Verifier
 from ecrgc.errors import EcrgcError, PlanRefused
-from ecrgc.model import Outcome, OutcomeReason, OutcomeStatus, Plan, Policy
+from ecrgc.model import Outcome, OutcomeReason, OutcomeStatus, Plan, Policy, expired
 from ecrgc.planfile import content_hash, format_timestamp
 from ecrgc.usage import Collector
 
@@ -132,7 +132,7 @@ def apply_plan(
 
 def check_target(plan: Plan, source: str, *, registry: Target, now: datetime) -> None:
     """Refuse a plan that has expired or was made for another account or region than `registry`'s."""
-    if plan.expires_at < now:
+    if expired(plan.expires_at, now):
         raise PlanRefused(
             f"{source}: the plan expired at {format_timestamp(plan.expires_at)}; re-run ecrgc plan"
         )

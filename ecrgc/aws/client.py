@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    EndpointConnectionError,
     NoCredentialsError,
     PartialCredentialsError,
     ProfileNotFound,
@@ -179,7 +180,10 @@ def translated(what: str) -> Iterator[None]:
     try:
         yield
     except (BotoCoreError, ClientError) as exc:
-        raise RemoteError(f"{what} failed: {failure_code(exc)}") from exc
+        where = ""
+        if isinstance(exc, EndpointConnectionError):
+            where = f" ({exc.kwargs.get('endpoint_url')} cannot be reached)"
+        raise RemoteError(f"{what} failed: {failure_code(exc)}{where}") from exc
 
 
 def _rejected(code: str) -> str:

@@ -151,9 +151,10 @@ def plan(
     from ecrgc.cli.policy import policy_paths
     from ecrgc.commands import plan as plan_command
     from ecrgc.planfile import write_plan_file
-    from ecrgc.policy import load_policies, parse_duration
+    from ecrgc.policy import duration_option, load_policies
     from ecrgc.usage import collector
 
+    expiry = duration_option(expires_in, "--expires-in")  # a bad option fails before any AWS call
     policies = plan_command.for_region(load_policies(policy_paths(paths)), region)
     region = plan_command.target_region(policies)
     registry = Registry(region, registry_id=policies[0].registry_id, profile=profile)
@@ -162,7 +163,7 @@ def plan(
         inventory=registry,
         usage=collector(kubeconfig=kubeconfig),
         now=datetime.now(UTC),
-        expires_in=parse_duration(expires_in),
+        expires_in=expiry,
         progress=_progress("scanned", "repositories"),
     )
     sha256 = write_plan_file(made, out) if out is not None else None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from ecrgc import model
 from ecrgc.errors import UsageError
 from ecrgc.planfile import load_plan_file
 
@@ -25,7 +26,7 @@ class PlanFile:
 
     def expired(self, now: datetime) -> bool:
         """True once `now` has reached `expires_at` (apply refuses the plan from then on)."""
-        return now >= self.expires_at
+        return model.expired(self.expires_at, now)
 
 
 def run_list(directory: Path) -> list[PlanFile]:

@@ -235,6 +235,8 @@ def test_an_expired_plan_or_another_region_is_refused(ecr: Sandbox, tmp_path: Pa
     expired = format_timestamp(NOW + plan_command.DEFAULT_EXPIRY)
     with pytest.raises(PlanRefused, match=f"the plan expired at {expired}; re-run ecrgc plan"):
         apply(plan, now=NOW + plan_command.DEFAULT_EXPIRY * 2)
+    with pytest.raises(PlanRefused, match="the plan expired at"):  # the boundary of `plans list --unexpired`
+        apply(plan, now=NOW + plan_command.DEFAULT_EXPIRY)
     with pytest.raises(PlanRefused, match=r"region ap-northeast-1 but .* region us-east-1"):
         apply(plan, region="us-east-1")
     assert images(ecr) == before
