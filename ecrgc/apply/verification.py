@@ -110,8 +110,9 @@ class Verifier:
             planned.setdefault(name, ())
         check_overlaps(mine, list(planned))
         owners = {name: p for name in planned for p in mine if p.selects(name)}
-        chosen = sorted({p.name: p for p in owners.values()}.values(), key=lambda p: p.name)
-        in_use = decide.in_use(usage(chosen), account=plan.account, region=plan.region)
+        # Every policy's sources, not only those of the policies owning a planned repository: the plan
+        # protected the union, and a plan cut down to one policy's repositories must not read less.
+        in_use = decide.in_use(usage(mine), account=plan.account, region=plan.region)
         present = {name for name, _, _ in registry.list_repositories(lambda name: name in planned)}
         return cls(
             registry=registry,

@@ -19,7 +19,18 @@ from ecrgc.model import OutcomeReason, OutcomeStatus, Reason
 from ecrgc.planfile import load_plan_file
 from ecrgc.sandbox import Sandbox
 from tests.apply.tamper import live_image, record, sha256_of, write
-from tests.apply.world import DAY, NOW, apply_file, build_world, images, make_plan, why, write_policy
+from tests.apply.world import (
+    ACCOUNT,
+    DAY,
+    NOW,
+    REGION,
+    apply_file,
+    build_world,
+    images,
+    make_plan,
+    why,
+    write_policy,
+)
 
 
 def test_an_embedded_policy_stripped_of_its_protections_is_refused(ecr: Sandbox, tmp_path: Path) -> None:
@@ -139,4 +150,30 @@ def test_an_action_moved_to_a_laxer_policy_is_decided_by_the_repositorys_owner(
     (held,) = [o for o in result.report.outcomes if o.digest == world.held]
     assert (held.status, held.reason) == (OutcomeStatus.SKIPPED, OutcomeReason.NOT_SELECTED)
     assert ("app/web", world.held) in images(ecr)
+    assert before - images(ecr) <= {(o.repository, o.digest) for o in load_plan_file(plan).actions}
+
+
+def test_an_image_in_use_by_another_policys_source_stays_when_that_policys_actions_are_cut(
+    ecr: Sandbox, tmp_path: Path
+) -> None:
+    # The plan protects the union of every policy's sources. An attacker drops all of app/api's actions, so
+    # that no planned repository belongs to `api`, and adds an image only `api`'s list protects: apply must
+    # still read that list, as the plan did.
+    world = build_world(ecr, tmp_path)
+    host = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+    (tmp_path / "api-use.txt").write_text(f"{host}/app/web:v1\n", encoding="utf-8")
+    web = write_policy(tmp_path, include="^app/web$", image_list=None)
+    api = write_policy(tmp_path, name="api", include="^app/api$", image_list="api-use.txt")
+    plan = make_plan(tmp_path, web, api)
+    document = json.loads(plan.read_text())
+    assert world.expired not in {a["imageDigest"] for a in document["actions"]}  # kept: in use
+    document["actions"] = [a for a in document["actions"] if a["repository"] != "app/api"]
+    document["actions"].append(record(live_image("app/web", world.expired)))
+    before = images(ecr)
+
+    result = apply_file(write(plan, document))
+
+    (forged,) = [o for o in result.report.outcomes if o.digest == world.expired]
+    assert (forged.status, why(forged)) == (OutcomeStatus.SKIPPED, Reason.IN_USE)
+    assert ("app/web", world.expired) in images(ecr)
     assert before - images(ecr) <= {(o.repository, o.digest) for o in load_plan_file(plan).actions}
