@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ecrgc.model import Action, Image, ImageStatus, Policy, Repository, Usage, Use
 from ecrgc.patterns import compile_pattern
-from ecrgc.refs import ecr_host, parse_reference
+from ecrgc.refs import ecr_host, parse_list_reference
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -141,8 +141,8 @@ def registries(draw: st.DrawFn, max_repositories: int = 3) -> tuple[Repository, 
 def usages(
     draw: st.DrawFn, registry: Sequence[Repository], account: str = ACCOUNT, region: str = REGION
 ) -> Usage:
-    """Uses of images of `registry` by digest or by tag, in any host spelling, plus uses of other registries
-    and of digests that exist nowhere."""
+    """Uses of images of `registry` by digest or by tag, in any host spelling or none (an image list's
+    `repository:tag`, the seed's form), plus uses of other registries and of digests that exist nowhere."""
     images = [image for repository in registry for image in repository.images]
     used = draw(st.lists(st.sampled_from(images), max_size=6)) if images else []
     refs = [draw(_ecr_references(image, account, region)) for image in used]
@@ -163,15 +163,16 @@ def usages(
     sources = st.sampled_from(
         ["IMG_LIST/prd_IMG_LIST.txt:3", "prd · default · Pod/api", "stg · jobs · CronJob/x"]
     )
-    return Usage(uses=tuple(Use(ref=parse_reference(ref), source=draw(sources)) for ref in refs))
+    return Usage(uses=tuple(Use(ref=parse_list_reference(ref), source=draw(sources)) for ref in refs))
 
 
 @st.composite
 def _ecr_references(draw: st.DrawFn, image: Image, account: str, region: str) -> str:
-    """A reference to `image` by digest or by one of its tags, in one of the host's spellings."""
-    host = draw(st.sampled_from(ecr_host_spellings(account, region))).lower()
+    """A reference to `image` by digest or by one of its tags, in one of the host's spellings or without a
+    host (read as an image-list line, it names this registry)."""
+    host = draw(st.sampled_from(["", *ecr_host_spellings(account, region)])).lower()
     suffix = draw(st.sampled_from([f"@{image.digest}", *(f":{tag}" for tag in image.tags)]))
-    return f"{host}/{image.repository}{suffix}"
+    return f"{host}/{image.repository}{suffix}" if host else f"{image.repository}{suffix}"
 
 
 @st.composite
