@@ -25,7 +25,7 @@ from dotenv.parser import Binding, Original, parse_stream
 
 from ecrgc.errors import ConfigError
 from ecrgc.model import CURRENT_CONTEXT, Policy
-from ecrgc.patterns import AND, OR, seed_warnings, trimmed
+from ecrgc.patterns import trimmed
 from ecrgc.policy import document_problems, policy_from_document
 from ecrgc.yamlfile import JsonPath, json_path
 
@@ -54,11 +54,8 @@ _HINTS = {
 }
 _ENV_HINT = "set ENV=pre, prd or mgmt (the seed knows these three, and their IMG_LIST/<ENV>_IMG_LIST.txt)"
 _TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
-_SEED_BOOLEANS = ("PROTECT_INUSE_BY_K8S", "DRYRUN", "LIST_ONLY", "AUTO_CONFIRM", "INTERACTIVE_MODE", "DEBUG")
 _ASSIGNMENT = re.compile(r"^(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=[ \t]*(?P<quote>['\"]?)")
 _EXPANDED = re.compile(r"\$(?:\{|[A-Z0-9_])")
-_ANCHORED = re.compile(r"^\^|(?<!\.\*)(?<!\\)\$$")
-"""A regex anchored at a tag's start, or at its end other than after `.*` (which reaches the list's end)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -280,24 +277,3 @@ def _where(env: SeedEnv, path: JsonPath) -> str:
         if path[:length] in _VARIABLE_OF_FIELD:
             return env.where(_VARIABLE_OF_FIELD[path[:length]])
     return f"{env.source}::{json_path(path)}"  # a field the seed cannot set: a bug in the conversion
-
-
-def env_warnings(env: SeedEnv) -> list[str]:
-    """What the seed's pattern variables mean otherwise than they may look, each naming its variable."""
-    warnings = [
-        f"{env.where(name)}: {warning}"
-        for name in ("TARGET_REPO_REGEX", "EXCLUDE_REPO_REGEX", "HOLD_TAG_REGEX")
-        for warning in seed_warnings(env.get(name))
-    ]
-    warnings += [
-        f"{env.where(name)}: the seed read only 'true' as true, so it read {env.get(name)!r} as false"
-        for name in _SEED_BOOLEANS
-        if env.get(name).strip().lower() in _TRUE and env.get(name) != "true"
-    ]
-    hold = env.get("HOLD_TAG_REGEX")
-    if any(_ANCHORED.search(part.strip()) for alt in hold.split(OR) for part in alt.split(AND)):
-        warnings.append(
-            f"{env.where('HOLD_TAG_REGEX')}: the seed tested it against the printed tag list ('[a b]'), where"
-            " ^ and $ never match at a tag's edge; ecrgc tests each tag, so an anchored part now holds images"
-        )
-    return warnings

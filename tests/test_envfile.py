@@ -21,6 +21,7 @@ from ecrgc.envfile import (
 )
 from ecrgc.errors import ConfigError
 from ecrgc.policy import load_policy_text
+from ecrgc.seedwarnings import env_warnings
 from tests.golden_files import assert_golden
 
 DATA = Path(__file__).parent / "data" / "env"
@@ -273,3 +274,28 @@ def test_the_printed_yaml_reads_back_as_the_same_policy(
     }
     expected = policy_from_env(load_seed_env(None, environ))
     assert load_policy_text(run_from_env(None, environ).text, "x.yaml").document == expected.document
+
+
+@pytest.mark.parametrize(
+    ("hold", "expected"),
+    [
+        # The seed README's hold patterns: only `v\.*` says something (its own warning, from patterns).
+        (".*2\\.(84|85|86|87|88|89|90).*$", []),
+        ("releaseOR2\\.(84|85|86|87|88|89|90)", []),
+        ("^release-", ["anchored"]),
+        ("rc1 candidate", ["across two tags"]),
+        ("a\\sbORc", ["across two tags"]),
+    ],
+)
+def test_hold_patterns_the_seed_read_otherwise_are_warned_about(hold: str, expected: list[str]) -> None:
+    warnings = env_warnings(_env(HOLD_TAG_REGEX=hold))
+    assert [w for w in expected if not any(w in line for line in warnings)] == []
+    assert len(warnings) == len(expected)
+    assert all(line.startswith("$HOLD_TAG_REGEX: ") for line in warnings)
+
+
+def test_a_boolean_the_seed_read_as_false_is_warned_about() -> None:
+    assert env_warnings(_env(AUTO_CONFIRM="yes", DRYRUN="TRUE", DEBUG="maybe", LIST_ONLY="true")) == [
+        "$DRYRUN: the seed read only 'true' as true, so it read 'TRUE' as false",
+        "$AUTO_CONFIRM: the seed read only 'true' as true, so it read 'yes' as false",
+    ]

@@ -74,7 +74,8 @@ def run(
     from ecrgc.apply.report import ReportFiles
     from ecrgc.aws import Registry
     from ecrgc.commands import run as run_command
-    from ecrgc.envfile import env_warnings, load_seed_env, run_options_from_env
+    from ecrgc.envfile import load_seed_env, run_options_from_env
+    from ecrgc.seedwarnings import env_warnings
 
     if env_file is None and Path(".env").is_file():
         env_file = Path(".env")

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecrgc.envfile import SeedEnv, env_warnings, load_seed_env, policy_from_env
+from ecrgc.envfile import SeedEnv, load_seed_env, policy_from_env
+from ecrgc.seedwarnings import env_warnings
 
 _COMMENT_COLUMN = 48
 
