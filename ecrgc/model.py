@@ -372,6 +372,17 @@ class RepositorySummary:
     delete_repository: bool = False
 
 
+class PolicyMatch(StrEnum):
+    """A policy embedded in a plan, compared with the repository's policy of the same name."""
+
+    MATCHES = "matches"
+    """The same canonical document (sha256): the plan was made from the repository's policy."""
+    DIFFERS = "differs"
+    """Another document: apply and plan --check refuse the plan."""
+    MISSING = "missing"
+    """The repository has no policy of that name for the plan's target: refused too."""
+
+
 def expired(expires_at: datetime, now: datetime) -> bool:
     """True once `now` has reached `expires_at`: the one expiry boundary of `plans list` and `apply`."""
     return now >= expires_at

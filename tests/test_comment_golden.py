@@ -48,10 +48,11 @@ def ecrgc(*args: str, env: dict[str, str] | None = None) -> str:
     return result.stdout
 
 
-def post(github: FakeGitHub, tmp: Path, title: str, rendered: Path, marker: str) -> str:
+def post(github: FakeGitHub, tmp: Path, title: str, rendered: Path, marker: str, *options: str) -> str:
     """As the workflow does: `{ echo TITLE; ecrgc show FILE --format markdown; } > PART`, then comment."""
     part = tmp / "part-1.md"
-    part.write_text(title + "\n" + ecrgc("show", str(rendered), "--format", "markdown"), encoding="utf-8")
+    shown = ecrgc("show", str(rendered), "--format", "markdown", *options)
+    part.write_text(title + "\n" + shown, encoding="utf-8")
     env = {"GITHUB_TOKEN": "t", "GITHUB_API_URL": github.url, "GITHUB_REPOSITORY": REPO}
     ecrgc("github", "comment", "--pr", "5", "--marker", marker, "--body-file", str(part), env=env)
     [body] = github.state.bodies(REPO, 5)
@@ -66,8 +67,11 @@ def post(github: FakeGitHub, tmp: Path, title: str, rendered: Path, marker: str)
     # 5,000 images already need ~10x the room a comment has (and loading 50,000 takes a minute here).
     [("empty", empty_plan), ("small", small_plan), ("huge", lambda: big_plan(5_000, 400))],
 )
-def test_plan_comment(github: FakeGitHub, tmp_path: Path, case: str, make: object) -> None:
+def test_plan_comment(
+    github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, make: object
+) -> None:
     assert callable(make)
+    monkeypatch.chdir(tmp_path)  # no policies/ here: the comment shows the hashes without comparing them
     plan_path = tmp_path / "plans" / f"{case}.json"
     write_plan_file(make(), plan_path)
 
@@ -140,7 +144,8 @@ def test_the_demo_plan_comment(github: FakeGitHub, tmp_path: Path, monkeypatch: 
     plan_path = tmp_path / "plans" / "demo.json"
     write_plan_file(made, plan_path)
 
-    body = post(github, tmp_path, f"#### `plans/demo.json` {CHECKED}", plan_path, "ecrgc:plan")
+    policies = ("--policies", str(tmp_path / "demo-policy.yaml"))  # compared: the repository's policy
+    body = post(github, tmp_path, f"#### `plans/demo.json` {CHECKED}", plan_path, "ecrgc:plan", *policies)
 
     assert_golden(GOLDEN / "comment-plan-demo.md", body)
     assert "Shortened" not in body

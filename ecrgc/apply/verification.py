@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, assert_never
 
 from ecrgc import decide
 from ecrgc.errors import PlanRefused
-from ecrgc.model import Plan, PlannedAction, Policy, Repository
+from ecrgc.model import Plan, PlannedAction, Policy, PolicyMatch, Repository
 from ecrgc.policy import check_overlaps, load_policies, policy_sha256
 from ecrgc.usage import Collector
 from ecrgc.verify import Check, Verdict, verify
@@ -60,22 +60,50 @@ def repository_policies(paths: Sequence[Path]) -> tuple[Policy, ...]:
     return load_policies(paths or [DEFAULT_POLICIES])
 
 
-def trusted_policies(plan: Plan, source: str, policies: Sequence[Policy]) -> dict[str, Policy]:
-    """The repository's policies for the plan's target, by name; refuses (PlanRefused) a plan that embeds a
-    policy the repository does not have, or a document that differs from the repository's."""
-    mine = {p.name: p for p in policies if p.region == plan.region and p.registry_id in (None, plan.account)}
+def _for_target(plan: Plan, policies: Sequence[Policy]) -> dict[str, Policy]:
+    """The repository's policies for the plan's account and region, by name."""
+    return {p.name: p for p in policies if p.region == plan.region and p.registry_id in (None, plan.account)}
+
+
+def policy_matches(plan: Plan, policies: Sequence[Policy]) -> dict[str, PolicyMatch]:
+    """How each policy embedded in `plan` compares with the repository's (what `ecrgc show` prints)."""
+    mine = _for_target(plan, policies)
+    found: dict[str, PolicyMatch] = {}
     for record in plan.policies:
         policy = mine.get(record.name)
         if policy is None:
-            raise PlanRefused(
-                f"{source}: $.policies: policy {record.name!r} is not among the repository's policies for "
-                f"{plan.account} {plan.region}; pass the policies the plan was made from with --policies"
-            )
-        if (ours := policy_sha256(policy)) != record.sha256:
-            raise PlanRefused(
-                f"{source}: $.policies: policy {record.name!r} embedded in the plan (sha256 "
-                f"{record.sha256[:12]}) is not {policy.source} (sha256 {ours[:12]}); re-run ecrgc plan"
-            )
+            found[record.name] = PolicyMatch.MISSING
+        elif policy_sha256(policy) == record.sha256:
+            found[record.name] = PolicyMatch.MATCHES
+        else:
+            found[record.name] = PolicyMatch.DIFFERS
+    return found
+
+
+def trusted_policies(plan: Plan, source: str, policies: Sequence[Policy]) -> dict[str, Policy]:
+    """The repository's policies for the plan's target, by name; refuses (PlanRefused) a plan that embeds a
+    policy the repository does not have, or a document that differs from the repository's."""
+    mine = _for_target(plan, policies)
+    matches = policy_matches(plan, policies)
+    for record in plan.policies:
+        match matches[record.name]:
+            case PolicyMatch.MISSING:
+                raise PlanRefused(
+                    f"{source}: $.policies: policy {record.name!r} is not among the repository's policies"
+                    f" for {plan.account} {plan.region}; pass the policies the plan was made from with"
+                    " --policies"
+                )
+            case PolicyMatch.DIFFERS:
+                policy = mine[record.name]
+                raise PlanRefused(
+                    f"{source}: $.policies: policy {record.name!r} embedded in the plan (sha256 "
+                    f"{record.sha256[:12]}) is not {policy.source} (sha256 {policy_sha256(policy)[:12]});"
+                    " re-run ecrgc plan"
+                )
+            case PolicyMatch.MATCHES:
+                pass
+            case unreachable:  # pragma: no cover  # mypy proves every PolicyMatch is handled above
+                assert_never(unreachable)
     return mine
 
 

@@ -19,7 +19,7 @@ from ecrgc.errors import PlanRefused
 
 if TYPE_CHECKING:
     from ecrgc.apply.report import ApplyReport
-    from ecrgc.model import Plan
+    from ecrgc.model import Plan, PolicyMatch
 
 log = logging.getLogger("ecrgc")
 
@@ -46,18 +46,30 @@ def echo_view(text: str, output: Format) -> None:
         typer.echo(text, nl=False)
 
 
-def _render_plan(plan: Plan, output: Format, *, sha256: str | None = None, limit: int | None = None) -> str:
+def _render_plan(
+    plan: Plan,
+    output: Format,
+    *,
+    sha256: str | None = None,
+    limit: int | None = None,
+    matches: Mapping[str, PolicyMatch] | None = None,
+) -> str:
     """`sha256`: the plan's content hash when the caller has it (hashing a large plan costs seconds);
-    `limit`: the Markdown's most characters (default: the comment's)."""
+    `limit`: the Markdown's most characters (default: the comment's); `matches`: how its embedded
+    policies compare with the repository's, when known."""
     from ecrgc import render
     from ecrgc.render.plan_markdown import DEFAULT_LIMIT
 
     match output:
         case Format.TEXT:
-            return render.plan_text(plan, sha256=sha256)
+            return render.plan_text(plan, sha256=sha256, matches=matches)
         case Format.MARKDOWN:
             return render.plan_markdown(
-                plan, sha256=sha256, limit=limit or DEFAULT_LIMIT, run_url=ci_run_url(os.environ)
+                plan,
+                sha256=sha256,
+                limit=limit or DEFAULT_LIMIT,
+                run_url=ci_run_url(os.environ),
+                matches=matches,
             )
         case Format.JSON:
             return render.plan_json(plan, sha256=sha256)
@@ -218,12 +230,24 @@ def show(
             "job summary, which shows every list).",
         ),
     ] = None,
+    policy_set: Annotated[
+        Path | None,
+        typer.Option(
+            "--policies",
+            help="A plan: say whether each embedded policy is the repository's (default: policies/ if any).",
+        ),
+    ] = None,
 ) -> None:
     """Render a plan file or an apply report as text, Markdown (PR comments) or JSON."""
     from ecrgc.apply.report import load_report_file
+    from ecrgc.apply.verification import DEFAULT_POLICIES, policy_matches, repository_policies
     from ecrgc.planfile import load_plan_file
 
     if path.suffix == ".jsonl":
         echo_view(_render_report(load_report_file(path), output), output)
-    else:
-        echo_view(_render_plan(load_plan_file(path), output, limit=limit), output)
+        return
+    plan = load_plan_file(path)
+    matches = None
+    if policy_set is not None or DEFAULT_POLICIES.is_dir():
+        matches = policy_matches(plan, repository_policies([policy_set] if policy_set else []))
+    echo_view(_render_plan(plan, output, limit=limit, matches=matches), output)

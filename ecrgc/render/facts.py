@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import assert_never
 
-from ecrgc.model import Action, InputFingerprint, Plan, PlannedAction, Reason
+from ecrgc.model import Action, InputFingerprint, Plan, PlannedAction, PolicyMatch, PolicyRecord, Reason
 from ecrgc.planfile import monthly_saving_usd
 from ecrgc.render.markup import money, plural, size
 
@@ -224,6 +224,22 @@ def alert_text(warning: Alert, name: Callable[[str], str]) -> str:
             raise ValueError(f"an alert about an input names no input: {warning}")
         case _:
             assert_never(warning.kind)
+
+
+def policy_line(record: PolicyRecord, matches: Mapping[str, PolicyMatch] | None) -> str:
+    """`sha256 5ce56ac9ff40, the repository's policy` (whether it matches only when the caller compared)."""
+    found = matches.get(record.name) if matches is not None else None
+    match found:
+        case None:
+            return f"sha256 {record.sha256[:12]}"
+        case PolicyMatch.MATCHES:
+            return f"sha256 {record.sha256[:12]}, the same as the repository's"
+        case PolicyMatch.DIFFERS:
+            return f"sha256 {record.sha256[:12]}, NOT the repository's policy of that name"
+        case PolicyMatch.MISSING:
+            return f"sha256 {record.sha256[:12]}, NOT in the repository's policies"
+        case _:
+            assert_never(found)
 
 
 def input_figures(source: InputFingerprint, name: Callable[[str], str]) -> str:

@@ -6,9 +6,10 @@ The plan file itself is `planfile.dumps`; `plan_json` is a small summary for scr
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from ecrgc.model import Plan, PlannedAction
+from ecrgc.model import Plan, PlannedAction, PolicyMatch
 from ecrgc.planfile import content_hash, format_timestamp, monthly_saving_usd
 from ecrgc.render import facts
 from ecrgc.render.markup import day, short_digest, size, text_table
@@ -16,10 +17,18 @@ from ecrgc.render.markup import day, short_digest, size, text_table
 SUMMARY_FORMAT_VERSION = "1.0"
 
 
-def plan_text(plan: Plan, *, width: int = 100, details: bool = False, sha256: str | None = None) -> str:
+def plan_text(
+    plan: Plan,
+    *,
+    width: int = 100,
+    details: bool = False,
+    sha256: str | None = None,
+    matches: Mapping[str, PolicyMatch] | None = None,
+) -> str:
     """The human summary: the verdict first, then a table per repository (delete, archive, bytes freed,
     kept by reason), the warnings and what the plan stands on; `details` adds one line per image.
-    `sha256`: the plan's content hash when the caller has it (`write_plan_file` returns it), else computed."""
+    `sha256`: the plan's content hash when the caller has it (`write_plan_file` returns it), else computed.
+    `matches`: how each embedded policy compares with the repository's, when the caller compared them."""
     table = facts.rows(plan)
     total = facts.totals(table)
     parts = [facts.verdict(total), context_line(plan, sha256=sha256)]
@@ -27,7 +36,7 @@ def plan_text(plan: Plan, *, width: int = 100, details: bool = False, sha256: st
         parts.append(_repository_table(table, width))
     if alerts := facts.alerts(plan, table):
         parts.append("\n".join(f"warning: {facts.alert_text(a, str)}" for a in alerts))
-    parts.append(_sources(plan))
+    parts.append(_sources(plan, matches))
     if details and plan.actions:
         parts.append(_image_lines(plan.actions))
     return "\n\n".join(parts) + "\n"
@@ -58,8 +67,8 @@ def _repository_table(table: list[facts.Row], width: int) -> str:
     return text_table(header, "lrrrrl", body, width=width)
 
 
-def _sources(plan: Plan) -> str:
-    policies = ", ".join(f"{p.name} (sha256 {p.sha256[:12]})" for p in plan.policies) or "none"
+def _sources(plan: Plan, matches: Mapping[str, PolicyMatch] | None) -> str:
+    policies = ", ".join(f"{p.name} ({facts.policy_line(p, matches)})" for p in plan.policies) or "none"
     inputs = "".join(f"\n  {facts.input_figures(i, str)}" for i in plan.inputs) or " none"
     return f"policies: {policies}\ninputs:{inputs}"
 

@@ -9,11 +9,11 @@ larger `limit`, so it shows every list.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from enum import IntEnum
 from functools import partial
 
-from ecrgc.model import Plan, PlannedAction
+from ecrgc.model import Plan, PlannedAction, PolicyMatch, PolicyRecord
 from ecrgc.render import facts
 from ecrgc.render.markup import (
     code,
@@ -52,21 +52,26 @@ _LEFT_OUT = {
 
 
 def plan_markdown(
-    plan: Plan, *, limit: int = DEFAULT_LIMIT, sha256: str | None = None, run_url: str | None = None
+    plan: Plan,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    sha256: str | None = None,
+    run_url: str | None = None,
+    matches: Mapping[str, PolicyMatch] | None = None,
 ) -> str:
     """The PR comment for `plan`, at most `limit` characters, its verdict on the first visible line.
-    `run_url`: the CI run that rendered it (its job summary has the full rendering), linked in the footer."""
+    `run_url`: the CI run that rendered it (its job summary has the full rendering), linked in the footer.
+    `matches`: how each embedded policy compares with the repository's, when the caller compared them."""
     table = facts.rows(plan)
     head = [MARKER, f"**{facts.verdict(facts.totals(table))}**", context_line(plan, sha256=sha256)]
-    return first_fitting(_candidates(plan, table, head, limit, run_url), limit)
+    return first_fitting(_candidates(plan, table, head, limit, _footer(plan, run_url, matches)), limit)
 
 
 def _candidates(
-    plan: Plan, table: list[facts.Row], head: list[str], limit: int, run_url: str | None
+    plan: Plan, table: list[facts.Row], head: list[str], limit: int, footer: str
 ) -> Iterator[str]:
     """Every rendering, richest first: all lists, then the largest repositories' lists left out one by one
     (each list is rendered once, and only if it could fit), then the levels without lists."""
-    footer = _footer(plan, run_url)
     lists = _image_lists(plan, table, limit)
     rest = [p for p in [*_alerts(plan, table), _table(table)] if p]
     protected = list(_protected(plan))
@@ -221,13 +226,21 @@ def _sources(sources: tuple[str, ...]) -> str:
     return "<br>".join(code(s, in_table=True) for s in sources)
 
 
+def _policy(record: PolicyRecord, matches: Mapping[str, PolicyMatch] | None) -> str:
+    """`web` `5ce56ac9ff40`, and with the comparison: ✅ the same as the repository's, or ❌ not."""
+    if matches is None:
+        return f"{code(record.name)} `{record.sha256[:12]}`"
+    mark = "✅" if matches.get(record.name) is PolicyMatch.MATCHES else "❌"
+    return f"{code(record.name)} {mark} {facts.policy_line(record, matches)}"
+
+
 def _details(summary: str, body: str) -> str:
     # Blank lines around the body: GitHub parses Markdown inside <details> only after one.
     return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
 
 
-def _footer(plan: Plan, run_url: str | None) -> str:
-    policies = ", ".join(f"{code(p.name)} `{p.sha256[:12]}`" for p in plan.policies[:10]) or "none"
+def _footer(plan: Plan, run_url: str | None, matches: Mapping[str, PolicyMatch] | None) -> str:
+    policies = ", ".join(_policy(p, matches) for p in plan.policies[:10]) or "none"
     if len(plan.policies) > 10:
         policies += f" and {len(plan.policies) - 10:,} more"
     run = f" · [the CI run]({run_url}) has the full rendering in its job summary" if run_url else ""

@@ -177,3 +177,24 @@ def test_an_image_in_use_by_another_policys_source_stays_when_that_policys_actio
     assert (forged.status, why(forged)) == (OutcomeStatus.SKIPPED, Reason.IN_USE)
     assert ("app/web", world.expired) in images(ecr)
     assert before - images(ecr) <= {(o.repository, o.digest) for o in load_plan_file(plan).actions}
+
+
+def test_show_says_which_embedded_policy_is_not_the_repositorys(ecr: Sandbox, tmp_path: Path) -> None:
+    build_world(ecr, tmp_path)
+    plan = make_plan(tmp_path, write_policy(tmp_path))
+    document = json.loads(plan.read_text())
+    honest = document["policies"][0]["sha256"][:12]
+    policy = document["policies"][0]
+    del policy["document"]["spec"]["protect"]
+    policy["sha256"] = sha256_of(policy["document"])
+    write(plan, document)
+
+    text = CliRunner().invoke(app, ["show", str(plan), "--policies", str(tmp_path)])
+    markdown = CliRunner().invoke(
+        app, ["show", str(plan), "--policies", str(tmp_path), "--format", "markdown"]
+    )
+
+    assert text.exit_code == markdown.exit_code == 0
+    assert f"web (sha256 {policy['sha256'][:12]}, NOT the repository's policy of that name)" in text.stdout
+    assert "`web` ❌ sha256" in markdown.stdout
+    assert honest not in text.stdout
