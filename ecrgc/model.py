@@ -288,7 +288,8 @@ class Policy:
     """One validated policy document. `document` is the canonical JSON form that the plan embeds."""
 
     name: str
-    region: str
+    region: str | None
+    """None: the policy is attached to targets (targets.yaml), each of which gives region and registry."""
     registry_id: str | None = None
     include: tuple[Pattern, ...]
     exclude: tuple[Pattern, ...] = ()

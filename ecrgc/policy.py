@@ -31,7 +31,7 @@ from ecrgc.model import (
     Protection,
 )
 from ecrgc.patterns import PatternError, compile_pattern, spacing_warning
-from ecrgc.policyerrors import schema_problem
+from ecrgc.policyerrors import problem_order, schema_problem
 from ecrgc.schemafiles import load_schema
 from ecrgc.yamlfile import JsonPath, YamlProblem, json_path, read_yaml
 
@@ -115,12 +115,7 @@ def document_problems(document: Any, typed_scalars: Mapping[JsonPath, str]) -> l
     problems = [schema_problem(error, typed_scalars) for error in _validator().iter_errors(document)]
     problems.extend(_pattern_problems(document))
     problems.extend(_context_problems(document))
-    return sorted(set(problems), key=_sort_key)
-
-
-def _sort_key(problem: tuple[JsonPath, str]) -> tuple[tuple[tuple[int, str | int], ...], str]:
-    path, message = problem
-    return tuple((0, p) if isinstance(p, int) else (1, p) for p in path), message
+    return sorted(set(problems), key=problem_order)
 
 
 def _pattern_problems(document: Any) -> Iterator[tuple[JsonPath, str]]:
@@ -168,7 +163,7 @@ def _build(document: dict[str, Any], source: str) -> Policy:
     repositories, rules = spec["repositories"], spec["rules"]
     return Policy(
         name=document["metadata"]["name"],
-        region=spec["region"],
+        region=spec.get("region"),  # absent: targets.yaml gives it (ecrgc.targets.bound_policy)
         registry_id=spec.get("registryId"),
         include=_patterns(repositories["include"]),
         exclude=_patterns(repositories.get("exclude", [])),

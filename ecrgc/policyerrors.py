@@ -38,6 +38,12 @@ _KINDS: tuple[tuple[type, str], ...] = (
 )
 
 
+def problem_order(problem: tuple[JsonPath, str]) -> tuple[tuple[tuple[int, str | int], ...], str]:
+    """Sorts (JSON path, message) pairs by path (list indexes before keys), then by message."""
+    path, message = problem
+    return tuple((0, p) if isinstance(p, int) else (1, p) for p in path), message
+
+
 def schema_problem(
     error: jsonschema.ValidationError, typed_scalars: Mapping[JsonPath, str]
 ) -> tuple[JsonPath, str]:

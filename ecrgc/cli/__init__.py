@@ -22,7 +22,7 @@ from typer._click.core import Context, ParameterSource  # typer vendors click; G
 from typer.core import TyperGroup
 
 from ecrgc import __version__
-from ecrgc.cli import apply, github, inuse, plan, policy, run, sandbox
+from ecrgc.cli import apply, github, inuse, plan, policy, run, sandbox, targets
 from ecrgc.errors import ConfigError, EcrgcError
 
 __all__ = ["app", "main", "setup_logging"]
@@ -157,6 +157,7 @@ app.command("sandbox")(sandbox.sandbox)
 app.command("plan")(plan.plan)
 app.command("show")(plan.show)
 app.command("validate")(policy.validate)
+app.command("targets")(targets.targets)
 app.add_typer(policy.policy_app, name="policy")
 app.command("demo")(sandbox.demo)
 app.command("apply")(apply.apply)

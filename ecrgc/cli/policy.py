@@ -30,10 +30,11 @@ def validate(
         list[Path] | None, typer.Argument(help="Policy (.yaml, .yml) and plan (.json) files or directories.")
     ] = None,
 ) -> None:
-    """Check policy and plan files: every error on stderr, a one-line verdict on stdout; exit 1 if any."""
+    """Check policy, targets.yaml and plan files (default: policies/, targets.yaml, plans/): every error on
+    stderr, a one-line verdict on stdout; exit 1 if any."""
     from ecrgc.commands import validate as validate_command
 
-    report = validate_command.run_validate(policy_paths(paths))
+    report = validate_command.run_validate(paths or validate_command.repository_paths(*policy_paths(None)))
     for line in report.errors:
         typer.echo(line, err=True)
     typer.echo(report.summary())

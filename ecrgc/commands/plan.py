@@ -55,16 +55,22 @@ def for_region(policies: Sequence[Policy], region: str | None) -> Sequence[Polic
         return policies
     chosen = [p for p in policies if p.region == region]
     if not chosen:
-        regions = ", ".join(sorted({p.region for p in policies}))
+        regions = ", ".join(sorted({p.region or "targets.yaml's" for p in policies}))
         raise UsageError(f"--region {region}: no policy is for that region (they are for {regions})")
     return chosen
 
 
 def target_region(policies: Sequence[Policy]) -> str:
     """The one region all policies are for: a plan binds to one account and one region."""
-    regions = sorted({p.region for p in policies})
     if not policies:
         raise ConfigError("no policies to plan: pass policy files or a directory holding *.yaml policies")
+    for policy in policies:
+        if policy.region is None:
+            raise ConfigError(
+                f"{policy.source}::$.spec.region: policy {policy.name!r} takes its region and registry from"
+                " targets.yaml: plan it with --target NAME or --all-targets"
+            )
+    regions = sorted({p.region for p in policies if p.region is not None})
     if len(regions) > 1:
         raise ConfigError(
             f"the policies target {len(regions)} regions ({', '.join(regions)}): a plan binds to one region;"

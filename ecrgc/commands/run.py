@@ -76,7 +76,7 @@ def run_once(
     plan as soon as it is made, `on_decided` each repository's decisions.
     """
     policy = policy_from_env(env)
-    registry = connect(policy.region)
+    registry = connect(plan_command.target_region([policy]))
     usage = collector(base=base, kubeconfig=kubeconfig)
     plan_usage, written = usage, False
     image_list = base / seed_image_list(env) if policy.protect.image_lists else None

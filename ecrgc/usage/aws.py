@@ -29,6 +29,7 @@ def targets(policies: Sequence[Policy], enabled: Callable[[AwsProtection], bool]
         aws = policy.protect.aws
         if not enabled(aws):
             continue
+        assert policy.region is not None, "plan binds every policy to a region before collecting usage"
         found.add(Target(region=policy.region))
         for account in aws.accounts:
             for region in account.regions or (policy.region,):
