@@ -21,7 +21,7 @@ from typing import Any
 
 import jsonschema
 
-from ecrgc.errors import ConfigError, UsageError
+from ecrgc.errors import ConfigError
 from ecrgc.model import Policy
 from ecrgc.policy import policy_from_document
 from ecrgc.policyerrors import problem_order, schema_problem
@@ -63,13 +63,6 @@ class Targets:
 
     source: str
     targets: tuple[Target, ...]
-
-    def named(self, name: str) -> Target:
-        for target in self.targets:
-            if target.name == name:
-                return target
-        known = ", ".join(t.name for t in self.targets)
-        raise UsageError(f"--target {name}: {self.source} has no such target (it has {known})")
 
 
 @functools.cache

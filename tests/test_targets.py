@@ -242,3 +242,33 @@ def test_targets_prints_the_ci_matrix(repo: Path) -> None:
         f"tools          {TOOLS} {TOKYO}  runners, services\n",
         "",
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--all-targets"], "--all-targets writes one plan per target: pass --out-dir plans/"),
+        (
+            ["--all-targets", "--out", "p.json", "--out-dir", "d"],
+            "--all-targets writes one plan per target: pass --out-dir, not --out",
+        ),
+        (["--target", "tools", "--out", "p.json", "--out-dir", "d"], "--out and --out-dir: pass one of them"),
+        (["--target", "tools", "--expires-in", "0d"], "--expires-in: '0d' is not"),
+    ],
+)
+def test_plan_target_options_are_checked_before_any_aws_call(
+    repo: Path, args: list[str], message: str
+) -> None:
+    code, out, err = _cli("plan", *args)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"ecrgc: {message}")
+    assert "\n" not in err.rstrip("\n")
+
+
+def test_a_policy_left_to_targets_is_not_planned_without_one(repo: Path) -> None:
+    assert _cli("plan") == (
+        1,
+        "",
+        "ecrgc: policies/runners.yaml::$.spec.region: policy 'runners' takes its region and registry from"
+        " targets.yaml: plan it with --target NAME or --all-targets\n",
+    )

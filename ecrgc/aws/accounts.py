@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ecrgc.aws.client import DEFAULT_MAX_ATTEMPTS, client_config, error_code
+from ecrgc.aws.client import DEFAULT_MAX_ATTEMPTS, Credentials, client_config, error_code
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import Use
 from ecrgc.refs import parse_reference
 
 if TYPE_CHECKING:
     from botocore.config import Config
+    from types_boto3_sts import STSClient
 
 log = logging.getLogger(__name__)
 
@@ -58,28 +59,43 @@ class Reach:
 
 def open_reach(region: str, role_arn: str | None) -> Reach:
     """The plan's own credentials in `region` (`role_arn` None), or the role's, assumed with STS."""
-    session = boto3.session.Session()
-    config = client_config(max_pool_connections=1, retry_mode="adaptive", max_attempts=DEFAULT_MAX_ATTEMPTS)
-    sts = session.client("sts", region_name=region, config=config)
     if role_arn is None:
+        session = boto3.session.Session()
         with failing_closed(f"aws {region}: sts GetCallerIdentity (the plan's own credentials)"):
-            account = sts.get_caller_identity()["Account"]
+            account = _sts(session, region).get_caller_identity()["Account"]
         return Reach(account=account, region=region, session=session)
+    credentials = role_credentials(region, role_arn)
+    assumed = boto3.session.Session(
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.token,
+    )
+    return Reach(account=role_arn.split(":")[4], region=region, session=assumed)
+
+
+def role_credentials(region: str, role_arn: str) -> Credentials:
+    """The role's temporary credentials (STS AssumeRole with the ambient ones, in `region`): a usage
+    reader's role, or a target's planRoleArn or applyRoleArn for its registry's clients."""
     account = role_arn.split(":")[4]
     try:
-        credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
+        reply = _sts(boto3.session.Session(), region).assume_role(
+            RoleArn=role_arn, RoleSessionName=SESSION_NAME
+        )
     except (BotoCoreError, ClientError) as exc:
         raise SourceUnavailable(
             f"aws account {account}: cannot assume role {role_arn} (sts AssumeRole in {region}:"
             f" {_code(exc)}); check the role's trust policy and the plan role's sts:AssumeRole permission"
             " (docs/gitops.md)"
         ) from exc
-    assumed = boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
+    issued = reply["Credentials"]
+    return Credentials(
+        access_key=issued["AccessKeyId"], secret_key=issued["SecretAccessKey"], token=issued["SessionToken"]
     )
-    return Reach(account=account, region=region, session=assumed)
+
+
+def _sts(session: boto3.session.Session, region: str) -> STSClient:
+    config = client_config(max_pool_connections=1, retry_mode="adaptive", max_attempts=DEFAULT_MAX_ATTEMPTS)
+    return session.client("sts", region_name=region, config=config)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -73,6 +74,15 @@ def client_config(*, max_pool_connections: int, retry_mode: RetryMode, max_attem
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Credentials:
+    """Temporary credentials (an assumed role's: `ecrgc.aws.accounts.role_credentials`)."""
+
+    access_key: str
+    secret_key: str = field(repr=False)
+    token: str = field(repr=False)
+
+
 def ecr_client(
     region: str,
     *,
@@ -80,18 +90,19 @@ def ecr_client(
     retry_mode: RetryMode = "adaptive",
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     profile: str | None = None,
+    credentials: Credentials | None = None,
 ) -> ECRClient:
     """One thread-safe ECR client; `max_pool_connections` bounds the requests it runs at once.
 
     A fresh session per client: boto3 sessions are not thread-safe, clients are. The successful replies of
     RAW_OPERATIONS come back as the wire's JSON (timestamps as ECR sends them, see `_decoded_raw`).
     `profile`: a named profile of the AWS config files (`--profile`); None leaves the choice to AWS_PROFILE
-    and the default chain.
+    and the default chain; `credentials` replace the chain's.
     """
     config = client_config(
         max_pool_connections=max_pool_connections, retry_mode=retry_mode, max_attempts=max_attempts
     )
-    client = _session(profile).client("ecr", region_name=region, config=config)
+    client = _session(profile, credentials).client("ecr", region_name=region, config=config)
     for operation in RAW_OPERATIONS:
         client.meta.events.register(f"before-parse.ecr.{operation}", _decoded_raw)
     return client
@@ -119,15 +130,19 @@ def _decoded_raw(response_dict: dict[str, Any], customized_response_dict: dict[s
         response_dict["body"] = b""
 
 
-def sts_client(region: str, *, profile: str | None = None) -> STSClient:
+def sts_client(
+    region: str, *, profile: str | None = None, credentials: Credentials | None = None
+) -> STSClient:
     """An STS client for GetCallerIdentity, in the same region (and endpoint) as ECR."""
     config = client_config(max_pool_connections=1, retry_mode="standard", max_attempts=DEFAULT_MAX_ATTEMPTS)
-    return _session(profile).client("sts", region_name=region, config=config)
+    return _session(profile, credentials).client("sts", region_name=region, config=config)
 
 
-def _session(profile: str | None = None) -> boto3.session.Session:
+def _session(profile: str | None = None, credentials: Credentials | None = None) -> boto3.session.Session:
     """A new session whose responses carry UTC timestamps, parsed cheaply."""
     core = botocore.session.Session(profile=profile)
+    if credentials is not None:
+        core.set_credentials(credentials.access_key, credentials.secret_key, credentials.token)
     core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=utc_timestamp)
     try:
         return boto3.session.Session(botocore_session=core)

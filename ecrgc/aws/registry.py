@@ -8,7 +8,14 @@ from dataclasses import replace
 from itertools import islice
 
 from ecrgc.aws import inventory, mutations
-from ecrgc.aws.client import DEFAULT_MAX_ATTEMPTS, RetryMode, caller_account, ecr_client, sts_client
+from ecrgc.aws.client import (
+    DEFAULT_MAX_ATTEMPTS,
+    Credentials,
+    RetryMode,
+    caller_account,
+    ecr_client,
+    sts_client,
+)
 from ecrgc.aws.inventory import RepositoryListing
 from ecrgc.model import Outcome, Repository
 
@@ -33,6 +40,7 @@ class Registry:
         retry_mode: RetryMode = "adaptive",
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         profile: str | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.region = region
         self.registry_id = registry_id
@@ -43,8 +51,9 @@ class Registry:
             retry_mode=retry_mode,
             max_attempts=max_attempts,
             profile=profile,
+            credentials=credentials,
         )
-        self._sts = sts_client(region, profile=profile)
+        self._sts = sts_client(region, profile=profile, credentials=credentials)
         self._listed: dict[str, RepositoryListing] = {}
 
     def caller_account(self) -> str:

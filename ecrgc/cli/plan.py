@@ -152,8 +152,29 @@ def plan(
             help="Plan only the policies for this region (a plan binds to one); default: their one region.",
         ),
     ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Plan this target of targets.yaml (its bound policies).")
+    ] = None,
+    all_targets: Annotated[
+        bool, typer.Option("--all-targets", help="Plan every target concurrently (needs --out-dir).")
+    ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out-dir", help="With --target/--all-targets: write DIR/<target>/<stamp>.json."),
+    ] = None,
+    targets_file: Annotated[
+        Path, typer.Option("--targets", help="The targets file (default: targets.yaml).")
+    ] = Path("targets.yaml"),
 ) -> None:
     """Plan what to delete from the live registry and the images in use; print it, and save it with --out."""
+    if target is not None or all_targets or out_dir is not None:
+        from ecrgc.cli.targets import PlanOptions, plan_targets
+
+        options = PlanOptions(out=out, out_dir=out_dir, output=output, expires_in=expires_in, profile=profile)
+        plan_targets(
+            targets_file, paths, target, options, kubeconfig=kubeconfig, detailed_exitcode=detailed_exitcode
+        )
+        return
     if check is not None:
         _check_plan(
             check, [policy_set] if policy_set else paths or [], kubeconfig=kubeconfig, profile=profile

@@ -1,15 +1,24 @@
-"""`ecrgc targets`: the registries targets.yaml names, as text or as the CI matrix (JSON)."""
+"""`ecrgc targets` (the registries targets.yaml names, as text or as the CI matrix) and `ecrgc plan
+--target/--all-targets` (one plan per target)."""
 
 from __future__ import annotations
 
 import json
+import shlex
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, assert_never
+from typing import TYPE_CHECKING, Annotated, assert_never
 
 import typer
 
-from ecrgc.cli.plan import Format
-from ecrgc.targets import DEFAULT_TARGETS
+from ecrgc.cli.plan import Format, _render_plan, echo_view
+from ecrgc.errors import UsageError
+from ecrgc.targets import DEFAULT_TARGETS, Target
+
+if TYPE_CHECKING:
+    from ecrgc.aws import Registry
+    from ecrgc.commands.targets import BoundTarget
 
 TargetsFile = Annotated[
     Path, typer.Option("--targets", help="The targets file (default: targets.yaml beside policies/).")
@@ -43,3 +52,97 @@ def targets(
                 typer.echo(f"{b.target.name:<{width}}{b.target.account} {b.target.region:<{regions}}{names}")
         case _:
             assert_never(output)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanOptions:
+    """The `ecrgc plan` options that matter to a target's plan."""
+
+    out: Path | None
+    out_dir: Path | None
+    output: Format
+    expires_in: str
+    profile: str | None
+
+
+def plan_targets(
+    targets_file: Path,
+    paths: list[Path] | None,
+    name: str | None,
+    options: PlanOptions,
+    *,
+    kubeconfig: str | None,
+    detailed_exitcode: bool,
+) -> None:
+    """`plan --target NAME` (a what-if, or saved with --out/--out-dir) and `plan --all-targets --out-dir`:
+    every target isolated, each failure one line naming it, exit 1 when any failed."""
+    from ecrgc.cli.policy import policy_paths
+    from ecrgc.commands.targets import plan_path, run_target_plans, run_targets
+    from ecrgc.planfile import write_plan_file
+    from ecrgc.policy import duration_option
+    from ecrgc.usage import collector
+
+    _check_options(name, options)
+    expiry = duration_option(options.expires_in, "--expires-in")  # a bad option fails before any AWS call
+    bound = run_targets(targets_file, policy_paths(paths))
+    if name is not None:
+        chosen = [b for b in bound if b.target.name == name] or [_unknown(targets_file, name, bound)]
+    else:
+        chosen = bound
+    results = run_target_plans(
+        chosen,
+        connect=lambda target: _registry(target, options.profile),
+        usage=collector(kubeconfig=kubeconfig),
+        now=datetime.now(UTC),
+        expires_in=expiry,
+    )
+    for result in results:
+        if result.plan is None:
+            where = f"{result.target.account}/{result.target.region}"
+            typer.echo(f"ecrgc: target {result.target.name} ({where}) failed: {result.errors[0]}", err=True)
+            for line in result.errors[1:]:
+                typer.echo(f"  {line}", err=True)
+            continue
+        path = options.out or (
+            plan_path(options.out_dir, result.target, result.plan) if options.out_dir else None
+        )
+        sha256 = write_plan_file(result.plan, path) if path is not None else None
+        if name is not None:
+            echo_view(_render_plan(result.plan, options.output, sha256=sha256), options.output)
+        else:
+            count = len(result.plan.actions)
+            typer.echo(f"{result.target.name}: {count} image{'' if count == 1 else 's'} planned, {path}")
+        if path is not None:
+            typer.echo(
+                f"Saved {result.target.name}'s plan to {path}."
+                f" To apply it: ecrgc apply {shlex.quote(str(path))}",
+                err=True,
+            )
+    if any(result.plan is None for result in results):
+        raise typer.Exit(1)
+    if detailed_exitcode and any(result.plan and result.plan.actions for result in results):
+        raise typer.Exit(2)
+
+
+def _check_options(name: str | None, options: PlanOptions) -> None:
+    if name is None and options.out_dir is None:
+        raise UsageError("--all-targets writes one plan per target: pass --out-dir plans/")
+    if name is None and options.out is not None:
+        raise UsageError("--all-targets writes one plan per target: pass --out-dir, not --out")
+    if options.out is not None and options.out_dir is not None:
+        raise UsageError("--out and --out-dir: pass one of them")
+
+
+def _unknown(targets_file: Path, name: str, bound: list[BoundTarget]) -> BoundTarget:
+    known = ", ".join(b.target.name for b in bound)
+    raise UsageError(f"--target {name}: {targets_file} has no such target (it has {known})")
+
+
+def _registry(target: Target, profile: str | None) -> Registry:
+    """The target's registry, through its planRoleArn when it has one, else the ambient credentials."""
+    from ecrgc.aws import Registry
+    from ecrgc.aws.accounts import role_credentials
+
+    role = target.plan_role_arn
+    credentials = role_credentials(target.region, role) if role else None
+    return Registry(target.region, registry_id=target.account, profile=profile, credentials=credentials)

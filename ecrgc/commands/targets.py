@@ -3,13 +3,21 @@ plan per target, each target isolated from the others' failures."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from ecrgc.model import Policy
+from ecrgc.commands.plan import Inventory, run_plan
+from ecrgc.errors import ConfigError, EcrgcError
+from ecrgc.model import Plan, Policy
 from ecrgc.policy import load_policies
 from ecrgc.targets import Target, bind, load_targets
+from ecrgc.usage import Collector
+
+TARGET_WORKERS = 4
+"""Targets planned at once; each scans with its own registry client (16 repositories at a time)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,3 +33,42 @@ def run_targets(targets: Path, policies: Sequence[Path]) -> list[BoundTarget]:
     loaded = load_targets(targets)
     bound = bind(loaded, load_policies(policies))
     return [BoundTarget(target=t, policies=bound[t.name]) for t in loaded.targets]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetPlan:
+    """One target's plan, or why it has none (one line each: a user error's message and its lines)."""
+
+    target: Target
+    plan: Plan | None = None
+    errors: tuple[str, ...] = ()
+
+
+def run_target_plans(
+    bound: Sequence[BoundTarget],
+    *,
+    connect: Callable[[Target], Inventory],
+    usage: Collector,
+    now: datetime,
+    expires_in: timedelta,
+) -> list[TargetPlan]:
+    """Plan every target concurrently, each isolated: a target that fails (a role that cannot be assumed,
+    an unreadable source, credentials for another account) has errors and no plan; the others plan on."""
+
+    def one(entry: BoundTarget) -> TargetPlan:
+        try:
+            inventory = connect(entry.target)
+            plan = run_plan(entry.policies, inventory=inventory, usage=usage, now=now, expires_in=expires_in)
+        except ConfigError as error:
+            return TargetPlan(target=entry.target, errors=(str(error), *error.errors))
+        except EcrgcError as error:
+            return TargetPlan(target=entry.target, errors=(str(error),))
+        return TargetPlan(target=entry.target, plan=plan)
+
+    with ThreadPoolExecutor(max_workers=TARGET_WORKERS, thread_name_prefix="ecrgc-target") as pool:
+        return list(pool.map(one, bound))
+
+
+def plan_path(directory: Path, target: Target, plan: Plan) -> Path:
+    """`plans/<target>/<created_at>.json`: one directory per target, files ordered by time."""
+    return directory / target.name / f"{plan.created_at.strftime('%Y%m%dT%H%M%SZ')}.json"
