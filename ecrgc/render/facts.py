@@ -196,14 +196,17 @@ def _input_alerts(plan: Plan) -> list[Alert]:
     return found
 
 
-def alert_text(warning: Alert, name: Callable[[str], str]) -> str:
-    """`warning` as one sentence; `name` formats repository names and tags for the view."""
+def alert_text(
+    warning: Alert, name: Callable[[str], str], *, max_tags: int | None = MAX_TAGS_PER_WARNING
+) -> str:
+    """`warning` as one sentence; `name` formats repository names and tags for the view; `max_tags`: how
+    many release tags to name before `and N more` (None: every one)."""
     match warning.kind:
         case AlertKind.LOSES_MOST:
             return f"{name(warning.repository)} loses {warning.removed:,} of its {warning.scanned:,} images"
         case AlertKind.RELEASE_TAGS:
-            shown = ", ".join(name(t) for t in warning.tags[:MAX_TAGS_PER_WARNING])
-            more = len(warning.tags) - MAX_TAGS_PER_WARNING
+            shown = ", ".join(name(t) for t in warning.tags[:max_tags])
+            more = len(warning.tags) - (len(warning.tags) if max_tags is None else max_tags)
             return f"{name(warning.repository)} loses release-looking tags: {shown}" + (
                 f" and {more:,} more" if more > 0 else ""
             )
@@ -240,6 +243,23 @@ def policy_line(record: PolicyRecord, matches: Mapping[str, PolicyMatch] | None)
             return f"sha256 {record.sha256[:12]}, NOT in the repository's policies"
         case _:
             assert_never(found)
+
+
+def alert_code(kind: AlertKind) -> str:
+    """The stable machine name of a warning kind (the JSON summary's `warnings[].code`)."""
+    match kind:
+        case AlertKind.LOSES_MOST:
+            return "loses_most_images"
+        case AlertKind.RELEASE_TAGS:
+            return "release_tags_deleted"
+        case AlertKind.DELETES_REPOSITORY:
+            return "repository_deleted"
+        case AlertKind.PROTECTS_NOTHING:
+            return "input_protects_nothing"
+        case AlertKind.OTHER_ECR:
+            return "input_names_other_ecr"
+        case _:
+            assert_never(kind)
 
 
 def input_figures(source: InputFingerprint, name: Callable[[str], str]) -> str:

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, assert_never
 
-from ecrgc.model import Plan, PlannedAction, PolicyMatch
+from ecrgc.model import InputFingerprint, Plan, PlannedAction, PolicyMatch
 from ecrgc.planfile import content_hash, format_timestamp, monthly_saving_usd
 from ecrgc.render import facts
 from ecrgc.render.markup import day, short_digest, size, text_table
 
-SUMMARY_FORMAT_VERSION = "1.0"
+# 2.0: warnings are objects (code, message, the facts), no longer sentences. Schema: plan-summary.schema.json.
+SUMMARY_FORMAT_VERSION = "2.0"
 
 
 def plan_text(
@@ -118,7 +119,7 @@ def plan_json(plan: Plan, *, sha256: str | None = None) -> str:
             "repositories_to_delete": total.repository_deletions,
         },
         "repositories": [_repository_json(r) for r in table],
-        "warnings": [facts.alert_text(a, str) for a in facts.alerts(plan, table)],
+        "warnings": [_warning_json(a) for a in facts.alerts(plan, table)],
     }
     return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
@@ -133,4 +134,38 @@ def _repository_json(row: facts.Row) -> dict[str, Any]:
         "bytes_reclaimed": row.freed,
         "kept": {str(reason): count for reason, count in sorted(row.kept.items())},
         "delete_repository": row.delete_repository,
+    }
+
+
+def _warning_json(alert: facts.Alert) -> dict[str, Any]:
+    """A warning as data: its `code`, the whole sentence (every tag named) and the facts it states."""
+    document: dict[str, Any] = {
+        "code": facts.alert_code(alert.kind),
+        "message": facts.alert_text(alert, str, max_tags=None),
+    }
+    match alert.kind:
+        case facts.AlertKind.LOSES_MOST:
+            document |= {"repository": alert.repository, "removed": alert.removed, "scanned": alert.scanned}
+        case facts.AlertKind.RELEASE_TAGS:
+            document |= {"repository": alert.repository, "tags": list(alert.tags)}
+        case facts.AlertKind.DELETES_REPOSITORY:
+            document |= {"repository": alert.repository}
+        case facts.AlertKind.PROTECTS_NOTHING | facts.AlertKind.OTHER_ECR if alert.source is not None:
+            document["input"] = _input_json(alert.source)
+        case facts.AlertKind.PROTECTS_NOTHING | facts.AlertKind.OTHER_ECR:
+            raise ValueError(f"an alert about an input names no input: {alert}")
+        case _:
+            assert_never(alert.kind)
+    return document
+
+
+def _input_json(source: InputFingerprint) -> dict[str, Any]:
+    return {
+        "kind": str(source.kind),
+        "name": source.name,
+        "references": source.references,
+        "this_registry": source.this_registry,
+        "other_accounts": source.other_accounts,
+        "other_registries": source.other_registries,
+        "protected": source.protected,
     }
