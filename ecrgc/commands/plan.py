@@ -154,10 +154,11 @@ def input_figures(
         )
         for use in uses:
             inputs_of_source.setdefault(use.source, set()).add(index)
-    counts: Counter[int] = Counter()
+    counts = [0] * len(figured)
     for image in protected:  # an image counts once for each input that uses it
-        counts.update({i for source in image.sources for i in inputs_of_source.get(source, ())})
-    return [replace(fingerprint, protected=counts[i]) for i, fingerprint in enumerate(figured)]
+        for index in {i for source in image.sources for i in inputs_of_source.get(source, ())}:
+            counts[index] += 1
+    return [replace(fingerprint, protected=count) for fingerprint, count in zip(figured, counts, strict=True)]
 
 
 @dataclass
