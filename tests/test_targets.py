@@ -272,3 +272,43 @@ def test_a_policy_left_to_targets_is_not_planned_without_one(repo: Path) -> None
         "ecrgc: policies/runners.yaml::$.spec.region: policy 'runners' takes its region and registry from"
         " targets.yaml: plan it with --target NAME or --all-targets\n",
     )
+
+
+def test_plans_list_and_prune_per_target_refuse_a_plan_of_another_registry(repo: Path) -> None:
+    golden = (Path(__file__).parent / "golden" / "plan-small.json").read_text(encoding="utf-8")
+    # The golden plan binds to 123456789012/eu-west-1 and expired in January 2026.
+    (repo / "targets.yaml").write_text(
+        TARGETS.replace(f'"{TOOLS}"', '"123456789012"').replace(
+            f"region: {TOKYO}\n      policies: [services, runners]",
+            "region: eu-west-1\n      policies: [runners]",
+        ),
+        encoding="utf-8",
+    )
+    (repo / "plans" / "tools").mkdir(parents=True)
+    (repo / "plans" / "tools" / "20260115T120000Z.json").write_text(golden, encoding="utf-8")
+    assert _cli("plans", "list", "plans", "--target", "tools") == (
+        0,
+        "plans/tools/20260115T120000Z.json\n",
+        "",
+    )
+    assert _cli("plans", "list", "plans", "--target", "tools", "--unexpired") == (0, "", "")
+    assert _cli("plans", "list", "plans", "--target", "team-tokyo") == (0, "", "")  # no plans yet
+    assert _cli("plans", "list", "plans", "--target", "nope")[2].startswith(
+        "ecrgc: --target nope: targets.yaml"
+    )
+    (repo / "plans" / "team-tokyo").mkdir()
+    (repo / "plans" / "team-tokyo" / "x.json").write_text(golden, encoding="utf-8")
+    for verb in ("list", "prune-expired"):
+        assert _cli("plans", verb, "plans", "--target", "team-tokyo") == (
+            3,
+            "",
+            "ecrgc: plans/team-tokyo/x.json: the plan binds to 123456789012/eu-west-1, not to target"
+            f" team-tokyo ({TEAM}/{TOKYO}): move it to its target's directory or delete it\n",
+        )
+    assert (repo / "plans" / "team-tokyo" / "x.json").exists()
+    assert _cli("plans", "prune-expired", "plans", "--target", "tools") == (
+        0,
+        "plans/tools/20260115T120000Z.json\n",
+        "",
+    )
+    assert not (repo / "plans" / "tools" / "20260115T120000Z.json").exists()

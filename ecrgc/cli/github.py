@@ -13,6 +13,7 @@ from ecrgc.commands import github as github_command
 from ecrgc.errors import UsageError
 
 if TYPE_CHECKING:
+    from ecrgc.commands.plans import PlanFile
     from ecrgc.github import GitHub
 
 github_app = typer.Typer(no_args_is_help=True, help="Publish renderings to a pull request or a job summary.")
@@ -78,6 +79,12 @@ def _github_summary(
         typer.echo(f"ecrgc: {body_file} was cut to fit the 1 MiB job summary", err=True)
 
 
+PlansTarget = Annotated[
+    str | None, typer.Option("--target", help="The plans of this target of targets.yaml: DIRECTORY/NAME.")
+]
+TargetsFile = Annotated[Path, typer.Option("--targets", help="The targets file (default: targets.yaml).")]
+
+
 plans_app = typer.Typer(no_args_is_help=True, help="The plan files of a GitOps repository: list, prune.")
 
 
@@ -87,12 +94,15 @@ def _plans_list(
     unexpired: Annotated[
         bool, typer.Option("--unexpired", help="Only plans apply would accept now.")
     ] = False,
+    target: PlansTarget = None,
+    targets_file: TargetsFile = Path("targets.yaml"),
 ) -> None:
     """Print the plan files, one path per line, oldest first (by created_at): the order to apply them in."""
     from ecrgc.commands import plans as plans_command
 
     now = datetime.now(UTC)
-    for entry in plans_command.run_list(directory):
+    listed = _listed(directory, target, targets_file)
+    for entry in plans_command.run_list(directory) if listed is None else listed:
         if not (unexpired and entry.expired(now)):
             typer.echo(str(entry.path))
 
@@ -101,9 +111,22 @@ def _plans_list(
 def _plans_prune_expired(
     directory: Annotated[Path, typer.Argument(help="The directory of plan files.")] = Path("plans"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be removed.")] = False,
+    target: PlansTarget = None,
+    targets_file: TargetsFile = Path("targets.yaml"),
 ) -> None:
     """Remove the plan files that have expired, printing each removed path."""
     from ecrgc.commands import plans as plans_command
 
-    for entry in plans_command.run_prune_expired(directory, now=datetime.now(UTC), dry_run=dry_run):
+    listed = _listed(directory, target, targets_file)
+    for entry in plans_command.run_prune_expired(
+        directory, now=datetime.now(UTC), dry_run=dry_run, listed=listed
+    ):
         typer.echo(str(entry.path))
+
+
+def _listed(directory: Path, target: str | None, targets_file: Path) -> list[PlanFile] | None:
+    """With --target: that target's plans, each checked to bind to it; else None (the directory's own)."""
+    from ecrgc.commands.targets import run_target_list
+    from ecrgc.targets import load_targets
+
+    return None if target is None else run_target_list(directory, load_targets(targets_file), target)

@@ -18,11 +18,13 @@ from ecrgc.planfile import load_plan_file
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlanFile:
-    """One plan file and the two timestamps that order and expire it."""
+    """One plan file, the two timestamps that order and expire it, and the registry it binds to."""
 
     path: Path
     created_at: datetime
     expires_at: datetime
+    account: str
+    region: str
 
     def expired(self, now: datetime) -> bool:
         """True once `now` has reached `expires_at` (apply refuses the plan from then on)."""
@@ -36,13 +38,25 @@ def run_list(directory: Path) -> list[PlanFile]:
     entries = []
     for path in sorted(directory.glob("*.json")):
         plan = load_plan_file(path)
-        entries.append(PlanFile(path=path, created_at=plan.created_at, expires_at=plan.expires_at))
+        entries.append(
+            PlanFile(
+                path=path,
+                created_at=plan.created_at,
+                expires_at=plan.expires_at,
+                account=plan.account,
+                region=plan.region,
+            )
+        )
     return sorted(entries, key=lambda e: (e.created_at, str(e.path)))
 
 
-def run_prune_expired(directory: Path, *, now: datetime, dry_run: bool = False) -> list[PlanFile]:
-    """Remove the expired plan files of `directory` (none when `dry_run`) and return them."""
-    expired = [entry for entry in run_list(directory) if entry.expired(now)]
+def run_prune_expired(
+    directory: Path, *, now: datetime, dry_run: bool = False, listed: list[PlanFile] | None = None
+) -> list[PlanFile]:
+    """Remove the expired plan files of `directory` (none when `dry_run`) and return them; `listed`: the
+    directory's plans when the caller has listed (and checked) them already."""
+    entries = run_list(directory) if listed is None else listed
+    expired = [entry for entry in entries if entry.expired(now)]
     if not dry_run:
         for entry in expired:
             entry.path.unlink()

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ecrgc.commands import plans as plans_command
 from ecrgc.commands.plan import Inventory, run_plan
-from ecrgc.errors import ConfigError, EcrgcError
+from ecrgc.errors import ConfigError, EcrgcError, PlanRefused, UsageError
 from ecrgc.model import Plan, Policy
 from ecrgc.policy import load_policies
-from ecrgc.targets import Target, bind, load_targets
+from ecrgc.targets import Target, Targets, bind, load_targets
 from ecrgc.usage import Collector
 
 TARGET_WORKERS = 4
@@ -72,3 +73,22 @@ def run_target_plans(
 def plan_path(directory: Path, target: Target, plan: Plan) -> Path:
     """`plans/<target>/<created_at>.json`: one directory per target, files ordered by time."""
     return directory / target.name / f"{plan.created_at.strftime('%Y%m%dT%H%M%SZ')}.json"
+
+
+def run_target_list(directory: Path, targets: Targets, name: str) -> list[plans_command.PlanFile]:
+    """`plans list --target NAME`: the plans in `directory/NAME` (none yet: no directory), oldest first;
+    refuses a plan there that binds to another registry, which the target's apply role must never get."""
+    target = next((t for t in targets.targets if t.name == name), None)
+    if target is None:
+        known = ", ".join(t.name for t in targets.targets)
+        raise UsageError(f"--target {name}: {targets.source} has no such target (it has {known})")
+    if not (directory / name).exists():
+        return []
+    entries = plans_command.run_list(directory / name)
+    for entry in entries:
+        if (entry.account, entry.region) != (target.account, target.region):
+            raise PlanRefused(
+                f"{entry.path}: the plan binds to {entry.account}/{entry.region}, not to target {name}"
+                f" ({target.account}/{target.region}): move it to its target's directory or delete it"
+            )
+    return entries
