@@ -51,7 +51,7 @@ def test_every_error_of_every_file_is_listed(workdir: Path) -> None:
     report = run_validate([Path(), Path("missing"), Path("notes.txt")])
     assert report.errors == (
         "missing: no such file or directory",
-        "notes.txt: not a policy (.yaml, .yml) or plan (.json) file: rename it or leave it out",
+        "notes.txt: not a policy (.yaml, .yml) or plan (.json, .json.gz) file: rename it or leave it out",
         "a.yaml::$.spec.rules.holdTags[1]: 1.10 is a number, not a string: quote it ('1.10')",
         "a.yaml::$.spec.rules.holdTags[2]: 2 is a number, not a string: quote it ('2')",
         "b.yml::$: duplicate key 'kind' (lines 2 and 11): keep one",

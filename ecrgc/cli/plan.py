@@ -121,7 +121,12 @@ def _progress(verb: str, noun: str) -> Callable[[int, int], None] | None:
 def plan(
     paths: Annotated[list[Path] | None, typer.Argument(help="Policy files or directories.")] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the plan file here (else: what-if).")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the plan file here (else: what-if); a name ending in .gz (plan.json.gz) writes it"
+            " gzip-compressed, for plans too large for a pull request's diff.",
+        ),
     ] = None,
     expires_in: Annotated[str, typer.Option("--expires-in", help="How long the plan may be applied.")] = "7d",
     output: Annotated[Format, typer.Option("--format", help="How to print the summary.")] = Format.TEXT,

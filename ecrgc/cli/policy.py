@@ -27,7 +27,8 @@ def policy_paths(paths: list[Path] | None) -> list[Path]:
 
 def validate(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Policy (.yaml, .yml) and plan (.json) files or directories.")
+        list[Path] | None,
+        typer.Argument(help="Policy (.yaml, .yml) and plan (.json, .json.gz) files or directories."),
     ] = None,
 ) -> None:
     """Check policy, targets.yaml and plan files (default: policies/, targets.yaml, plans/): every error on

@@ -32,11 +32,11 @@ class PlanFile:
 
 
 def run_list(directory: Path) -> list[PlanFile]:
-    """Every `*.json` plan directly in `directory`, oldest first (ties broken by path)."""
+    """Every `*.json` and `*.json.gz` plan directly in `directory`, oldest first (ties broken by path)."""
     if not directory.is_dir():
         raise UsageError(f"{directory}: not a directory of plan files")
     entries = []
-    for path in sorted(directory.glob("*.json")):
+    for path in sorted([*directory.glob("*.json"), *directory.glob("*.json.gz")]):
         plan = load_plan_file(path)
         entries.append(
             PlanFile(

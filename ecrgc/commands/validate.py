@@ -1,5 +1,6 @@
-"""`ecrgc validate`: check policy files (*.yaml, *.yml), targets.yaml and plan files (*.json), reporting
-every error; with no paths: the repository's policies/, targets.yaml, plans/ and its target directories."""
+"""`ecrgc validate`: check policy files (*.yaml, *.yml), targets.yaml and plan files (*.json, *.json.gz),
+reporting every error; with no paths: the repository's policies/, targets.yaml, plans/ and its target
+directories."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class _Kind(Enum):
 
 
 _T = TypeVar("_T")
-_KIND_OF_SUFFIX = {**dict.fromkeys(POLICY_SUFFIXES, _Kind.POLICY), ".json": _Kind.PLAN}
+_KIND_OF_SUFFIX = {**dict.fromkeys(POLICY_SUFFIXES, _Kind.POLICY), ".json": _Kind.PLAN, ".gz": _Kind.PLAN}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,7 +123,9 @@ def _files(path: Path, errors: list[str]) -> list[Path]:
     if not path.exists():
         errors.append(f"{path}: no such file or directory")
     elif path.suffix not in _KIND_OF_SUFFIX:
-        errors.append(f"{path}: not a policy (.yaml, .yml) or plan (.json) file: rename it or leave it out")
+        errors.append(
+            f"{path}: not a policy (.yaml, .yml) or plan (.json, .json.gz) file: rename it or leave it out"
+        )
     else:
         return [path]
     return []

@@ -6,6 +6,8 @@ each image record (an element of `actions`, `protected` or `summary.repositories
 (compact, `{"key":value,...}`: a diff reads one line per image), and every list in a stable order (actions by
 repository, then depth — an index or subject before what goes with it —, then digest; everything else by
 name). `loads(dumps(p)) == canonical(p)` and `dumps(loads(s)) == s`.
+A file named `*.gz` (`plan.json.gz`) holds the same text gzip-compressed (no name, no time, level 9: the
+same plan gives the same bytes with the same zlib), read under the same checks and a decompressed-size cap.
 
 Naming: top-level and summary keys are snake_case, image records (`actions`, `protected`) use the
 ECR-style camelCase field names of the issue (imageDigest, imageTags, pushedAt, lastPulledAt …).
@@ -31,11 +33,15 @@ layers shared with kept images too, so it is an upper bound.
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
+import shutil
+import zlib
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ecrgc.errors import ConfigError, PlanRefused
 from ecrgc.model import Plan
@@ -58,18 +64,20 @@ from ecrgc.planfile.encode import (
     hash_document,
     monthly_saving_usd,
     order_actions,
-    written,
+    write_document,
 )
 
 __all__ = [
     "BYTES_PER_GB",
     "FORMAT_VERSION",
+    "MAX_DECOMPRESSED_BYTES",
     "USD_PER_GB_MONTH",
     "canonical",
     "content_hash",
     "depths",
     "dumps",
     "format_timestamp",
+    "is_compressed",
     "load_plan_file",
     "loads",
     "monthly_saving_usd",
@@ -80,14 +88,16 @@ __all__ = [
 
 def dumps(plan: Plan) -> str:
     """The canonical text of `plan` (sorted, stable, hashed, final newline)."""
-    return _encode(plan)[0]
+    text = io.BytesIO()
+    _encode(plan, text)
+    return text.getvalue().decode("utf-8")
 
 
-def _encode(plan: Plan) -> tuple[str, str]:
-    """The canonical text of `plan` and its content hash, from one document (a big plan costs seconds)."""
+def _encode(plan: Plan, out: BinaryIO | None) -> str:
+    """Write the canonical text of `plan` to `out` (None: nowhere) and return its content hash."""
     if plan.format_version != FORMAT_VERSION:
         raise ValueError(f"ecrgc writes plan format {FORMAT_VERSION}, not {plan.format_version}")
-    return written(document(canonical(plan)))
+    return write_document(document(canonical(plan)), out)
 
 
 def loads(text: str, *, source: str = "plan") -> Plan:
@@ -118,26 +128,69 @@ def check_content_hash(parsed: Mapping[str, Any], source: str) -> str:
 
 
 def load_plan_file(path: str | os.PathLike[str]) -> Plan:
-    """Read and verify the plan file at `path` (see `loads`)."""
+    """Read and verify the plan file at `path` (see `loads`); a `.gz` file is gzip-compressed."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the plan file: {exc}") from exc
+        raw = _read_gzip(Path(path)) if is_compressed(path) else Path(path).read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        # OSError includes gzip.BadGzipFile (not gzip, a bad CRC); EOFError is a truncated stream.
+        raise ConfigError(f"{path}: cannot read the plan file: {exc}; re-run ecrgc plan") from exc
     return loads(text, source=str(path))
 
 
+def is_compressed(path: str | os.PathLike[str]) -> bool:
+    """A plan file named `*.gz` (`plan.json.gz`) is the same canonical text, gzip-compressed."""
+    return Path(path).suffix == ".gz"
+
+
+MAX_DECOMPRESSED_BYTES = 2**30
+"""A compressed plan is refused beyond this (a 1,000,000-action plan is ~370 MB): a gzip bomb must not
+exhaust memory before the plan's checks can refuse it."""
+_CHUNK = 2**20
+
+
+def _read_gzip(path: Path) -> bytes:
+    chunks, size = [], 0
+    with gzip.open(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            if size > MAX_DECOMPRESSED_BYTES:
+                raise ConfigError(
+                    f"{path}: decompresses to more than {MAX_DECOMPRESSED_BYTES:,} bytes: not a plan file"
+                    " ecrgc wrote; re-run ecrgc plan"
+                )
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def write_plan_file(plan: Plan, path: str | os.PathLike[str]) -> str:
-    """Write `dumps(plan)` to `path` atomically (a reader never sees half a plan), creating parent dirs;
-    return its `content_sha256`, so views of the plan need not hash it again (`render.plan_json(...)`)."""
-    text, sha256 = _encode(plan)
+    """Write `dumps(plan)` to `path` atomically (a reader never sees half a plan), creating parent dirs,
+    gzip-compressed when `path` ends in `.gz` (deterministic bytes: no name, no time, level 9); return its
+    `content_sha256`, so views of the plan need not hash it again (`render.plan_json(...)`).
+
+    The text is written as it is encoded (never held whole in memory); a compressed plan's text is written
+    to a scratch file beside it first, then compressed from there."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
-    partial.write_text(text, encoding="utf-8", newline="\n")
-    partial.replace(target)
+    text = target.with_name(f".{target.name}.text.partial") if is_compressed(target) else partial
+    try:
+        with text.open("w+b") as out:
+            sha256 = _encode(plan, out)
+            if text != partial:
+                out.seek(0)
+                with (
+                    partial.open("wb") as raw,
+                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as packed,
+                ):
+                    shutil.copyfileobj(out, packed, _CHUNK)
+        partial.replace(target)
+    finally:
+        text.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
     return sha256
 
 
 def content_hash(plan: Plan) -> str:
     """The `content_sha256` that `dumps(plan)` writes: what apply reports and audits refer to."""
-    return hash_document(document(canonical(plan)))
+    return write_document(document(canonical(plan)), None)

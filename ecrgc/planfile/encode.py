@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, BinaryIO
 
 from ecrgc.model import Plan, PlannedAction, ProtectedImage, RepositorySummary
 
@@ -110,11 +110,10 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def document(plan: Plan) -> dict[str, Any]:
-    """The JSON document of a canonical `plan`, without its content hash.
+    """The JSON document of a canonical `plan`, without its content hash, for `write_document`.
 
-    Image records keep their tags and sources as tuples, which json writes as arrays: a dict holding only
-    strings, numbers and such tuples is not tracked by the garbage collector, and 700,000 tracked records
-    made the collector's passes cost as much as the rest of `dumps`."""
+    The image lists are lazy (each record is made as it is written, then dropped), and their records keep
+    tags and sources as tuples, which json writes as arrays."""
     return {
         "format_version": plan.format_version,
         "ecrgc_version": plan.ecrgc_version,
@@ -137,19 +136,11 @@ def document(plan: Plan) -> dict[str, Any]:
         ],
         "summary": {
             **summary_totals(plan.summary),
-            "repositories": [_repository_summary(s) for s in plan.summary],
+            "repositories": map(_repository_summary, plan.summary),
         },
-        "actions": [_action(a) for a in plan.actions],
+        "actions": map(_action, plan.actions),
         "repository_deletions": list(plan.repository_deletions),
-        "protected": [
-            {
-                "repository": p.repository,
-                "imageDigest": p.digest,
-                "imageTags": p.tags,
-                "sources": p.sources,
-            }
-            for p in plan.protected
-        ],
+        "protected": map(_protected, plan.protected),
     }
 
 
@@ -184,6 +175,15 @@ def _repository_summary(summary: RepositorySummary) -> dict[str, Any]:
     }
 
 
+def _protected(image: ProtectedImage) -> dict[str, Any]:
+    return {
+        "repository": image.repository,
+        "imageDigest": image.digest,
+        "imageTags": image.tags,
+        "sources": image.sources,
+    }
+
+
 def _action(action: PlannedAction) -> dict[str, Any]:
     return {
         "repository": action.repository,
@@ -211,77 +211,82 @@ def _plain(value: Any) -> Any:
 
 # The image lists are written one compact record per line: a pull request's diff then reads one line per
 # image, and json's C encoder (used only without `indent`) writes 700,000 records in seconds, not a minute.
-# Each record is encoded once: the file's lines and the hashed text (compact too) share it.
+# Each record is encoded once: the file's line and the hashed text (compact too) share it.
 _ONE_LINE_EACH = {("actions",), ("protected",), ("summary", "repositories")}
 _ON_THE_WAY = {path[:n] for path in _ONE_LINE_EACH for n in range(len(path))}
 _compact = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 _pretty = json.JSONEncoder(sort_keys=True, indent=2, ensure_ascii=False).encode
+_HASH_KEY = "content_sha256"
+_HASH_SLOT = b"0" * 64
+# (file piece, hashed piece): the file's text and the compact text the content hash is taken of, side by
+# side. A file piece of None is the slot of the hash itself, which only the file has.
+_Piece = tuple[str | None, str]
 
 
-def written(document: Mapping[str, Any]) -> tuple[str, str]:
-    """The file's text of `document` (given without its hash) and its content hash: keys sorted, 2-space
-    indent, a final newline, and each element of the image lists on one compact line of its own."""
-    records = {path: [_compact(item) for item in _at(document, path)] for path in _ONE_LINE_EACH}
-    # The same bytes as hash_document(document), fed to the hash piece by piece: joining them first would
-    # hold the whole compact text, and its UTF-8 copy, in memory at once (hundreds of MB for a big plan).
+def write_document(document: Mapping[str, Any], out: BinaryIO | None) -> str:
+    """Write the file's text of `document` (given without its hash; its image lists may be any iterables,
+    consumed once) to `out`, a seekable binary file, and return the content hash; with `out` None only hash.
+
+    Keys sorted, 2-space indent, a final newline, each element of the image lists on one compact line of its
+    own. The hash is computed as the text is written, from the same encoded records; its place in the file
+    (`content_sha256` sorts before the lists after `actions`) is written as zeros and filled in at the end,
+    so only the record being written is in memory, never the document's text."""
     digest = hashlib.sha256()
-    for piece in _pieces(document, (), records, None):
-        digest.update(piece.encode("utf-8"))
+    slot = None
+    for piece, hashed in _pieces({**document, _HASH_KEY: None}, (), ""):
+        if piece is hashed:
+            encoded = hashed.encode("utf-8")
+            digest.update(encoded)
+            if out is not None:
+                out.write(encoded)
+            continue
+        digest.update(hashed.encode("utf-8"))
+        if out is None:
+            continue
+        if piece is None:
+            slot = out.tell()
+            out.write(_HASH_SLOT)
+        else:
+            out.write(piece.encode("utf-8"))
     sha256 = digest.hexdigest()
-    return "".join(_pieces({**document, "content_sha256": sha256}, (), records, "")) + "\n", sha256
+    if out is not None:
+        out.write(b"\n")
+        assert slot is not None
+        end = out.tell()
+        out.seek(slot)
+        out.write(sha256.encode("ascii"))
+        out.seek(end)
+    return sha256
 
 
-def _at(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    for key in path:
-        document = document[key]
-    return document
-
-
-def _pieces(
-    value: Any, path: tuple[str, ...], records: Mapping[tuple[str, ...], list[str]], indent: str | None
-) -> Iterator[str]:
-    """`value` as JSON text in pieces, compact (`indent` None) or pretty at `indent`, with the `records`
-    already encoded."""
-    inner = None if indent is None else indent + "  "
-    items: list[Iterable[str]]
-    if path in records:
-        brackets, items = "[]", [(record,) for record in records[path]]
+def _pieces(value: Any, path: tuple[str, ...], indent: str) -> Iterator[_Piece]:
+    """`value` at `path` of the document as (file piece, hashed piece) pairs; the file pretty at `indent`."""
+    inner = indent + "  "
+    if path in _ONE_LINE_EACH:
+        yield "[", "["
+        count = 0
+        for count, item in enumerate(value, start=1):
+            yield (f"\n{inner}", "") if count == 1 else (f",\n{inner}", ",")
+            record = _compact(item)
+            yield record, record
+        yield (f"\n{indent}]" if count else "]"), "]"
     elif path in _ON_THE_WAY:
-        colon = ":" if indent is None else ": "
-        brackets = "{}"
-        items = [
-            _member(f"{_compact(key)}{colon}", value[key], (*path, key), records, inner)
-            for key in sorted(value)
-        ]
-    elif indent is None:
-        yield _compact(value)
-        return
+        yield "{", "{"
+        hashed = 0
+        for n, key in enumerate(sorted(value)):
+            name, separator = _compact(key), ("\n" if n == 0 else ",\n") + inner
+            if not path and key == _HASH_KEY:
+                yield f'{separator}{name}: "', ""
+                yield None, ""
+                yield '"', ""
+                continue
+            yield f"{separator}{name}: ", f"{',' if hashed else ''}{name}:"
+            hashed += 1
+            yield from _pieces(value[key], (*path, key), inner)
+        yield f"\n{indent}}}", "}"
     else:
         # A JSON string holds no raw newline, so indenting a nested value is a plain replace.
-        yield _pretty(value).replace("\n", "\n" + indent)
-        return
-    if indent is None or not items:
-        opening, separator, closing = brackets[0], ",", brackets[1]
-    else:
-        opening, separator, closing = f"{brackets[0]}\n{inner}", f",\n{inner}", f"\n{indent}{brackets[1]}"
-    yield opening
-    for n, item in enumerate(items):
-        if n:
-            yield separator
-        yield from item
-    yield closing
-
-
-def _member(
-    name: str,
-    value: Any,
-    path: tuple[str, ...],
-    records: Mapping[tuple[str, ...], list[str]],
-    indent: str | None,
-) -> Iterator[str]:
-    """One member of an object: its encoded name and colon, then its value's pieces."""
-    yield name
-    yield from _pieces(value, path, records, indent)
+        yield _pretty(value).replace("\n", "\n" + indent), _compact(value)
 
 
 def hash_document(document: Mapping[str, Any]) -> str:

@@ -28,7 +28,8 @@ def plan_text(
 ) -> str:
     """The human summary: the verdict first, then a table per repository (delete, archive, bytes freed,
     kept by reason), the warnings and what the plan stands on; `details` adds one line per image.
-    `sha256`: the plan's content hash when the caller has it (`write_plan_file` returns it), else computed.
+    `sha256`: the plan's content hash when the caller has it (`write_plan_file` returns it), else the one a
+    loaded plan carries, else computed.
     `matches`: how each embedded policy compares with the repository's, when the caller compared them."""
     table = facts.rows(plan)
     total = facts.totals(table)
@@ -44,11 +45,12 @@ def plan_text(
 
 
 def context_line(plan: Plan, *, sha256: str | None = None) -> str:
-    """Target, dates and content hash (`sha256`, else computed): what a reviewer checks before trusting the
-    verdict."""
+    """Target, dates and content hash (`sha256`, else the plan's own, else computed): what a reviewer
+    checks before trusting the verdict."""
+    sha256 = sha256 or plan.sha256 or content_hash(plan)
     return (
         f"account {plan.account} · {plan.region} · made {format_timestamp(plan.created_at)} · "
-        f"expires {format_timestamp(plan.expires_at)} · plan sha256 {(sha256 or content_hash(plan))[:12]}"
+        f"expires {format_timestamp(plan.expires_at)} · plan sha256 {sha256[:12]}"
     )
 
 
@@ -94,7 +96,8 @@ def _image_lines(actions: tuple[PlannedAction, ...]) -> str:
 
 def plan_json(plan: Plan, *, sha256: str | None = None) -> str:
     """A machine summary of `plan` (verdict, totals, per-repository counts, warnings): not the plan file.
-    `sha256`: the plan's content hash when the caller has it (`write_plan_file` returns it), else computed."""
+    `sha256`: the plan's content hash when the caller has it (`write_plan_file` returns it), else the one a
+    loaded plan carries, else computed."""
     table = facts.rows(plan)
     total = facts.totals(table)
     document: dict[str, Any] = {
@@ -102,7 +105,7 @@ def plan_json(plan: Plan, *, sha256: str | None = None) -> str:
         "format_version": SUMMARY_FORMAT_VERSION,
         "verdict": facts.verdict(total),
         "changes": total.changes,
-        "content_sha256": sha256 or content_hash(plan),
+        "content_sha256": sha256 or plan.sha256 or content_hash(plan),
         "account_id": plan.account,
         "region": plan.region,
         "created_at": format_timestamp(plan.created_at),
