@@ -9,6 +9,8 @@ each in a fresh process, before every plan:
 - ecrgc's bare inventory scan (`bench_plan_scan.scan_everything`), so `plan_over_scan_wall` says what
   deciding, summarising and writing the plan add on top of reading the registry.
 Ratios are medians of the per-run ratios (each run's three figures are taken back to back).
+Then one more plan writes `--out plan.json.gz` (wall, CPU, RSS, size), and it and the last plain plan file
+are loaded by `ecrgc validate` and `ecrgc show` (wall, CPU, peak RSS each; apply loads as validate does).
 
     ECRGC_BENCH_SCALE=small|full (default full: 2,000 repositories, 1,000,000 images, 5 % indexes/signed;
                                   small: 200 repositories, 100,000 images)
@@ -67,6 +69,7 @@ def run() -> dict[str, object]:
             print(f"bench_plan: raw {raws[-1]} scan {scans[-1]} plan {figures}", file=sys.stderr, flush=True)
             plans.append(figures)
         registry = sandbox.ask("stats")
+        loads = _loads(ecrgc, work, sandbox.environ)
     minimum = scans[-1]["minimum"]
     return {
         "scale": name,
@@ -81,6 +84,7 @@ def run() -> dict[str, object]:
             "actions": plans[-1]["actions"],
             "calls": plans[-1]["calls"],
         },
+        "plan_file_loads": loads,
         "raw_scan": {
             **_medians(raws, "wall_s", "cpu_s"),
             "images": raws[-1]["images"],
@@ -117,29 +121,41 @@ def _ratio(runs: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> float
     return round(statistics.median(run["wall_s"] / baseline["wall_s"] for run, baseline in pairs), 2)
 
 
-def _plan_once(ecrgc: str, work: Path, environ: dict[str, str]) -> dict[str, Any]:
+def _plan_once(ecrgc: str, work: Path, environ: dict[str, str], out: str = "plan.json") -> dict[str, Any]:
+    figures = _measured([ecrgc, "plan", "policy.yaml", "--out", out, "--format", "json"], work, environ)
+    summary = json.loads((work / "out.json").read_text())
+    size, actions = (work / out).stat().st_size, summary["totals"]["images_to_delete"]
+    return {
+        **figures,
+        "plan_file_mib": round(size / 2**20, 1),
+        "plan_file_bytes_per_action": round(size / max(actions, 1)),
+        "actions": actions,
+    }
+
+
+def _loads(ecrgc: str, work: Path, environ: dict[str, str]) -> dict[str, Any]:
+    """One more plan, written compressed (`--out plan.json.gz`); then the last plain plan and it loaded by
+    validate and show (apply loads a plan as validate does), each in its own process."""
+    figures: dict[str, Any] = {"plan_gz": _plan_once(ecrgc, work, environ, "plan.json.gz")}
+    for verb, extra in (("validate", []), ("show", ["--format", "json"])):
+        for name in ("plan.json", "plan.json.gz"):
+            figures[f"{verb} {name}"] = _measured([ecrgc, verb, name, *extra], work, environ)
+    return figures
+
+
+def _measured(command: list[str], work: Path, environ: dict[str, str]) -> dict[str, Any]:
+    """Wall, CPU and peak RSS of `command` run in `work` (stdout to out.json, stderr to err.txt)."""
     env = {**os.environ, **environ, "LOGDIR": str(work / "logs")}
     start = time.perf_counter()
     # Output goes to files: a pipe nobody reads while waiting would block the CLI once it fills.
     with (work / "out.json").open("wb") as out, (work / "err.txt").open("wb") as err:
-        process = subprocess.Popen(
-            [ecrgc, "plan", "policy.yaml", "--out", "plan.json", "--format", "json"],
-            cwd=work,
-            env=env,
-            stdout=out,
-            stderr=err,
-        )
+        process = subprocess.Popen(command, cwd=work, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"ecrgc plan failed: {(work / 'err.txt').read_text()[-2000:]}")
-    summary = json.loads((work / "out.json").read_text())
-    size, actions = (work / "plan.json").stat().st_size, summary["totals"]["images_to_delete"]
+        raise RuntimeError(f"{command[1]} failed: {(work / 'err.txt').read_text()[-2000:]}")
     return {
         "wall_s": round(wall, 2),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mib": round(usage.ru_maxrss / 1024),
-        "plan_file_mib": round(size / 2**20, 1),
-        "plan_file_bytes_per_action": round(size / max(actions, 1)),
-        "actions": actions,
     }
