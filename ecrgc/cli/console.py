@@ -8,6 +8,7 @@ or repository name holding `[red]` or `:emoji:` is printed as it is.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Mapping
 from typing import TextIO
@@ -42,6 +43,17 @@ def color_enabled(stream: TextIO, environ: Mapping[str, str]) -> bool:
     if environ.get("FORCE_COLOR"):
         return True
     return stream.isatty()
+
+
+FILE_WIDTH = 100
+"""The width of text views written to files and pipes (the goldens' layout)."""
+
+
+def text_width(stream: TextIO) -> int:
+    """How wide a text view may be: the terminal's width on a terminal (at least 60), else FILE_WIDTH."""
+    if not stream.isatty():
+        return FILE_WIDTH
+    return max(shutil.get_terminal_size((FILE_WIDTH, 24)).columns, 60)
 
 
 def echo_text(text: str, environ: Mapping[str, str]) -> None:

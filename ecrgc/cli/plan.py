@@ -19,6 +19,8 @@ from ecrgc.errors import PlanRefused
 
 if TYPE_CHECKING:
     from ecrgc.apply.report import ApplyReport
+    from ecrgc.cli.progress import ProgressDisplay
+    from ecrgc.commands.plan import PlanProgress
     from ecrgc.model import Plan, PolicyMatch
 
 log = logging.getLogger("ecrgc")
@@ -58,11 +60,12 @@ def _render_plan(
     `limit`: the Markdown's most characters (default: the comment's); `matches`: how its embedded
     policies compare with the repository's, when known."""
     from ecrgc import render
+    from ecrgc.cli.console import text_width
     from ecrgc.render.plan_markdown import DEFAULT_LIMIT
 
     match output:
         case Format.TEXT:
-            return render.plan_text(plan, sha256=sha256, matches=matches)
+            return render.plan_text(plan, width=text_width(sys.stdout), sha256=sha256, matches=matches)
         case Format.MARKDOWN:
             return render.plan_markdown(
                 plan,
@@ -105,17 +108,36 @@ def _render_report(report: ApplyReport, output: Format) -> str:
             assert_never(output)
 
 
-def _progress(verb: str, noun: str) -> Callable[[int, int], None] | None:
-    """A one-line counter on stderr, redrawn in place, when stderr is a terminal (never into logs or CI)."""
-    if not sys.stderr.isatty():
-        return None
+def progress_display() -> ProgressDisplay:
+    """Progress on stderr: rich on a terminal, plain lines every few seconds elsewhere (CI logs)."""
+    from ecrgc.cli.progress import ProgressDisplay
 
-    def show(done: int, total: int) -> None:
-        end = "\n" if done == total else ""
-        sys.stderr.write(f"\r\033[Kecrgc: {verb} {done:,}/{total:,} {noun}{end}")
-        sys.stderr.flush()
+    return ProgressDisplay(sys.stderr, terminal=sys.stderr.isatty())
 
-    return show
+
+def _plan_progress(display: ProgressDisplay) -> Callable[[PlanProgress], None]:
+    """`run_plan`'s progress port, shown on `display`."""
+    from ecrgc.commands.plan import PlanPhase
+    from ecrgc.render.markup import plural
+
+    def tell(progress: PlanProgress) -> None:
+        match progress.phase:
+            case PlanPhase.USAGE:
+                display.update("reading what is in use")
+            case PlanPhase.SCAN:
+                display.update(
+                    "scanning and deciding",
+                    progress.repositories,
+                    progress.total,
+                    unit="repositories",
+                    note=plural(progress.images, "image"),
+                )
+            case PlanPhase.ASSEMBLE:
+                display.update("assembling the plan", note=plural(progress.images, "image"))
+            case _:
+                assert_never(progress.phase)
+
+    return tell
 
 
 def plan(
@@ -196,15 +218,18 @@ def plan(
     policies = plan_command.for_region(load_policies(policy_paths(paths)), region)
     region = plan_command.target_region(policies)
     registry = Registry(region, registry_id=policies[0].registry_id, profile=profile)
-    made = plan_command.run_plan(
-        policies,
-        inventory=registry,
-        usage=collector(kubeconfig=kubeconfig),
-        now=datetime.now(UTC),
-        expires_in=expiry,
-        progress=_progress("scanned", "repositories"),
-    )
-    sha256 = write_plan_file(made, out) if out is not None else None
+    with progress_display() as display:
+        made = plan_command.run_plan(
+            policies,
+            inventory=registry,
+            usage=collector(kubeconfig=kubeconfig),
+            now=datetime.now(UTC),
+            expires_in=expiry,
+            progress=_plan_progress(display),
+        )
+        if out is not None:
+            display.update("writing the plan file", note=str(out))
+        sha256 = write_plan_file(made, out) if out is not None else None
     echo_view(_render_plan(made, output, sha256=sha256), output)
     if out is not None:
         typer.echo(f"Saved the plan to {out}. To apply it: ecrgc apply {shlex.quote(str(out))}", err=True)

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Protocol
 
 from ecrgc import __version__, decide
@@ -47,6 +48,22 @@ class Inventory(Protocol):
     def list_repositories(self, selects: Callable[[str], bool]) -> list[tuple[str, str, str]]: ...
 
     def scan(self, names: Iterable[str]) -> Iterator[Repository]: ...
+
+
+class PlanPhase(Enum):
+    USAGE = "usage"
+    SCAN = "scan"
+    ASSEMBLE = "assemble"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanProgress:
+    """Where `run_plan` is: the phase, repositories scanned and decided of `total`, images so far."""
+
+    phase: PlanPhase
+    total: int
+    repositories: int = 0
+    images: int = 0
 
 
 def for_region(policies: Sequence[Policy], region: str | None) -> Sequence[Policy]:
@@ -96,12 +113,13 @@ def run_plan(
     usage: Collector,
     now: datetime,
     expires_in: timedelta = DEFAULT_EXPIRY,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[PlanProgress], None] | None = None,
     on_decided: Callable[[Policy, Sequence[Decision]], None] | None = None,
 ) -> Plan:
     """Plan the policies against the live registry and in-use sources, as of `now`.
 
-    `progress(done, total)` is called as each repository has been scanned and decided; `on_decided` sees
+    `progress` is told when the in-use sources are being read, after each repository has been scanned and
+    decided (repositories and images so far), and when the plan is being assembled; `on_decided` sees
     each repository's decisions (`ecrgc run` logs every image scanned, as the seed did).
     """
     region = target_region(policies)
@@ -111,17 +129,22 @@ def run_plan(
     names = [name for name, _, _ in listed]
     check_overlaps(policies, names)
     owner = {name: next(p for p in policies if p.selects(name)) for name in names}
+    tell = progress or (lambda _: None)
+    tell(PlanProgress(phase=PlanPhase.USAGE, total=len(names)))
     collected = usage(policies)
     in_use = decide.in_use(collected, account=account, region=region)
     builder = _PlanBuilder()
+    images = 0
+    tell(PlanProgress(phase=PlanPhase.SCAN, total=len(names)))
     for done, repository in enumerate(inventory.scan(names), start=1):
         policy = owner[repository.name]
         decisions = decide.decide(repository, in_use, policy, now=now)
         builder.add(repository, policy, decisions, in_use)
         if on_decided:
             on_decided(policy, decisions)
-        if progress:
-            progress(done, len(names))
+        images += len(decisions)
+        tell(PlanProgress(phase=PlanPhase.SCAN, repositories=done, total=len(names), images=images))
+    tell(PlanProgress(phase=PlanPhase.ASSEMBLE, repositories=len(names), total=len(names), images=images))
     return builder.build(
         policies=policies,
         inputs=input_figures(collected, builder.protected, account=account, region=region),
