@@ -36,6 +36,8 @@ from ecrgc.schemafiles import load_schema
 from ecrgc.yamlfile import JsonPath, YamlProblem, json_path, read_yaml
 
 POLICY_SUFFIXES = (".yaml", ".yml")
+DEFAULT_POLICIES = Path("policies")
+"""The repository's policy directory: what plan, validate, apply and show read when given none."""
 _PATTERN_FIELDS: tuple[JsonPath, ...] = (
     ("spec", "repositories", "include"),
     ("spec", "repositories", "exclude"),

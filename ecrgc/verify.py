@@ -20,7 +20,7 @@ from ecrgc.model import Decision, Image, PlannedAction, Policy, Reason, Reposito
 
 
 class Verdict(StrEnum):
-    """The result of checking one planned action; every verdict but OK and GONE is a conflict."""
+    """The result of checking one planned action; apply leaves alone every image whose verdict is not OK."""
 
     OK = "ok"
     GONE = "gone"
@@ -47,11 +47,6 @@ class Check:
     verdict: Verdict
     reason: Reason | None = None
     detail: str = ""
-
-    @property
-    def conflict(self) -> bool:
-        """True when apply must not carry out the action."""
-        return self.verdict not in (Verdict.OK, Verdict.GONE)
 
 
 def verify(

@@ -20,7 +20,7 @@ from typing import Protocol, assert_never
 from ecrgc import decide
 from ecrgc.errors import PlanRefused
 from ecrgc.model import Plan, PlannedAction, Policy, PolicyMatch, Repository
-from ecrgc.policy import check_overlaps, load_policies, policy_sha256
+from ecrgc.policy import DEFAULT_POLICIES, check_overlaps, load_policies, policy_sha256
 from ecrgc.usage import Collector
 from ecrgc.verify import Check, Verdict, verify
 
@@ -44,9 +44,6 @@ class Verified:
     """The plan asks to delete the repository (once empty)."""
     may_delete_repository: bool
     """The repository's policy that selects it deletes empty repositories."""
-
-
-DEFAULT_POLICIES = Path("policies")
 
 
 def repository_policies(paths: Sequence[Path]) -> tuple[Policy, ...]:

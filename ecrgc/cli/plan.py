@@ -291,8 +291,9 @@ def show(
 ) -> None:
     """Render a plan file or an apply report as text, Markdown (PR comments) or JSON."""
     from ecrgc.apply.report import load_report_file
-    from ecrgc.apply.verification import DEFAULT_POLICIES, policy_matches, repository_policies
+    from ecrgc.apply.verification import policy_matches, repository_policies
     from ecrgc.planfile import load_plan_file
+    from ecrgc.policy import DEFAULT_POLICIES
 
     if path.suffix == ".jsonl":
         echo_view(_render_report(load_report_file(path), output), output)

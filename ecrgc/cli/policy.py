@@ -10,11 +10,11 @@ import typer
 
 from ecrgc.errors import UsageError
 
-DEFAULT_POLICIES = Path("policies")
-
 
 def policy_paths(paths: list[Path] | None) -> list[Path]:
     """The paths given, else ./policies/; a first run in a directory without one is told what to do."""
+    from ecrgc.policy import DEFAULT_POLICIES
+
     if paths:
         return paths
     if not DEFAULT_POLICIES.is_dir():
