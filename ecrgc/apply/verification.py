@@ -21,6 +21,7 @@ from ecrgc import decide
 from ecrgc.errors import PlanRefused
 from ecrgc.model import Plan, PlannedAction, Policy, PolicyMatch, Repository
 from ecrgc.policy import DEFAULT_POLICIES, check_overlaps, load_policies, policy_sha256
+from ecrgc.targets import DEFAULT_TARGETS, bind, load_targets
 from ecrgc.usage import Collector
 from ecrgc.verify import Check, Verdict, verify
 
@@ -48,13 +49,19 @@ class Verified:
 
 def repository_policies(paths: Sequence[Path]) -> tuple[Policy, ...]:
     """The repository's policy set: the files or directories given (`--policies`), else `policies/` when it
-    exists. With neither, apply refuses: a plan's embedded policies are never the authority."""
+    exists. With neither, apply refuses: a plan's embedded policies are never the authority. With a
+    `targets.yaml`, the policies it attaches are bound to each target (as `plan --target` embeds them), so a
+    target's plan is compared with its own bound documents."""
     if not paths and not DEFAULT_POLICIES.is_dir():
         raise PlanRefused(
             "no policy set to check the plan against: pass --policies DIR (the repository's policies/); "
             "the plan's embedded policies are never the authority"
         )
-    return load_policies(paths or [DEFAULT_POLICIES])
+    loaded = load_policies(paths or [DEFAULT_POLICIES])
+    if not DEFAULT_TARGETS.is_file():
+        return loaded
+    bound = bind(load_targets(DEFAULT_TARGETS), loaded)
+    return (*(p for p in loaded if p.region is not None), *(p for found in bound.values() for p in found))
 
 
 def _for_target(plan: Plan, policies: Sequence[Policy]) -> dict[str, Policy]:

@@ -10,13 +10,20 @@ from typing import Any
 import pytest
 
 from ecrgc.apply import ApplyResult, OnDrift
+from ecrgc.apply.verification import repository_policies
+from ecrgc.aws import Registry
 from ecrgc.commands import plan as plan_command
 from ecrgc.errors import PlanRefused
 from ecrgc.model import OutcomeReason, OutcomeStatus, Reason
-from ecrgc.planfile import format_timestamp, load_plan_file
+from ecrgc.planfile import format_timestamp, load_plan_file, write_plan_file
+from ecrgc.policy import load_policies
 from ecrgc.sandbox import Sandbox
+from ecrgc.targets import bind, load_targets
+from ecrgc.usage import collector
 from tests.apply.world import (
+    ACCOUNT,
     NOW,
+    REGION,
     apply_file,
     build_world,
     images,
@@ -240,3 +247,29 @@ def test_an_expired_plan_or_another_region_is_refused(ecr: Sandbox, tmp_path: Pa
     with pytest.raises(PlanRefused, match=r"region ap-northeast-1 but .* region us-east-1"):
         apply(plan, region="us-east-1")
     assert images(ecr) == before
+
+
+def test_a_targets_plan_is_checked_against_the_repositorys_policies_bound_to_that_target(
+    ecr: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """targets.yaml leaves spec.region to the target: apply binds the repository's policy as plan did."""
+    world = build_world(ecr, tmp_path)
+    (tmp_path / "policies").mkdir()
+    policy = write_policy(tmp_path / "policies")
+    policy.write_text(policy.read_text().replace(f"  region: {REGION}\n", ""), encoding="utf-8")
+    (tmp_path / "targets.yaml").write_text(
+        "apiVersion: ecrgc/v1\nkind: Targets\nspec:\n  targets:\n"
+        f'    - {{name: sandbox, account: "{ACCOUNT}", region: {REGION}, policies: [web]}}\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    (bound,) = bind(load_targets(Path("targets.yaml")), load_policies([Path("policies")])).values()
+    made = plan_command.run_plan(bound, inventory=Registry(REGION), usage=collector(base=tmp_path), now=NOW)
+    plan = tmp_path / "plan.json"
+    write_plan_file(made, plan)
+    before = images(ecr)
+
+    result = apply(plan, policies=repository_policies([]))
+
+    assert statuses(result) == {OutcomeStatus.DELETED: len(planned_deletions(world))}
+    assert images(ecr) == before - planned_deletions(world)
