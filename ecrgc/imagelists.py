@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import THIS_REGISTRY, ImageRef, InputFingerprint, InputKind, Usage, Use
-from ecrgc.refs import parse_list_reference
+from ecrgc.refs import parse_list_reference, this_registry_reading
 
 
 def read_image_list(path: Path) -> Usage:
@@ -114,7 +114,10 @@ def parse_image_list(data: bytes, name: str) -> Usage:
         ) from None
     uses = tuple(_parse_lines(text, name))
     fingerprint = InputFingerprint(
-        kind=InputKind.IMAGE_LIST, name=name, sha256=hashlib.sha256(data).hexdigest(), references=len(uses)
+        kind=InputKind.IMAGE_LIST,
+        name=name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        references=len({use.source for use in uses}),  # lines: an ambiguous line is read two ways
     )
     return Usage(uses=uses, inputs=(fingerprint,))
 
@@ -125,6 +128,9 @@ def _parse_lines(text: str, name: str) -> Iterable[Use]:
         if not reference or reference.startswith("#"):
             continue
         try:
-            yield Use(ref=parse_list_reference(reference), source=f"{name}:{number}")
+            ref = parse_list_reference(reference)
         except ValueError as error:
             raise SourceUnavailable(f"{name}:{number}: {error}: fix or remove the line") from None
+        yield Use(ref=ref, source=f"{name}:{number}")
+        if also := this_registry_reading(ref):
+            yield Use(ref=also, source=f"{name}:{number}")

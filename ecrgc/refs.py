@@ -50,6 +50,16 @@ def parse_list_reference(text: str) -> ImageRef:
     return _parse(text, THIS_REGISTRY)
 
 
+def this_registry_reading(ref: ImageRef) -> ImageRef | None:
+    """`ref` read as a repository of the registry planned, when an image-list line is ambiguous: its host
+    could be the first part of a repository name (`my.team/app:v1`, an ECR name may hold dots). Both
+    readings are protected. None for a host-less, ECR or Docker Hub reference, which is unambiguous."""
+    name = f"{ref.host}/{ref.repository}"
+    if ref.host in (THIS_REGISTRY, DOCKER_HUB) or ref.account is not None or not _PATH.match(name):
+        return None
+    return ImageRef(host=THIS_REGISTRY, repository=name, tag=ref.tag, digest=ref.digest)
+
+
 def _parse(text: str, hostless: str) -> ImageRef:
     rest, digest = _split_digest(text.strip(), text)
     name, tag = _split_tag(rest, text)
@@ -110,6 +120,8 @@ def _split_name(name: str, original: str, hostless: str) -> tuple[str, str]:
     first, _, remainder = name.partition("/")
     if remainder and ("." in first or ":" in first or first == "localhost"):
         host, path = first.lower(), remainder
+        if hostless == THIS_REGISTRY and not _HOST.match(host):
+            host, path = THIS_REGISTRY, name  # `team__a.b/app`: no host, a repository name with a dot
     else:
         host, path = hostless, name
     if host != THIS_REGISTRY and not _HOST.match(host):

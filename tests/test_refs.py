@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ecrgc.model import THIS_REGISTRY, ImageRef
-from ecrgc.refs import ecr_host, ecr_registry, parse_image_id, parse_list_reference, parse_reference
+from ecrgc.refs import (
+    ecr_host,
+    ecr_registry,
+    parse_image_id,
+    parse_list_reference,
+    parse_reference,
+    this_registry_reading,
+)
 from tests import strategies as s
 
 D = "sha256:" + "ab" * 32
@@ -180,3 +187,21 @@ def test_a_list_reference_without_a_host_names_this_registry(text: str, expected
 def test_a_list_reference_is_checked_like_any_other() -> None:
     with pytest.raises(ValueError, match="'Saas/api' is not a valid repository name"):
         parse_list_reference("Saas/api:1")
+
+
+def test_a_list_line_whose_host_could_be_a_repository_name_is_read_both_ways() -> None:
+    # An ECR repository name may start with a dotted part (`my.team/app`); the seed compared the line as
+    # `repository:tag`, so it protected that repository: ecrgc protects it and the other registry's image.
+    ref = parse_list_reference("my.team/app:v1")
+    assert ref == ImageRef(host="my.team", repository="app", tag="v1")
+    assert this_registry_reading(ref) == ImageRef(host=THIS_REGISTRY, repository="my.team/app", tag="v1")
+    assert parse_list_reference("team__a.b/app:v1") == ImageRef(
+        host=THIS_REGISTRY, repository="team__a.b/app", tag="v1"
+    )
+    for unambiguous in (
+        "saas/api:v1",
+        "docker.io/library/nginx:1",
+        f"{ecr_host('123456789012', 'eu-west-1')}/a:1",
+    ):
+        assert this_registry_reading(parse_list_reference(unambiguous)) is None
+    assert this_registry_reading(parse_list_reference("localhost:5000/x:1")) is None  # no repository name
