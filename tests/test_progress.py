@@ -36,6 +36,7 @@ def test_plain_progress_is_one_line_every_interval_and_one_when_a_step_ends() ->
     display = ProgressDisplay(stream, terminal=False, interval=5, clock=clock)
     with display:
         display.update("reading what is in use")
+        display.end("reading what is in use")
         display.update("scanning", 0, 100, unit="repositories", note="0 images")
         for done in range(1, 101):
             clock.now = done * 0.2  # 5 repositories a second
@@ -46,6 +47,22 @@ def test_plain_progress_is_one_line_every_interval_and_one_when_a_step_ends() ->
         "ecrgc: scanning: 50/100 repositories, 5.0 repositories/s, about 10 seconds left, 500 images",
         "ecrgc: scanning: 75/100 repositories, 5.0 repositories/s, about 5 seconds left, 750 images",
         "ecrgc: scanning: 100/100 repositories, 5.0 repositories/s, 1,000 images",
+    ]
+
+
+def test_steps_run_at_once_each_with_its_own_lines() -> None:
+    stream, clock = io.StringIO(), Clock()
+    with ProgressDisplay(stream, terminal=False, interval=5, clock=clock) as display:
+        display.update("verifying", 0, 2, unit="repositories")
+        display.update("deleting", 0, 10, unit="images")
+        clock.now = 1.0
+        display.update("verifying", 1, 2, unit="repositories")
+        display.update("deleting", 4, 10, unit="images")
+        clock.now = 2.0
+        display.update("verifying", 2, 2, unit="repositories")
+    assert stream.getvalue().splitlines() == [
+        "ecrgc: verifying: 2/2 repositories, 1.0 repositories/s",
+        "ecrgc: deleting: 4/10 images, 4.0 images/s, about 2 seconds left",
     ]
 
 

@@ -120,22 +120,27 @@ def _plan_progress(display: ProgressDisplay) -> Callable[[PlanProgress], None]:
     from ecrgc.commands.plan import PlanPhase
     from ecrgc.render.markup import plural
 
+    phases = {
+        PlanPhase.USAGE: "reading what is in use",
+        PlanPhase.SCAN: "scanning and deciding",
+        PlanPhase.ASSEMBLE: "assembling the plan",
+    }
+
     def tell(progress: PlanProgress) -> None:
-        match progress.phase:
-            case PlanPhase.USAGE:
-                display.update("reading what is in use")
-            case PlanPhase.SCAN:
-                display.update(
-                    "scanning and deciding",
-                    progress.repositories,
-                    progress.total,
-                    unit="repositories",
-                    note=plural(progress.images, "image"),
-                )
-            case PlanPhase.ASSEMBLE:
-                display.update("assembling the plan", note=plural(progress.images, "image"))
-            case _:
-                assert_never(progress.phase)
+        order = list(phases)
+        for earlier in order[: order.index(progress.phase)]:  # the phases come in order
+            display.end(phases[earlier])
+        if progress.phase is PlanPhase.SCAN:
+            display.update(
+                phases[progress.phase],
+                progress.repositories,
+                progress.total,
+                unit="repositories",
+                note=plural(progress.images, "image"),
+            )
+        else:
+            images = plural(progress.images, "image") if progress.phase is PlanPhase.ASSEMBLE else ""
+            display.update(phases[progress.phase], note=images)
 
     return tell
 
@@ -227,6 +232,7 @@ def plan(
             expires_in=expiry,
             progress=_plan_progress(display),
         )
+        display.end_all()
         if out is not None:
             display.update("writing the plan file", note=str(out))
         sha256 = write_plan_file(made, out) if out is not None else None

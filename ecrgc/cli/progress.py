@@ -8,6 +8,7 @@ through their progress port (`commands.plan.PlanProgress`); the CLI turns each r
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,25 +50,31 @@ class ProgressDisplay:
         self._steps: dict[str, _Step] = {}
         self._rich: Progress | None = _rich_progress(stream) if terminal else None
         self._tasks: dict[str, TaskID] = {}
+        self._lock = threading.Lock()
 
     def update(
         self, step: str, done: int = 0, total: int | None = None, *, unit: str = "", note: str = ""
     ) -> None:
-        """`step` has done `done` of `total` `unit`s (a plural noun; total None: not counted); the steps
-        before it are over."""
-        now = self._clock()
-        current = self._steps.get(step)
-        if current is None:
-            for name in list(self._steps):
-                self._finish(name)
-            current = self._steps[step] = _Step(total=total, started=now, shown=now)
-        current.done, current.total = done, total
-        current.line = f"ecrgc: {step}{_counted(current, now, unit)}{_joined(note)}"
-        current.pending = True
-        if self._rich is not None:
-            self._update_rich(step, current, unit, note)
-        elif (total is not None and done >= total) or now - current.shown >= self._interval:
-            self._show(current, now)
+        """`step` has done `done` of `total` `unit`s (a plural noun; total None: not counted). Steps may run
+        at once (apply verifies one repository while it deletes another's images); any thread may call."""
+        with self._lock:
+            now = self._clock()
+            current = self._steps.get(step)
+            if current is None:
+                current = self._steps[step] = _Step(total=total, started=now, shown=now)
+            current.done, current.total = done, total
+            current.line = f"ecrgc: {step}{_counted(current, now, unit)}{_joined(note)}"
+            current.pending = True
+            if self._rich is not None:
+                self._update_rich(step, current, unit, note)
+            elif (total is not None and done >= total) or now - current.shown >= self._interval:
+                self._show(current, now)
+
+    def end(self, step: str) -> None:
+        """`step` is over (its last plain line is written if it was not yet)."""
+        with self._lock:
+            if step in self._steps:
+                self._finish(step)
 
     def _show(self, step: _Step, now: float) -> None:
         step.shown, step.pending = now, False
@@ -86,6 +93,11 @@ class ProgressDisplay:
         elif self._rich is None and finished.pending:
             self._show(finished, self._clock())
 
+    def end_all(self) -> None:
+        """Every step in progress is over."""
+        for name in list(self._steps):
+            self.end(name)
+
     def __enter__(self) -> ProgressDisplay:
         if self._rich is not None:
             self._rich.start()
@@ -95,8 +107,7 @@ class ProgressDisplay:
         self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
     ) -> None:
         if kind is None:  # a failed run's error says what stopped it, not where its progress was
-            for name in list(self._steps):
-                self._finish(name)
+            self.end_all()
         if self._rich is not None:
             self._rich.stop()
 
