@@ -409,6 +409,19 @@ class Plan:
     """The content hash the plan file's loader verified ("" for a plan made in memory, not loaded)."""
 
 
+DEFAULT_APPLY_WORKERS = 8
+"""Repositories applied at once (the CLI sizes the registry's connection pool to match)."""
+
+
+class OnDrift(StrEnum):
+    """What apply does when some action's preconditions no longer hold."""
+
+    SKIP = "skip"
+    """Apply the rest; report each drifted image as skipped, with why."""
+    ABORT = "abort"
+    """Apply nothing at all."""
+
+
 class OutcomeStatus(StrEnum):
     """What apply did with one planned action."""
 

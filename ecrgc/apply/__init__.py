@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Protocol
 
 from ecrgc.apply.batches import Batches, order, skipped
@@ -33,21 +32,20 @@ from ecrgc.apply.executor import Executor, Guard, Mutator, OutcomeSink, Sink
 from ecrgc.apply.report import ApplyReport
 from ecrgc.apply.verification import LiveState, Verifier
 from ecrgc.errors import EcrgcError, PlanRefused
-from ecrgc.model import Outcome, OutcomeReason, OutcomeStatus, Plan, Policy, expired
+from ecrgc.model import (
+    DEFAULT_APPLY_WORKERS,
+    OnDrift,
+    Outcome,
+    OutcomeReason,
+    OutcomeStatus,
+    Plan,
+    Policy,
+    expired,
+)
 from ecrgc.planfile import content_hash, format_timestamp
 from ecrgc.usage import Collector
 
-DEFAULT_WORKERS = 8
-"""Repositories applied at once (the CLI sizes the registry's connection pool to match)."""
-
-
-class OnDrift(StrEnum):
-    """What to do when some action's preconditions no longer hold."""
-
-    SKIP = "skip"
-    """Apply the rest; report each drifted image as skipped, with why."""
-    ABORT = "abort"
-    """Apply nothing at all."""
+DEFAULT_WORKERS = DEFAULT_APPLY_WORKERS  # in ecrgc.model, so that the CLI's options need not import apply
 
 
 class Target(Mutator, LiveState, Protocol):

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ecrgc import apply as apply_command
 from ecrgc.cli.plan import Format, Profile, echo_view
 from ecrgc.errors import PlanRefused
-from ecrgc.model import OutcomeStatus
+from ecrgc.model import DEFAULT_APPLY_WORKERS, OnDrift, OutcomeStatus
 
 if TYPE_CHECKING:
-    from ecrgc.model import Plan
+    from ecrgc.apply import ApplyResult
+    from ecrgc.model import Outcome, Plan
 
 log = logging.getLogger("ecrgc")
 
@@ -37,7 +37,7 @@ Kubeconfig = Annotated[
 ]
 
 
-def apply_exit_code(result: apply_command.ApplyResult) -> int:
+def apply_exit_code(result: ApplyResult) -> int:
     """The exit code of `ecrgc apply` (and `ecrgc run`) for a finished apply:
 
     0  success: everything planned is deleted or archived now (already absent counts), or nothing to do
@@ -55,16 +55,30 @@ def apply_exit_code(result: apply_command.ApplyResult) -> int:
 
 
 def _confirm(plan: Plan, source: Path, *, auto_approve: bool) -> None:
-    """Ask on a terminal; refuse without one, unless approved on the command line."""
+    """On a terminal, show what the plan does (the summary table, warnings, account, region, plan path)
+    and apply only on the word `yes`, as Terraform asks; without a terminal, refuse unless approved."""
     from ecrgc import render
+    from ecrgc.cli.console import text_width
+    from ecrgc.render import facts
 
     if auto_approve:
         return
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         raise PlanRefused(f"{source}: no terminal to confirm on: pass --auto-approve to apply without asking")
-    typer.echo(render.plan_text(plan).split("\n\n", 1)[0], err=True)
-    if not typer.confirm("Apply this plan?", default=False, err=True):
-        raise PlanRefused(f"{source}: not confirmed; nothing was applied")
+    total = facts.totals(facts.rows(plan))
+    doing = facts.removals(total.deleted, total.archived) or "nothing to delete"
+    typer.echo(render.plan_text(plan, width=text_width(sys.stderr), sha256=plan.sha256), err=True)
+    typer.echo(
+        f"Plan file {source}: {doing} in account {plan.account}, region {plan.region}; each image is"
+        " verified against the live registry first.\nOnly 'yes' will be accepted to approve.",
+        err=True,
+    )
+    try:
+        answer = typer.prompt("Enter a value", default="", show_default=False, err=True)
+    except typer.Abort:  # end of input or Ctrl-C
+        answer = ""
+    if answer.strip() != "yes":
+        raise PlanRefused(f"{source}: not confirmed (only 'yes' approves); nothing was applied")
 
 
 def _report_paths(ctx: typer.Context, report: Path | None, verb: str) -> list[Path]:
@@ -84,11 +98,11 @@ def apply(
         bool, typer.Option("--dry-run", help="Run every check and report what would happen; delete nothing.")
     ] = False,
     on_drift: Annotated[
-        apply_command.OnDrift,
+        OnDrift,
         typer.Option(
             "--on-drift", help="skip: apply the rest and report drifted images; abort: apply nothing."
         ),
-    ] = apply_command.OnDrift.SKIP,
+    ] = OnDrift.SKIP,
     report: Annotated[
         Path | None, typer.Option("--report", help="Also write the apply report (JSON lines) here.")
     ] = None,
@@ -100,7 +114,7 @@ def apply(
             help="The credentials' region (default: the plan's); another region than the plan's is refused.",
         ),
     ] = None,
-    workers: Workers = apply_command.DEFAULT_WORKERS,
+    workers: Workers = DEFAULT_APPLY_WORKERS,
     kubeconfig: Kubeconfig = None,
     profile: Profile = None,
     policies: Policies = None,
@@ -109,6 +123,7 @@ def apply(
 
     Exit codes: 0 success · 1 errors · 2 success with skipped images · 3 refused (see `apply_exit_code`).
     """
+    from ecrgc import apply as apply_command
     from ecrgc import render
     from ecrgc.apply.report import ReportFiles
     from ecrgc.apply.verification import repository_policies
@@ -121,7 +136,20 @@ def apply(
     if not dry_run:
         _confirm(plan, plan_path, auto_approve=auto_approve)
     registry = Registry(region or plan.region, workers=workers, profile=profile)
-    with ReportFiles(_report_paths(ctx, report, "apply")) as files:
+    from ecrgc.cli.plan import progress_display
+
+    step = "checking (dry run)" if dry_run else "applying"
+    planned = len(plan.actions) + len(plan.repository_deletions)
+    settled = 0
+
+    def record(outcome: Outcome) -> None:  # apply's workers call it one at a time (its sink holds a lock)
+        nonlocal settled
+        files.write(outcome)
+        settled += 1
+        display.update(step, settled, planned, unit="images and repositories")
+
+    with ReportFiles(_report_paths(ctx, report, "apply")) as files, progress_display() as display:
+        display.update(step, 0, planned, unit="images and repositories")
         result = apply_command.apply_plan(
             plan,
             source=str(plan_path),
@@ -132,7 +160,7 @@ def apply(
             on_drift=on_drift,
             dry_run=dry_run,
             workers=workers,
-            on_outcome=files.write,
+            on_outcome=record,
             on_start=files.begin,
         )
         files.finish(result.report)

@@ -249,6 +249,7 @@ def _check_plan(path: Path, policies: list[Path], *, kubeconfig: str | None, pro
     from ecrgc import render
     from ecrgc.apply.verification import repository_policies
     from ecrgc.aws import Registry
+    from ecrgc.model import OnDrift
     from ecrgc.planfile import load_plan_file
     from ecrgc.usage import collector
 
@@ -262,7 +263,7 @@ def _check_plan(path: Path, policies: list[Path], *, kubeconfig: str | None, pro
         registry=Registry(loaded.region, profile=profile),
         usage=collector(kubeconfig=kubeconfig),
         now=datetime.now(UTC),
-        on_drift=apply_command.OnDrift.ABORT,
+        on_drift=OnDrift.ABORT,
         dry_run=True,
     )
     echo_view(render.report_text(result.report, details=True), Format.TEXT)

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer._click.core import ParameterSource  # typer vendors click
 
-from ecrgc import apply as apply_command
 from ecrgc.cli.apply import Kubeconfig, Workers, apply_exit_code
 from ecrgc.cli.plan import Profile
 from ecrgc.errors import PlanRefused
+from ecrgc.model import DEFAULT_APPLY_WORKERS
 
 if TYPE_CHECKING:
     from ecrgc.commands.run import RunResult
@@ -56,7 +56,7 @@ def run(
         bool | None,
         typer.Option("--interactive/--no-interactive", help="INTERACTIVE_MODE: false logs to the file only."),
     ] = None,
-    workers: Workers = apply_command.DEFAULT_WORKERS,
+    workers: Workers = DEFAULT_APPLY_WORKERS,
     kubeconfig: Kubeconfig = None,
     profile: Profile = None,
     region: Annotated[

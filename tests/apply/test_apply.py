@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from ecrgc.apply import ApplyResult, OnDrift
+from ecrgc.apply import ApplyResult
 from ecrgc.apply.verification import repository_policies
 from ecrgc.aws import Registry
 from ecrgc.commands import plan as plan_command
 from ecrgc.errors import PlanRefused
-from ecrgc.model import OutcomeReason, OutcomeStatus, Reason
+from ecrgc.model import OnDrift, OutcomeReason, OutcomeStatus, Reason
 from ecrgc.planfile import format_timestamp, load_plan_file, write_plan_file
 from ecrgc.policy import load_policies
 from ecrgc.sandbox import Sandbox

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from ecrgc.cli import app
 from ecrgc.planfile import load_plan_file
 from ecrgc.sandbox import Sandbox
 from tests.apply.world import build_world, images, in_use, make_plan, write_policy
+from tests.terminal import run_in_terminal
 
 ECRGC = Path(sys.executable).parent / "ecrgc"
 
@@ -111,3 +113,65 @@ def test_the_installed_ecrgc_applies_a_plan_against_the_sandbox(
     assert run.stdout.startswith(f"ecrgc apply: {len(planned)} deleted\n")
     assert images(ecr) == before - planned
     assert {(o.repository, o.digest) for o in load_report_file(tmp_path / "r.jsonl").outcomes} == planned
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("answer", ["y", "YES", ""])
+def test_on_a_terminal_only_the_word_yes_applies(
+    ecr: Sandbox, plan: Path, tmp_path: Path, answer: str
+) -> None:
+    before = images(ecr)
+
+    code, shown = run_in_terminal(
+        [ECRGC, "apply", str(plan)], cwd=tmp_path, env=dict(os.environ), prompt="Enter a value", answer=answer
+    )
+
+    assert code == 3, shown
+    assert "not confirmed (only 'yes' approves); nothing was applied" in shown
+    assert images(ecr) == before
+
+
+@pytest.mark.e2e
+def test_on_a_terminal_apply_shows_the_plan_asks_for_yes_and_shows_its_progress(
+    ecr: Sandbox, plan: Path, tmp_path: Path
+) -> None:
+    planned = {(a.repository, a.digest) for a in load_plan_file(plan).actions}
+    before = images(ecr)
+
+    code, shown = run_in_terminal(
+        [ECRGC, "apply", str(plan)], cwd=tmp_path, env=dict(os.environ), prompt="Enter a value", answer="yes"
+    )
+
+    text = ANSI.sub("", shown)
+    asked = text.index("Enter a value")
+    shown_first = text[:asked]
+    for part in ("ecrgc: 7 images to delete", "repository", "app/web", "warning: ", "account 123456789012"):
+        assert part in shown_first
+    assert f"Plan file {plan}: 7 to delete in account 123456789012, region ap-northeast-1" in shown_first
+    assert "Only 'yes' will be accepted to approve." in shown_first
+    assert code == 0, shown
+    assert "\x1b[" in shown[shown.index("Enter a value") :]  # the progress display, drawn in place
+    assert "applying" in text[asked:]
+    assert "7/7 images and repositories" in text[asked:]
+    assert "ecrgc apply: 7 deleted" in text[asked:]
+    assert images(ecr) == before - planned
+
+
+@pytest.mark.e2e
+def test_through_a_pipe_apply_writes_plain_lines_without_control_characters(
+    ecr: Sandbox, plan: Path, tmp_path: Path
+) -> None:
+    run = subprocess.run(
+        [ECRGC, "apply", str(plan), "--auto-approve"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", run.stdout + run.stderr)
+    assert "ecrgc: applying: 7/7 images and repositories" in run.stderr
