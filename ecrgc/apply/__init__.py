@@ -21,6 +21,7 @@ finished plan changes nothing, and re-applying an interrupted one finishes the r
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -30,7 +31,7 @@ from typing import Protocol
 from ecrgc.apply.batches import Batches, order, skipped
 from ecrgc.apply.executor import Executor, Guard, Mutator, OutcomeSink, Sink
 from ecrgc.apply.report import ApplyReport
-from ecrgc.apply.verification import LiveState, Verifier
+from ecrgc.apply.verification import LiveState, Verified, Verifier
 from ecrgc.errors import EcrgcError, PlanRefused
 from ecrgc.model import (
     DEFAULT_APPLY_WORKERS,
@@ -91,11 +92,13 @@ def apply_plan(
     workers: int = DEFAULT_WORKERS,
     on_outcome: OutcomeSink | None = None,
     on_start: Callable[[ApplyReport], None] | None = None,
+    on_verified: Callable[[int, int], None] | None = None,
 ) -> ApplyResult:
     """Verify and apply a loaded `plan` (`source` names it in messages; see the module docstring); never
     prints. `policies` are the repository's (never the plan's own copies). `ecrgc apply`, `apply --dry-run`,
     `plan --check` (a dry run that aborts on drift) and `ecrgc run` all come through here. `on_start` sees the
-    report's header (no outcomes yet) before the first outcome, `on_outcome` each outcome as it is known."""
+    report's header (no outcomes yet) before the first outcome, `on_outcome` each outcome as it is known,
+    `on_verified(done, total)` each repository checked against the live registry (progress; any thread)."""
     check_target(plan, source, registry=registry, now=now)
     verifier = Verifier.prepare(plan, source, policies=policies, registry=registry, usage=usage, now=now)
     started = ApplyReport(
@@ -110,13 +113,16 @@ def apply_plan(
     sink = Sink(on_outcome)
     executor = Executor(guard=Guard(registry, plan), dry_run=dry_run, sink=sink)
     aborted = False
+    verified = _Tally(len(verifier.names), on_verified)
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ecrgc-apply") as pool:
         if on_drift is OnDrift.SKIP:
             # A repository's checks do not depend on another's, so each is applied as soon as it is
             # verified: the deletions of one overlap the scans of the next.
-            found = pool.map(lambda name: _verified_run(verifier, executor, name, sink), verifier.names)
+            found = pool.map(
+                lambda name: _verified_run(verifier, executor, name, sink, verified), verifier.names
+            )
         else:
-            ordered = list(pool.map(lambda name: order(verifier.check(name)), verifier.names))
+            ordered = list(pool.map(lambda name: order(_check(verifier, name, verified)), verifier.names))
             aborted = any(o.status is OutcomeStatus.SKIPPED for b in ordered for o in b.settled)
             found = iter([_aborted(ordered, sink)]) if aborted else pool.map(executor.run, ordered)
         outcomes = [outcome for repository in found for outcome in repository]
@@ -147,11 +153,33 @@ def check_target(plan: Plan, source: str, *, registry: Target, now: datetime) ->
         )
 
 
-def _verified_run(verifier: Verifier, executor: Executor, name: str, sink: Sink) -> list[Outcome]:
+class _Tally:
+    """Counts the repositories verified for `callback(done, total)`, from any worker."""
+
+    def __init__(self, total: int, callback: Callable[[int, int], None] | None) -> None:
+        self._total, self._callback, self._done, self._lock = total, callback, 0, threading.Lock()
+
+    def __call__(self) -> None:
+        if self._callback is not None:
+            with self._lock:
+                self._done += 1
+                self._callback(self._done, self._total)
+
+
+def _check(verifier: Verifier, name: str, verified: _Tally) -> Verified:
+    try:
+        return verifier.check(name)
+    finally:
+        verified()
+
+
+def _verified_run(
+    verifier: Verifier, executor: Executor, name: str, sink: Sink, verified: _Tally
+) -> list[Outcome]:
     """Verify and apply one repository; one that cannot be read is left alone and reported as failed
     (fail closed for its images) while the others, whose facts were read, go ahead."""
     try:
-        verified = verifier.check(name)
+        checked = _check(verifier, name, verified)
     except EcrgcError as error:
         digests = [a.digest for a in verifier.planned[name]]
         digests += [""] if name in verifier.deletions else []
@@ -169,7 +197,7 @@ def _verified_run(verifier: Verifier, executor: Executor, name: str, sink: Sink)
         for outcome in failed:
             sink(outcome)
         return failed
-    return executor.run(order(verified))
+    return executor.run(order(checked))
 
 
 def _aborted(ordered: Sequence[Batches], sink: Sink) -> list[Outcome]:

@@ -161,6 +161,7 @@ def apply(
             dry_run=dry_run,
             workers=workers,
             on_outcome=record,
+            on_verified=lambda done, total: display.update("verifying", done, total, unit="repositories"),
             on_start=files.begin,
         )
         files.finish(result.report)

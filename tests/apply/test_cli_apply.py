@@ -154,6 +154,8 @@ def test_on_a_terminal_apply_shows_the_plan_asks_for_yes_and_shows_its_progress(
     assert "Only 'yes' will be accepted to approve." in shown_first
     assert code == 0, shown
     assert "\x1b[" in shown[shown.index("Enter a value") :]  # the progress display, drawn in place
+    assert "verifying" in text[asked:]
+    assert "2/2 repositories" in text[asked:]
     assert "applying" in text[asked:]
     assert "7/7 images and repositories" in text[asked:]
     assert "ecrgc apply: 7 deleted" in text[asked:]
@@ -174,4 +176,5 @@ def test_through_a_pipe_apply_writes_plain_lines_without_control_characters(
 
     assert run.returncode == 0, run.stderr
     assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", run.stdout + run.stderr)
+    assert "ecrgc: verifying: 2/2 repositories" in run.stderr
     assert "ecrgc: applying: 7/7 images and repositories" in run.stderr
