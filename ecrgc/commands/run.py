@@ -15,7 +15,7 @@ cluster that cannot be read stops the run. PROTECT_INUSE_BY_K8S=false protects n
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -114,14 +114,7 @@ def run_once(
         on_outcome=on_outcome,
         on_start=on_start,
     )
-    return RunResult(
-        plan=plan,
-        plan_path=plan_path,
-        applied=applied,
-        image_list=image_list,
-        list_written=written,
-        kept_beyond_newest=beyond.count,
-    )
+    return replace(result, applied=applied)
 
 
 def _exporting(collect: Collector, path: Path, registry: RunRegistry) -> Collector:
