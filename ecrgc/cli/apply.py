@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ecrgc.cli.plan import Format, Profile, echo_view
+from ecrgc.cli.targets import RoleKind, plan_target
 from ecrgc.errors import PlanRefused
 from ecrgc.model import DEFAULT_APPLY_WORKERS, OnDrift, OutcomeStatus
 
@@ -118,6 +119,10 @@ def apply(
     kubeconfig: Kubeconfig = None,
     profile: Profile = None,
     policies: Policies = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="The plan's target in targets.yaml (default: found by its binding)."),
+    ] = None,
 ) -> None:
     """Apply a reviewed plan: re-verify every image on the live registry, delete what still qualifies.
 
@@ -132,10 +137,16 @@ def apply(
     from ecrgc.usage import collector
 
     plan = load_plan_file(plan_path)
-    trusted = repository_policies([policies] if policies else [])
+    paths = [policies] if policies else []
+    # A target's plan: the repository's policies bound to its target, applied with its applyRoleArn.
+    bound = plan_target(plan, plan_path, target, role=RoleKind.APPLY)  # its applyRoleArn
+    trusted = repository_policies(paths)
     if not dry_run:
         _confirm(plan, plan_path, auto_approve=auto_approve)
-    registry = Registry(region or plan.region, workers=workers, profile=profile)
+    credentials = bound.credentials if bound else None
+    # A target's registry is in the target's region, whatever AWS_REGION the job has.
+    where = plan.region if bound else region or plan.region
+    registry = Registry(where, workers=workers, profile=profile, credentials=credentials)
     from ecrgc.cli.plan import progress_display
 
     step = "checking (dry run)" if dry_run else "applying"

@@ -194,23 +194,17 @@ def plan(
         Path | None,
         typer.Option("--out-dir", help="With --target/--all-targets: write DIR/<target>/<stamp>.json."),
     ] = None,
-    targets_file: Annotated[
-        Path, typer.Option("--targets", help="The targets file (default: targets.yaml).")
-    ] = Path("targets.yaml"),
 ) -> None:
     """Plan what to delete from the live registry and the images in use; print it, and save it with --out."""
+    if check is not None:
+        paths = [policy_set] if policy_set else paths or []
+        _check_plan(check, paths, kubeconfig=kubeconfig, profile=profile, target=target)
+        return
     if target is not None or all_targets or out_dir is not None:
         from ecrgc.cli.targets import PlanOptions, plan_targets
 
         options = PlanOptions(out=out, out_dir=out_dir, output=output, expires_in=expires_in, profile=profile)
-        plan_targets(
-            targets_file, paths, target, options, kubeconfig=kubeconfig, detailed_exitcode=detailed_exitcode
-        )
-        return
-    if check is not None:
-        _check_plan(
-            check, [policy_set] if policy_set else paths or [], kubeconfig=kubeconfig, profile=profile
-        )
+        plan_targets(paths, target, options, kubeconfig=kubeconfig, detailed_exitcode=detailed_exitcode)
         return
     from ecrgc.aws import Registry
     from ecrgc.cli.policy import policy_paths
@@ -243,24 +237,35 @@ def plan(
         raise typer.Exit(2)
 
 
-def _check_plan(path: Path, policies: list[Path], *, kubeconfig: str | None, profile: str | None) -> None:
-    """`plan --check`: exit 0 when every action would pass apply's preconditions now, else refuse."""
+def _check_plan(
+    path: Path,
+    policies: list[Path],
+    *,
+    kubeconfig: str | None,
+    profile: str | None,
+    target: str | None,
+) -> None:
+    """`plan --check`: exit 0 when every action would pass apply's preconditions now, else refuse; a
+    target's plan is checked with its bound policies, through its planRoleArn."""
     from ecrgc import apply as apply_command
     from ecrgc import render
     from ecrgc.apply.verification import repository_policies
     from ecrgc.aws import Registry
+    from ecrgc.cli.targets import RoleKind, plan_target
     from ecrgc.model import OnDrift
     from ecrgc.planfile import load_plan_file
     from ecrgc.usage import collector
 
     loaded = load_plan_file(path)
+    bound = plan_target(loaded, path, target, role=RoleKind.PLAN)  # its planRoleArn
     trusted = repository_policies(policies)
+    credentials = bound.credentials if bound else None
     # The plan is loaded (and its hash and schema checked) once: a large plan takes seconds to load.
     result = apply_command.apply_plan(
         loaded,
         source=str(path),
         policies=trusted,
-        registry=Registry(loaded.region, profile=profile),
+        registry=Registry(loaded.region, profile=profile, credentials=credentials),
         usage=collector(kubeconfig=kubeconfig),
         now=datetime.now(UTC),
         on_drift=OnDrift.ABORT,

@@ -7,18 +7,21 @@ import json
 import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, assert_never
 
 import typer
 
 from ecrgc.cli.plan import Format, _render_plan, echo_view
-from ecrgc.errors import UsageError
+from ecrgc.errors import PlanRefused, UsageError
 from ecrgc.targets import DEFAULT_TARGETS, Target
 
 if TYPE_CHECKING:
     from ecrgc.aws import Registry
+    from ecrgc.aws.client import Credentials
     from ecrgc.commands.targets import BoundTarget
+    from ecrgc.model import Plan
 
 TargetsFile = Annotated[
     Path, typer.Option("--targets", help="The targets file (default: targets.yaml beside policies/).")
@@ -66,7 +69,6 @@ class PlanOptions:
 
 
 def plan_targets(
-    targets_file: Path,
     paths: list[Path] | None,
     name: str | None,
     options: PlanOptions,
@@ -84,9 +86,9 @@ def plan_targets(
 
     _check_options(name, options)
     expiry = duration_option(options.expires_in, "--expires-in")  # a bad option fails before any AWS call
-    bound = run_targets(targets_file, policy_paths(paths))
+    bound = run_targets(DEFAULT_TARGETS, policy_paths(paths))  # the one apply and plan --check read
     if name is not None:
-        chosen = [b for b in bound if b.target.name == name] or [_unknown(targets_file, name, bound)]
+        chosen = [b for b in bound if b.target.name == name] or [_unknown(DEFAULT_TARGETS, name, bound)]
     else:
         chosen = bound
     results = run_target_plans(
@@ -146,3 +148,45 @@ def _registry(target: Target, profile: str | None) -> Registry:
     role = target.plan_role_arn
     credentials = role_credentials(target.region, role) if role else None
     return Registry(target.region, registry_id=target.account, profile=profile, credentials=credentials)
+
+
+class RoleKind(Enum):
+    """Which of a target's roles a verb assumes: apply deletes, plan --check only reads."""
+
+    PLAN = "planRoleArn"
+    APPLY = "applyRoleArn"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanTarget:
+    """The target a plan binds to, and the credentials of the role the verb assumes (None: ambient)."""
+
+    target: Target
+    credentials: Credentials | None
+
+
+def plan_target(plan: Plan, source: Path, name: str | None, *, role: RoleKind) -> PlanTarget | None:
+    """The target of targets.yaml with the plan's account and region (`--target NAME` must name that one:
+    else refused, exit 3) and its role's credentials; None without targets.yaml, or for a plan of no target.
+    The policies come from `repository_policies`, which binds them to the same targets.yaml."""
+    from ecrgc.aws.accounts import role_credentials
+    from ecrgc.targets import load_targets
+
+    if name is None and not DEFAULT_TARGETS.is_file():
+        return None
+    targets = load_targets(DEFAULT_TARGETS).targets
+    mine = next((t for t in targets if (t.account, t.region) == (plan.account, plan.region)), None)
+    if name is not None:
+        named = next((t for t in targets if t.name == name), None)
+        if named is None:
+            known = ", ".join(t.name for t in targets)
+            raise UsageError(f"--target {name}: {DEFAULT_TARGETS} has no such target (it has {known})")
+        if named is not mine:
+            raise PlanRefused(
+                f"{source}: the plan binds to {plan.account}/{plan.region}, not to target {name}"
+                f" ({named.account}/{named.region}); apply it with its own target"
+            )
+    if mine is None:
+        return None
+    arn = mine.apply_role_arn if role is RoleKind.APPLY else mine.plan_role_arn
+    return PlanTarget(target=mine, credentials=role_credentials(plan.region, arn) if arn else None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
@@ -22,11 +23,15 @@ from ecrgc.planfile import load_plan_file
 from tests.aws.conftest import _moto_api
 from tests.aws.test_moto import push
 
+if TYPE_CHECKING:
+    from types_boto3_ecr import ECRClient
+
 pytestmark = pytest.mark.moto
 
 OWN, OTHER, LOCKED = "123456789012", "210987654321", "333333333333"
 EAST, TOKYO = "us-east-1", "ap-northeast-1"
 OTHER_ROLE = f"arn:aws:iam::{OTHER}:role/ecrgc-plan"
+OTHER_APPLY = f"arn:aws:iam::{OTHER}:role/ecrgc-apply"
 LOCKED_ROLE = f"arn:aws:iam::{LOCKED}:role/ecrgc-plan"
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
@@ -41,6 +46,7 @@ spec:
       account: "{OTHER}"
       region: {EAST}
       planRoleArn: {OTHER_ROLE}
+      applyRoleArn: {OTHER_APPLY}
       policySelector: {{matchLabels: {{tier: services}}}}
     - {{name: locked, account: "{LOCKED}", region: {TOKYO}, planRoleArn: {LOCKED_ROLE}, policies: [services]}}
 """
@@ -72,10 +78,11 @@ def world(moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """Each registry's svc/api with 5 images (digests oldest first); the planner may not assume LOCKED's
     role; moto checks credentials from then on. The policy repository is the working directory."""
     other = _session(OTHER)
-    other.client("iam").create_role(RoleName="ecrgc-plan", AssumeRolePolicyDocument=json.dumps(ALLOW_ALL))
-    other.client("iam").put_role_policy(
-        RoleName="ecrgc-plan", PolicyName="read", PolicyDocument=json.dumps(ALLOW_ALL)
-    )
+    for role in ("ecrgc-plan", "ecrgc-apply"):
+        other.client("iam").create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(ALLOW_ALL))
+        other.client("iam").put_role_policy(
+            RoleName=role, PolicyName="all", PolicyDocument=json.dumps(ALLOW_ALL)
+        )
     digests: dict[str, list[str]] = {}
     for name, ecr in {
         "own-east": boto3.client("ecr", region_name=EAST),
@@ -164,3 +171,55 @@ def test_ambient_credentials_of_another_account_fail_that_target_only(
     assert (code, out) == (1, "")
     assert err.startswith(f"ecrgc: target other-east ({OTHER}/{EAST}) failed: ")
     assert f"the policy is for registry {OTHER} but the credentials in use are for account {OWN}" in err
+
+
+def _images(ecr: ECRClient) -> set[str]:
+    return {i["imageDigest"] for i in ecr.describe_images(repositoryName="svc/api")["imageDetails"]}
+
+
+def test_plan_all_then_check_and_apply_each_target_with_its_roles(
+    world: dict[str, list[str]], tmp_path: Path, moto: str
+) -> None:
+    assert _cli("plan", "--all-targets", "--out-dir", "plans")[0] == 1  # the locked target fails alone
+    written = {p.parent.name: str(p.relative_to(tmp_path)) for p in (tmp_path / "plans").glob("*/*.json")}
+    assert sorted(written) == ["other-east", "own-east", "own-tokyo"]
+    # A plan is applied with its own target only: named explicitly, another target is refused.
+    code, out, err = _cli("apply", written["other-east"], "--target", "own-east", "--auto-approve")
+    assert (code, out) == (3, "")
+    assert err == (
+        f"ecrgc: {written['other-east']}: the plan binds to {OTHER}/{EAST}, not to target own-east"
+        f" ({OWN}/{EAST}); apply it with its own target\n"
+    )
+    for name, path in written.items():
+        assert _cli("plan", "--check", path)[0] == 0, name
+        code, out, err = _cli(
+            "apply", path, "--auto-approve", *(["--target", name] if name == "own-tokyo" else [])
+        )
+        assert code == 0, err
+    _moto_api(moto, "reset-auth", b"inf")
+    registries = {
+        "own-east": boto3.client("ecr", region_name=EAST),
+        "own-tokyo": boto3.client("ecr", region_name=TOKYO),
+        "other-east": _session(OTHER).client("ecr", region_name=EAST),
+    }
+    for name, ecr in registries.items():
+        survivors = _images(ecr)
+        assert len(survivors) == 2, name
+        assert survivors <= set(world[name])
+
+
+def test_apply_refuses_credentials_of_another_account_than_the_plan_and_target(
+    world: dict[str, list[str]], tmp_path: Path, moto: str
+) -> None:
+    assert _cli("plan", "--target", "other-east", "--out-dir", "plans")[0] == 0
+    (path,) = (tmp_path / "plans" / "other-east").glob("*.json")
+    # Without its applyRoleArn, the target is applied with the ambient credentials: OWN's, not OTHER's.
+    (tmp_path / "targets.yaml").write_text(
+        TARGETS.replace(f"      applyRoleArn: {OTHER_APPLY}\n", ""), encoding="utf-8"
+    )
+    code, out, err = _cli("apply", str(path.relative_to(tmp_path)), "--auto-approve")
+    assert (code, out) == (3, "")
+    assert f"the plan is for account {OTHER} but the credentials in use are for account {OWN}" in err
+    _moto_api(moto, "reset-auth", b"inf")
+    ecr = _session(OTHER).client("ecr", region_name=EAST)
+    assert _images(ecr) == set(world["other-east"])
