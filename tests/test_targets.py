@@ -254,6 +254,10 @@ def test_targets_prints_the_ci_matrix(repo: Path) -> None:
         ),
         (["--target", "tools", "--out", "p.json", "--out-dir", "d"], "--out and --out-dir: pass one of them"),
         (["--target", "tools", "--expires-in", "0d"], "--expires-in: '0d' is not"),
+        (
+            ["--all-targets", "--region", TOKYO],
+            f"--region {TOKYO}: a target names its own region in targets.yaml",
+        ),
     ],
 )
 def test_plan_target_options_are_checked_before_any_aws_call(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, assert_never
 
 import typer
 
-from ecrgc.errors import PlanRefused
+from ecrgc.errors import PlanRefused, UsageError
 
 if TYPE_CHECKING:
     from ecrgc.apply.report import ApplyReport
@@ -203,6 +203,10 @@ def plan(
     if target is not None or all_targets or out_dir is not None:
         from ecrgc.cli.targets import PlanOptions, plan_targets
 
+        if region is not None:
+            raise UsageError(
+                f"--region {region}: a target names its own region in targets.yaml; leave --region out"
+            )
         options = PlanOptions(out=out, out_dir=out_dir, output=output, expires_in=expires_in, profile=profile)
         plan_targets(paths, target, options, kubeconfig=kubeconfig, detailed_exitcode=detailed_exitcode)
         return
