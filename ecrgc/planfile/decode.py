@@ -47,7 +47,7 @@ _VERSION = re.compile(r"^([0-9]+)\.([0-9]+)$")
 
 
 class _DuplicateKey(ValueError):
-    pass
+    """A key appears twice in one JSON object: the plan is refused whichever value a reader would take."""
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
