@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -149,3 +150,91 @@ def test_the_demo_plan_comment(github: FakeGitHub, tmp_path: Path, monkeypatch: 
 
     assert_golden(GOLDEN / "comment-plan-demo.md", body)
     assert "Shortened" not in body
+
+
+def _target_plans(tmp: Path) -> list[Path]:
+    """Three targets' plans in three registries: a small one, one with nothing to delete, and one whose
+    per-image lists alone are several times a comment."""
+    made = {
+        "plans/team-tokyo/20260115T120000Z.json": replace(small_plan(), account="111111111111"),
+        "plans/team-virginia/20260115T120000Z.json": replace(empty_plan(), region="us-east-1"),
+        "plans/tools/20260115T120000Z.json": replace(big_plan(900, 12), account="222222222222"),
+    }
+    for name, plan in made.items():
+        write_plan_file(plan, tmp / name)
+    return list(made)
+
+
+def test_one_comment_of_three_targets_shrinks_across_sections(
+    github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the fan-in job posts it: `ecrgc github comment PLAN... --title ...` with the head line part."""
+    monkeypatch.chdir(tmp_path)
+    plans = _target_plans(tmp_path)
+    (tmp_path / "head.md").write_text("**Merging this pull request deletes 908 images**.\n", encoding="utf-8")
+    titles = [f"`{p.split('/')[1]}` · `{p}` {CHECKED}" for p in plans]
+    env = {"GITHUB_TOKEN": "t", "GITHUB_API_URL": github.url, "GITHUB_REPOSITORY": REPO}
+    args = [*plans, "--pr", "5", "--body-file", "head.md", *(a for t in titles for a in ("--title", t))]
+
+    ecrgc("github", "comment", *args, env=env)
+
+    [body] = github.state.bodies(REPO, 5)
+    assert_golden(GOLDEN / "comment-targets.md", body)
+    assert len(body) <= 60_000
+    lines = body.splitlines()
+    assert lines[:2] == ["<!-- ecrgc:plan -->", "**Merging this pull request deletes 908 images**."]
+    # Every target's verdict first, then a section per target, in the order given.
+    assert [line.split(":")[0] for line in lines[3:6]] == [f"- {t}" for t in titles]
+    starts = [body.index(f"\n#### {t}\n") for t in titles]
+    assert starts == sorted(starts)
+    sections = body.split("\n---\n")[1:]
+    # Only the big plan's lists were left out (largest first); the small plan keeps every list, and the
+    # in-use tables stay.
+    assert ["Shortened" in s for s in sections] == [False, False, True]
+    assert "<details><summary>payments/api: 5 to delete</summary>" in sections[0]
+    assert all(" in use, protected</summary>" in s for s in sections[:2])
+    assert body.count("<!-- ecrgc:") == 1
+    # The job summary gets the full rendering: every list of every section.
+    summary = tmp_path / "summary.md"
+    summary_args = [*plans, *(a for t in titles for a in ("--title", t)), "--summary-file", str(summary)]
+    ecrgc("github", "summary", *summary_args)
+    full = summary.read_text(encoding="utf-8")
+    assert "Shortened" not in full
+    assert full.count("<details><summary>team-") == 12
+
+
+def test_the_verdicts_of_every_target_survive_any_shrinking(
+    github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thirty targets with big plans: the comment falls to counts, totals or verdicts, never over budget,
+    and every verdict line stays."""
+    monkeypatch.chdir(tmp_path)
+    plans = []
+    for n in range(30):
+        name = f"plans/t{n:02d}/20260115T120000Z.json"
+        write_plan_file(replace(big_plan(300, 40, seed=n), account=f"{n + 1:012d}"), tmp_path / name)
+        plans.append(name)
+    body = ecrgc("github", "comment", *plans, "--dry-run")
+    assert len(body) <= 60_000
+    assert body.count("\n- `plans/t") == 30
+    assert body.count("\n#### `plans/t") == 30
+    assert all("> Shortened: " in section for section in body.split("\n---\n")[1:])
+    assert github.state.requests == []  # --dry-run posts nothing
+
+
+@pytest.mark.parametrize(
+    ("titles", "message"),
+    [
+        (["one"], "ecrgc: --title: 1 given for 2 plans: give one per plan, in their order, or none\n"),
+        (["one", "two\nlines"], "ecrgc: --title: 'two\\nlines' must be one non-empty line of Markdown\n"),
+    ],
+)
+def test_section_titles_are_one_line_each_one_per_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, titles: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    plans = _target_plans(tmp_path)[:2]
+    args = [*plans, "--dry-run", *(a for t in titles for a in ("--title", t))]
+    with tempfile.TemporaryDirectory() as logs:
+        result = CliRunner().invoke(app, ["--log-dir", logs, "github", "comment", *args])
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", message)

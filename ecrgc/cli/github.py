@@ -15,16 +15,33 @@ from ecrgc.errors import UsageError
 if TYPE_CHECKING:
     from ecrgc.commands.plans import PlanFile
     from ecrgc.github import GitHub
+    from ecrgc.render.sections_markdown import Section
 
 github_app = typer.Typer(no_args_is_help=True, help="Publish renderings to a pull request or a job summary.")
 
 
+Plans = Annotated[
+    list[Path] | None,
+    typer.Argument(
+        help="Plan files to render, one section each (verdicts first), instead of --body-file parts."
+    ),
+]
+Titles = Annotated[
+    list[str] | None,
+    typer.Option("--title", help="Each plan's section title (one Markdown line), in the plans' order."),
+]
+BodyFiles = Annotated[
+    list[Path] | None,
+    typer.Option("--body-file", help="Markdown to post; repeat for several parts (with plans: said first)."),
+]
+
+
 @github_app.command("comment")
 def _github_comment(
+    plans: Plans = None,
     *,
-    body_file: Annotated[
-        list[Path], typer.Option("--body-file", help="Markdown to post; repeat to post several parts.")
-    ],
+    body_file: BodyFiles = None,
+    title: Titles = None,
     pr: Annotated[int | None, typer.Option("--pr", help="The pull request number.")] = None,
     commit: Annotated[
         str | None, typer.Option("--commit", help="Instead of --pr: the pull request this commit merged.")
@@ -36,11 +53,26 @@ def _github_comment(
     author: Annotated[
         str | None, typer.Option("--author", help="Login the token posts as (default: asked of GitHub).")
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the body instead of posting it (e.g. a PR's body).")
+    ] = False,
 ) -> None:
     """Create or update the sticky comment (found by its marker and author) on a pull request."""
+    from ecrgc.render.plan_markdown import DEFAULT_LIMIT
+
+    if plans:
+        parts = github_command.read_bodies(body_file) if body_file else []
+        body = github_command.sections_body(
+            _sections(plans, title or []), parts, marker=marker, limit=DEFAULT_LIMIT, run_url=_run_url()
+        )
+    else:
+        paths = body_file or []
+        parts = github_command.read_bodies(paths)
+        body = github_command.compose_body(parts, marker=marker, sources=[str(p) for p in paths])
+    if dry_run:
+        typer.echo(body, nl=False)
+        return
     repo = github_command.check_repo(repo)
-    parts = github_command.read_bodies(body_file)
-    body = github_command.compose_body(parts, marker=marker, sources=[str(p) for p in body_file])
     from ecrgc.github import GitHub
 
     client = GitHub.from_env(os.environ)
@@ -54,6 +86,36 @@ def _github_comment(
     typer.echo(f"{result.action} {result.comment.html_url or result.comment.id}")
 
 
+def _sections(plans: list[Path], titles: list[str]) -> list[Section]:
+    """Each plan loaded (under every loader's checks), titled, and compared with the repository's policies
+    when there is a policies/ directory (as `ecrgc show` does)."""
+    from ecrgc.apply.verification import policy_matches, repository_policies
+    from ecrgc.planfile import load_plan_file
+    from ecrgc.policy import DEFAULT_POLICIES
+    from ecrgc.render.markup import code
+    from ecrgc.render.sections_markdown import Section
+
+    if titles and len(titles) != len(plans):
+        raise UsageError(
+            f"--title: {len(titles)} given for {len(plans)} plans: give one per plan, in their order, or none"
+        )
+    policies = repository_policies([]) if DEFAULT_POLICIES.is_dir() else None
+    sections = []
+    for index, path in enumerate(plans):
+        plan = load_plan_file(path)
+        matches = policy_matches(plan, policies) if policies is not None else None
+        sections.append(
+            Section(title=titles[index] if titles else code(str(path)), plan=plan, matches=matches)
+        )
+    return sections
+
+
+def _run_url() -> str | None:
+    from ecrgc.cli.plan import ci_run_url
+
+    return ci_run_url(os.environ)
+
+
 def _pull_request(client: GitHub, *, repo: str, pr: int | None, commit: str | None) -> int | None:
     if (pr is None) == (commit is None):
         raise UsageError("pass exactly one of --pr N or --commit SHA")
@@ -63,20 +125,42 @@ def _pull_request(client: GitHub, *, repo: str, pr: int | None, commit: str | No
     return github_command.pull_request_for_commit(client, repo=repo, sha=commit)
 
 
+SUMMARY_RENDERING = 1_000_000
+"""Characters of a job summary's rendering of plans: every list that fits GitHub's 1 MiB."""
+
+
 @github_app.command("summary")
 def _github_summary(
-    body_file: Annotated[Path, typer.Option("--body-file", help="Markdown to append.")],
+    plans: Plans = None,
+    *,
+    body_file: Annotated[
+        Path | None, typer.Option("--body-file", help="Markdown to append (with plans: said first).")
+    ] = None,
+    title: Titles = None,
     summary: Annotated[
         str, typer.Option("--summary-file", envvar="GITHUB_STEP_SUMMARY", help="The job summary file.")
     ] = "",
 ) -> None:
-    """Append to $GITHUB_STEP_SUMMARY, cut (with a note) so that it stays within GitHub's 1 MiB."""
+    """Append to $GITHUB_STEP_SUMMARY, cut (with a note) so that it stays within GitHub's 1 MiB; with plans,
+    their full rendering (every per-image list), a section each."""
     if not summary:
         raise UsageError("GITHUB_STEP_SUMMARY is not set: run in GitHub Actions or pass --summary-file")
-    (text,) = github_command.read_bodies([body_file])
-    result = github_command.run_summary(Path(summary), text, source=str(body_file))
+    parts = github_command.read_bodies([body_file] if body_file else []) if body_file or not plans else []
+    if plans:
+        text = github_command.sections_body(
+            _sections(plans, title or []),
+            parts,
+            marker="ecrgc:summary",
+            limit=SUMMARY_RENDERING,
+            run_url=None,
+        )
+        source = ", ".join(str(p) for p in plans)
+    else:
+        (text,) = parts
+        source = str(body_file)
+    result = github_command.run_summary(Path(summary), text, source=source)
     if result.truncated:
-        typer.echo(f"ecrgc: {body_file} was cut to fit the 1 MiB job summary", err=True)
+        typer.echo(f"ecrgc: {source} was cut to fit the 1 MiB job summary", err=True)
 
 
 PlansTarget = Annotated[

@@ -18,6 +18,7 @@ from ecrgc.errors import UsageError
 
 if TYPE_CHECKING:  # the client (and PyGithub) is imported only by the commands that talk to GitHub
     from ecrgc.github import Comment, PullRequestRef
+    from ecrgc.render.sections_markdown import Section
 
 COMMENT_LIMIT = 65_536
 """GitHub rejects comment bodies over this many characters ("Body is too long")."""
@@ -84,6 +85,29 @@ def compose_body(parts: Sequence[str], *, marker: str, sources: Sequence[str]) -
         f"{', '.join(sources)}: comment body is {len(body):,} characters, over GitHub's {COMMENT_LIMIT:,}; "
         "render it with `ecrgc show --format markdown`, which stays under 60,000"
     )
+
+
+def sections_body(
+    sections: Sequence[Section], parts: Sequence[str], *, marker: str, limit: int, run_url: str | None
+) -> str:
+    """The body of a comment (or job summary) of several plans: our marker line, `parts` (lines said once
+    for all plans; their own markers dropped), every plan's verdict, then a section per plan, within
+    `limit` (shrunk across the sections: the largest per-image lists first, never the in-use tables)."""
+    # The renderer loads the model's plan machinery: only the commands that render pay for it.
+    from ecrgc.render.sections_markdown import sections_markdown  # noqa: PLC0415
+
+    for section in sections:
+        if "\n" in section.title or not section.title.strip():
+            raise UsageError(f"--title: {section.title!r} must be one non-empty line of Markdown")
+    said = [cleaned for part in parts if (cleaned := _ECRGC_MARKER.sub("", part).strip("\n"))]
+    head = [marker_line(marker) + "".join(f"\n{line}" for line in said[:1]), *said[1:]]
+    try:
+        return sections_markdown(sections, head=head, limit=limit, run_url=run_url)
+    except ValueError:
+        raise UsageError(
+            f"{len(sections)} plans: not even their verdict lines fit in {limit:,} characters;"
+            " post fewer plans per comment"
+        ) from None
 
 
 def read_bodies(paths: Sequence[Path]) -> list[str]:

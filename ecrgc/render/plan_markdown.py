@@ -9,7 +9,8 @@ larger `limit`, so it shows every list.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from enum import IntEnum
 from functools import partial
 
@@ -62,35 +63,118 @@ def plan_markdown(
     """The PR comment for `plan`, at most `limit` characters, its verdict on the first visible line.
     `run_url`: the CI run that rendered it (its job summary has the full rendering), linked in the footer.
     `matches`: how each embedded policy compares with the repository's, when the caller compared them."""
-    table = facts.rows(plan)
-    head = [MARKER, f"**{facts.verdict(facts.totals(table))}**", context_line(plan, sha256=sha256)]
-    return first_fitting(_candidates(plan, table, head, limit, _footer(plan, run_url, matches)), limit)
+    piece = Piece.of(plan, limit=limit, sha256=sha256, run_url=run_url, matches=matches)
+    return first_fitting(candidates([MARKER], [piece], limit), limit)
 
 
-def _candidates(
-    plan: Plan, table: list[facts.Row], head: list[str], limit: int, footer: str
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One plan's rendering in parts, so that a document of several plans can shrink them together."""
+
+    plan: Plan
+    table: list[facts.Row]
+    verdict: str
+    head: list[str]
+    """The title (if any), the verdict (never left out) and the context line."""
+    rest: list[str]
+    lists: dict[str, tuple[int, str]]
+    """Per repository: how many images its collapsible list shows, and the list."""
+    unlisted: list[str]
+    protected: list[str]
+    footer: str
+
+    @classmethod
+    def of(
+        cls,
+        plan: Plan,
+        *,
+        limit: int,
+        sha256: str | None = None,
+        run_url: str | None = None,
+        matches: Mapping[str, PolicyMatch] | None = None,
+        title: str | None = None,
+    ) -> Piece:
+        table = facts.rows(plan)
+        lists = _image_lists(plan, table, limit)
+        verdict = f"**{facts.verdict(facts.totals(table))}**"
+        return cls(
+            plan=plan,
+            table=table,
+            verdict=verdict,
+            head=[*([title] if title else []), verdict, context_line(plan, sha256=sha256)],
+            rest=[p for p in [*_alerts(plan, table), _table(table)] if p],
+            lists=lists,
+            unlisted=[r.repository for r in table if r.repository not in lists and (r.deleted or r.archived)],
+            protected=list(_protected(plan)),
+            footer=_footer(plan, run_url, matches),
+        )
+
+    def fixed(self) -> int:
+        """The characters (with their separators) of the parts every list-bearing rendering shows."""
+        return sum(len(p) + 2 for p in [*self.head, *self.rest, *self.protected, self.footer])
+
+    def with_lists(self, left_out: list[str], limit: int) -> list[str]:
+        """The parts with every list but those of `left_out` (and the unlisted), and a note naming them."""
+        gone = [*self.unlisted, *left_out]
+        note = [_left_out_note(gone, limit)] if gone else []
+        shown = [block for name, (_, block) in self.lists.items() if name not in gone]
+        return [*self.head, *note, *self.rest, *shown, *self.protected, self.footer]
+
+    def note_size(self, left_out: list[str], limit: int) -> int:
+        gone = [*self.unlisted, *left_out]
+        return len(_left_out_note(gone, limit)) + 2 if gone else 0
+
+    def at(self, level: Level, limit: int) -> list[str]:
+        """The parts without any per-image list, at `level`."""
+        parts = [*self.head, shortened(_LEFT_OUT[level], limit, _WHERE)]
+        if level < Level.VERDICT:
+            parts.extend(_alerts(self.plan, self.table))
+            parts.append(_totals(facts.totals(self.table)) if level is Level.TOTALS else _table(self.table))
+            parts.extend(self.protected)
+            parts.append(self.footer)
+        return parts
+
+
+def candidates(
+    head: list[str], pieces: list[Piece], limit: int, joints: Sequence[list[str]] = ()
 ) -> Iterator[str]:
-    """Every rendering, richest first: all lists, then the largest repositories' lists left out one by one
-    (each list is rendered once, and only if it could fit), then the levels without lists."""
-    lists = _image_lists(plan, table, limit)
-    rest = [p for p in [*_alerts(plan, table), _table(table)] if p]
-    protected = list(_protected(plan))
-    # Largest first: the most images, then the longest rendering, then by name (a stable order).
-    order = sorted(lists, key=lambda name: (-lists[name][0], -len(lists[name][1]), name))
-    fixed = sum(len(p) + 2 for p in [*head, *rest, *protected, footer])
-    kept = sum(len(block) + 2 for _, block in lists.values())
-    unlisted = [r.repository for r in table if r.repository not in lists and (r.deleted or r.archived)]
+    """Every rendering of `head` and the pieces, richest first: all lists, then the largest repositories'
+    lists (of any piece) left out one by one (each rendering is built only if it fits), then every piece at
+    the levels without lists. `joints[i]` goes before piece i (a separator); the in-use tables stay."""
+    between = [list(joints[i]) if i < len(joints) else [] for i in range(len(pieces))]
+    # Largest first: the most images, then the longest rendering, then by piece and name (a stable order).
+    order = sorted(
+        ((i, name) for i, piece in enumerate(pieces) for name in piece.lists),
+        key=lambda key: (-pieces[key[0]].lists[key[1]][0], -len(pieces[key[0]].lists[key[1]][1]), key),
+    )
+    fixed = sum(len(p) + 2 for p in [*head, *(p for parts in between for p in parts)])
+    fixed += sum(piece.fixed() for piece in pieces)
+    kept = sum(len(block) + 2 for piece in pieces for _, block in piece.lists.values())
     for dropped in range(len(order) + 1):
-        left_out = [*unlisted, *order[:dropped]]
-        note = [_left_out_note(left_out, limit)] if left_out else []
-        shown = [block for name, (_, block) in lists.items() if name not in left_out]
+        left_out: list[list[str]] = [[] for _ in pieces]
+        for i, name in order[:dropped]:
+            left_out[i].append(name)
+        notes = sum(piece.note_size(left_out[i], limit) for i, piece in enumerate(pieces))
         # With every list left out, the COUNTS level below says so more briefly.
-        if (shown or not left_out) and fixed + kept + sum(len(n) + 2 for n in note) <= limit + 1:
-            yield _joined([*head, *note, *rest, *shown, *protected, footer])
+        shown = dropped < len(order) or not any([*left_out, *(p.unlisted for p in pieces)])
+        if shown and fixed + kept + notes <= limit + 1:
+            yield _joined(
+                [
+                    *head,
+                    *(
+                        p
+                        for i, piece in enumerate(pieces)
+                        for p in [*between[i], *piece.with_lists(left_out[i], limit)]
+                    ),
+                ]
+            )
         if dropped < len(order):
-            kept -= len(lists[order[dropped]][1]) + 2
+            i, name = order[dropped]
+            kept -= len(pieces[i].lists[name][1]) + 2
     for level in (Level.COUNTS, Level.TOTALS, Level.VERDICT):
-        yield _render(plan, table, head, level, limit=limit, footer=footer)
+        yield _joined(
+            [*head, *(p for i, piece in enumerate(pieces) for p in [*between[i], *piece.at(level, limit)])]
+        )
 
 
 def _left_out_note(repositories: list[str], limit: int) -> str:
@@ -104,19 +188,6 @@ _WHERE = (
     "The workflow run's job summary has every list; "
     "`ecrgc show PLAN --format markdown --limit 1000000` renders them."
 )
-
-
-def _render(
-    plan: Plan, table: list[facts.Row], head: list[str], level: Level, *, limit: int, footer: str
-) -> str:
-    total = facts.totals(table)
-    parts = [*head, shortened(_LEFT_OUT[level], limit, _WHERE)]
-    if level < Level.VERDICT:
-        parts.extend(_alerts(plan, table))
-        parts.append(_totals(total) if level is Level.TOTALS else _table(table))
-        parts.extend(_protected(plan))
-        parts.append(footer)
-    return _joined(parts)
 
 
 def _joined(parts: list[str]) -> str:
