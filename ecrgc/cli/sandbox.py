@@ -16,7 +16,10 @@ if TYPE_CHECKING:
 def sandbox(
     *,
     seed: Annotated[
-        list[Path] | None, typer.Option("--seed", help="A YAML registry description; repeatable.")
+        list[Path] | None,
+        typer.Option(
+            "--seed", help="A YAML registry description (it may name its account, region); repeatable."
+        ),
     ] = None,
     synthetic: Annotated[
         str | None, typer.Option("--synthetic", help="N_REPOS:N_IMAGES of synthetic images (fixed seed).")

@@ -98,7 +98,7 @@ def build_sandbox(options: SandboxOptions) -> Sandbox:
     )
     spec = parse_synthetic(options.synthetic) if options.synthetic else None
     for path in options.seeds:
-        seed.load(sandbox.registry, path)
+        seed.load_into(sandbox, path)
     if spec is not None:
         synth.generate(sandbox.registry, spec)
     return sandbox
@@ -137,9 +137,9 @@ def run_sandbox(
         ready(sandbox)
         while not stop.wait(0.5):
             pass
-        registry = sandbox.registry
+        registries = list(sandbox.registries.values())
         return SandboxSummary(
-            repositories=len(registry.repositories),
-            images=sum(len(r.images) for r in registry.repositories.values()),
+            repositories=sum(len(registry.repositories) for registry in registries),
+            images=sum(len(r.images) for registry in registries for r in registry.repositories.values()),
             calls=sandbox.calls.total(),
         )

@@ -15,10 +15,21 @@
         ... boto3 calls ...
         sandbox.calls["DescribeImages"]                            # calls received per operation
 
-Seeding: `seed.load(registry, path)` (declarative YAML, see tests/data/sandbox/ and demo.yaml) and
+Several registries behind the one endpoint: each (account, region) is its own `Registry`
+(`sandbox.registry_for(account, region)`; `sandbox.registry` is the default one). The region comes from each
+request's SigV4 credential scope, the account from the caller: the default `sandbox` key is the default
+account, `sandbox.user(account)` gives the environment of a user in another one, and STS AssumeRole's
+temporary credentials act in the role's account (`knobs.denied_roles` refuses some). `registryId` reaches
+another account's registry only when that registry is `shared_with` the caller's account (else
+AccessDeniedException). DescribeRegistry answers the registry's `replication` (seed key `replication:`).
+App Runner stays the default account's.
+
+Seeding: `seed.load(registry, path)`, or `seed.load_into(sandbox, path)` for a file naming its account
+and region (declarative YAML, see tests/data/sandbox/ and demo.yaml), and
 `synth.generate(registry, SynthSpec(...))` (large synthetic registries from a fixed random seed).
 Modules: server (HTTP + Sandbox), api (operations and their limits), registry / deletion / repository
-(state and rules), knobs (clock, faults, rate limits, ⚠ choices), manifests (real OCI manifests).
+(state and rules), identity / sts (callers, STS), replication (its configuration's rules), knobs (clock,
+faults, rate limits, ⚠ choices), manifests (real OCI manifests).
 """
 
 from ecrgc.sandbox.knobs import Clock, Knobs, SameCallChildren, SubjectDelete

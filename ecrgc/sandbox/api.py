@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ecrgc.sandbox import exceptions, limits, wire
+from ecrgc.sandbox import exceptions, limits, replication, wire
 from ecrgc.sandbox.registry import Registry
 from ecrgc.sandbox.repository import RepositoryState, StoredImage
 
@@ -23,13 +24,13 @@ def handle(registry: Registry, operation: str, body: Body) -> Body:
 
 def _repository(registry: Registry, body: Body) -> RepositoryState:
     name = limits.repository_name(body)
-    limits.registry_id(body, registry.account)
+    limits.registry_id(body)
     return registry.get(name)
 
 
 def _create_repository(registry: Registry, body: Body) -> Body:
     name = limits.repository_name(body)
-    limits.registry_id(body, registry.account)
+    limits.registry_id(body)
     mutability = limits.choice(
         body.get("imageTagMutability"), "imageTagMutability", ("MUTABLE", "IMMUTABLE"), "MUTABLE"
     )
@@ -37,7 +38,7 @@ def _create_repository(registry: Registry, body: Body) -> Body:
 
 
 def _describe_repositories(registry: Registry, body: Body) -> Body:
-    limits.registry_id(body, registry.account)
+    limits.registry_id(body)
     limits.no_paging_with(body, "repositoryNames")
     names = body.get("repositoryNames")
     if names is not None:
@@ -239,6 +240,16 @@ def _update_image_storage_class(registry: Registry, body: Body) -> Body:
     }
 
 
+def _describe_registry(registry: Registry, _body: Body) -> Body:
+    return {"registryId": registry.account, "replicationConfiguration": copy.deepcopy(registry.replication)}
+
+
+def _put_replication_configuration(registry: Registry, body: Body) -> Body:
+    given = body.get("replicationConfiguration")
+    registry.replication = replication.checked(given, registry.account, registry.region)
+    return {"replicationConfiguration": copy.deepcopy(registry.replication)}
+
+
 def _page(
     pairs: Iterator[tuple[int, str]], limit: int, keep: Callable[[str], bool]
 ) -> tuple[list[str], int | None]:
@@ -264,6 +275,8 @@ _HANDLERS: dict[str, Callable[[Registry, Body], Body]] = {
     "BatchDeleteImage": _batch_delete_image,
     "ListImageReferrers": _list_image_referrers,
     "UpdateImageStorageClass": _update_image_storage_class,
+    "DescribeRegistry": _describe_registry,
+    "PutReplicationConfiguration": _put_replication_configuration,
 }
 OPERATIONS = tuple(_HANDLERS)
 """The ECR operations the sandbox answers."""

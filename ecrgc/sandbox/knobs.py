@@ -117,6 +117,8 @@ class Knobs:
     """Per-operation token buckets; an empty bucket answers HTTP 400 ThrottlingException."""
     denied: set[str] = field(default_factory=set)
     """Operations IAM denies: answered HTTP 400 AccessDeniedException, as AWS answers a missing permission."""
+    denied_roles: set[str] = field(default_factory=set)
+    """Role ARNs that STS AssumeRole refuses (HTTP 403 AccessDenied); any other role may be assumed."""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)

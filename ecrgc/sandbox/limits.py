@@ -37,15 +37,12 @@ def repository_name(body: Mapping[str, Any]) -> str:
     return name
 
 
-def registry_id(body: Mapping[str, Any], account: str) -> None:
-    """`registryId`, when given: 12 digits, and this account (no other registry exists here)."""
+def registry_id(body: Mapping[str, Any]) -> None:
+    """`registryId`, when given: 12 digits (which registry it names, the server has chosen already:
+    `Sandbox.registry_of`)."""
     given = body.get("registryId")
-    if given is None:
-        return
-    if not _REGISTRY_ID.fullmatch(str(given)):
+    if given is not None and not _REGISTRY_ID.fullmatch(str(given)):
         raise exceptions.not_pattern("registryId", "[0-9]{12}")
-    if given != account:
-        raise exceptions.repository_not_found(str(body.get("repositoryName", "")), str(given))
 
 
 def image_ids(body: Mapping[str, Any], *, required: bool = True) -> list[dict[str, str]] | None:

@@ -11,6 +11,7 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from ecrgc.sandbox import deletion, exceptions, manifests
 from ecrgc.sandbox.deletion import Failure, ImageId, failure
@@ -33,6 +34,11 @@ class Registry:
         self.lock = threading.RLock()
         self.repositories: dict[str, RepositoryState] = {}
         self.order: CursorIndex[str] = CursorIndex()
+        self.replication: dict[str, Any] = {"rules": []}
+        """DescribeRegistry's replicationConfiguration (set through `sandbox.replication.checked`)."""
+        self.shared_with: set[str] = set()
+        """Other accounts allowed every ECR call on this registry (`registryId` = this account): the
+        sandbox's stand-in for a registry or repository policy that grants them."""
 
     def _at(self, moment: Moment) -> float:
         if moment is None:

@@ -1,6 +1,13 @@
 """Declarative registry descriptions (YAML) → registry state. Format (every key but `name` optional):
 
     now: 2026-11-01T00:00:00Z        # freezes the sandbox clock there; ages count back from it
+    account: "210987654321"          # the registry this file seeds (`load_into`; default: the sandbox's)
+    region: us-east-1
+    shared_with: ["123456789012"]    # accounts that may call this registry with registryId
+    replication:                     # DescribeRegistry's replicationConfiguration, as ECR spells it
+      rules:
+        - destinations: [{region: eu-west-1, registryId: "210987654321"}]
+          repositoryFilters: [{filter: saas/, filterType: PREFIX_MATCH}]
     repositories:
       - name: saas/api
         mutability: IMMUTABLE        # default MUTABLE
@@ -29,12 +36,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
 from ecrgc.errors import ConfigError
-from ecrgc.sandbox import manifests
+from ecrgc.sandbox import exceptions, manifests, replication
 from ecrgc.sandbox.registry import Registry
 
 DEMO = Path(__file__).with_name("demo.yaml")
@@ -69,18 +76,39 @@ class SeedSummary:
     images: int
 
 
+class Registries(Protocol):
+    """Where a seed file that names its account and region goes (`ecrgc.sandbox.Sandbox`)."""
+
+    registry: Registry
+
+    def registry_for(self, account: str, region: str) -> Registry: ...
+
+
 def load(registry: Registry, path: Path) -> SeedSummary:
     """Seed `registry` from a YAML description; ConfigError naming file and JSON path on a bad one."""
+    return apply(registry, _read(path), str(path))
+
+
+def load_into(registries: Registries, path: Path) -> SeedSummary:
+    """Seed the registry the file names (`account`, `region`; the default registry's when absent)."""
+    document = _read(path)
+    doc = _mapping(document if document is not None else {}, str(path), "$")
+    default = registries.registry
+    account, region = str(doc.get("account", default.account)), str(doc.get("region", default.region))
+    return apply(registries.registry_for(account, region), doc, str(path))
+
+
+def _read(path: Path) -> Any:
     try:
-        document = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read the seed file: {exc}") from exc
-    return apply(registry, document, str(path))
 
 
 def apply(registry: Registry, document: Any, source: str = "<seed>") -> SeedSummary:
     """Seed `registry` from an already parsed description."""
     doc = _mapping(document if document is not None else {}, source, "$")
+    _registry_settings(registry, doc, source)
     if "now" in doc:
         registry.clock.set(_instant(doc["now"], source, "$.now"))
     now = registry.clock.now()
@@ -92,6 +120,22 @@ def apply(registry: Registry, document: Any, source: str = "<seed>") -> SeedSumm
         )
     after = sum(len(r.images) for r in registry.repositories.values())
     return SeedSummary(repositories=len(repos), images=after - before)
+
+
+def _registry_settings(registry: Registry, doc: Mapping[str, Any], source: str) -> None:
+    """`account`/`region` must be this registry's (`load_into` picks it); `shared_with`, `replication`."""
+    for key, value in (("account", registry.account), ("region", registry.region)):
+        if key in doc and str(doc[key]) != value:
+            raise ConfigError(
+                f"{source}::$.{key}: the file seeds {doc[key]!r} but is loaded into {value!r}: load it with"
+                " `ecrgc sandbox --seed` (seed.load_into), which picks the registry it names"
+            )
+    registry.shared_with.update(str(a) for a in _list(doc.get("shared_with") or [], source, "$.shared_with"))
+    if "replication" in doc:
+        try:
+            registry.replication = replication.checked(doc["replication"], registry.account, registry.region)
+        except exceptions.ApiError as exc:
+            raise ConfigError(f"{source}::$.replication: {exc.message}") from exc
 
 
 def _repository(registry: Registry, repo: Mapping[str, Any], now: float, source: str, where: str) -> None:

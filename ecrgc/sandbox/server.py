@@ -7,18 +7,20 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
-from xml.sax.saxutils import escape
 
-from ecrgc.sandbox import api, apprunner, exceptions
+from ecrgc.sandbox import api, apprunner, exceptions, identity, sts
+from ecrgc.sandbox.identity import Caller, Identities
 from ecrgc.sandbox.knobs import CallCounter, Clock, Knobs
 from ecrgc.sandbox.registry import Registry
 
@@ -27,25 +29,15 @@ logger = logging.getLogger(__name__)
 TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
 ACCESS_KEY = "sandbox"
 SECRET_KEY = "sandbox"  # noqa: S105 - a dummy that botocore needs to sign requests; the sandbox checks nothing
-_STS_REPLY = """<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-  <GetCallerIdentityResult>
-    <Arn>arn:aws:iam::{account}:user/sandbox</Arn>
-    <UserId>AIDASANDBOXSANDBOX</UserId>
-    <Account>{account}</Account>
-  </GetCallerIdentityResult>
-  <ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>
-</GetCallerIdentityResponse>
-"""
-_STS_ERROR = """<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-  <Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>
-  <RequestId>{request_id}</RequestId>
-</ErrorResponse>
-"""
-_STS_FAULTS: dict[str, tuple[str, str, int]] = {
-    "ThrottlingException": ("Sender", "Throttling", 400),
-    "ServerException": ("Receiver", "ServiceUnavailable", 503),
-}
-"""Injected faults as STS (the query protocol) spells them: ECR code -> (Type, Code, HTTP status)."""
+_REGISTRY_ID = re.compile(r"[0-9]{12}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """Who signed the call and the region of its credential scope (the sandbox's own when unsigned)."""
+
+    caller: Caller
+    region: str
 
 
 class _Server(ThreadingHTTPServer):
@@ -87,15 +79,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        sandbox = self.server.sandbox
+        access_key, region = identity.signer(self.headers.get("Authorization"))
+        request = _Request(sandbox.identities.caller(access_key), region or sandbox.registry.region)
         target = self.headers.get("X-Amz-Target") or ""
         if target.startswith(TARGET_PREFIX):
-            self._serve(target.removeprefix(TARGET_PREFIX), raw, self._ecr, self._ecr_error)
+            self._serve(target.removeprefix(TARGET_PREFIX), raw, request, self._ecr, self._ecr_error)
         elif target.startswith(apprunner.TARGET_PREFIX):
-            self._serve(
-                target.removeprefix(apprunner.TARGET_PREFIX), raw, self._apprunner, self._apprunner_error
-            )
-        elif "GetCallerIdentity" in parse_qs(raw.decode()).get("Action", []):
-            self._serve("GetCallerIdentity", raw, self._sts, self._sts_error)
+            service = target.removeprefix(apprunner.TARGET_PREFIX)
+            self._serve(service, raw, request, self._apprunner, self._apprunner_error)
+        elif action := sts.operation(parse_qs(raw.decode())):
+            self._serve(action, raw, request, self._sts, self._sts_error)
         else:
             self._json(400, {"__type": "UnknownOperationException", "message": "Unknown operation"}, "")
 
@@ -103,7 +97,8 @@ class _Handler(BaseHTTPRequestHandler):
         self,
         operation: str,
         raw: bytes,
-        answer: Callable[[str, bytes], None],
+        request: _Request,
+        answer: Callable[[str, bytes, _Request], None],
         fail: Callable[[exceptions.ApiError], None],
     ) -> None:
         """Delay, drop or fail the call as the knobs say, else `answer` it; `fail` speaks its protocol."""
@@ -122,12 +117,12 @@ class _Handler(BaseHTTPRequestHandler):
             if operation in knobs.denied:
                 raise exceptions.ApiError(
                     "AccessDeniedException",
-                    f"User: arn:aws:iam::{sandbox.registry.account}:user/sandbox is not authorized to"
-                    f" perform: {operation} because no identity-based policy allows the action",
+                    f"User: {request.caller.arn} is not authorized to perform: {operation} because no"
+                    " identity-based policy allows the action",
                 )
             if knobs.roll(knobs.error_rate):
                 raise exceptions.server_error()
-            answer(operation, raw)
+            answer(operation, raw, request)
         except exceptions.ApiError as exc:
             fail(exc)
 
@@ -139,22 +134,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(exc.status, payload, "application/x-amz-json-1.0", str(uuid.uuid4()), exc.code)
 
     def _sts_error(self, exc: exceptions.ApiError) -> None:
-        """STS is the query protocol: an XML ErrorResponse, which botocore parses (and retries) by Code."""
-        kind, code, status = _STS_FAULTS.get(exc.code, ("Sender", exc.code, exc.status))
         request_id = str(uuid.uuid4())
-        payload = _STS_ERROR.format(
-            kind=kind, code=escape(code), message=escape(exc.message), request_id=request_id
-        ).encode()
-        self._send(status, payload, "text/xml", request_id, "")
+        status, payload = sts.error(exc, request_id)
+        self._send(status, payload.encode(), "text/xml", request_id, "")
 
-    def _ecr(self, operation: str, raw: bytes) -> None:
+    def _ecr(self, operation: str, raw: bytes, request: _Request) -> None:
         try:
             body = json.loads(raw or b"{}")
         except ValueError as exc:
             raise exceptions.ApiError("SerializationException", "Request body is not valid JSON") from exc
-        self._json(200, api.handle(self.server.sandbox.registry, operation, body), "")
+        registry = self.server.sandbox.registry_of(request.caller, request.region, operation, body)
+        self._json(200, api.handle(registry, operation, body), "")
 
-    def _apprunner(self, operation: str, raw: bytes) -> None:
+    def _apprunner(self, operation: str, raw: bytes, _request: _Request) -> None:
         try:
             body = json.loads(raw or b"{}")
         except ValueError as exc:
@@ -164,12 +156,18 @@ class _Handler(BaseHTTPRequestHandler):
         payload = json.dumps(reply, separators=(",", ":")).encode()
         self._send(200, payload, "application/x-amz-json-1.0", str(uuid.uuid4()), "")
 
-    def _sts(self, _operation: str, _raw: bytes) -> None:
-        request_id = str(uuid.uuid4())
-        payload = _STS_REPLY.format(
-            account=self.server.sandbox.registry.account, request_id=request_id
-        ).encode()
-        self._send(200, payload, "text/xml", request_id, "")
+    def _sts(self, operation: str, raw: bytes, request: _Request) -> None:
+        sandbox, request_id = self.server.sandbox, str(uuid.uuid4())
+        form = parse_qs(raw.decode())
+        reply = sts.handle(
+            operation,
+            form,
+            caller=request.caller,
+            identities=sandbox.identities,
+            denied_roles=sandbox.knobs.denied_roles,
+            request_id=request_id,
+        )
+        self._send(200, reply.encode(), "text/xml", request_id, "")
 
     def _json(self, status: int, body: dict[str, Any], error_type: str) -> None:
         payload = json.dumps(body, separators=(",", ":")).encode()
@@ -187,7 +185,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Sandbox:
-    """A local ECR (and STS) endpoint over an in-memory registry; see the package docstring."""
+    """A local ECR (and STS) endpoint over in-memory registries, one per (account, region): the region
+    is the request's SigV4 credential scope, the account the caller's (its access key: the default
+    account's, one from `user`, or an assumed role's) unless `registryId` names a registry that is
+    `shared_with` the caller's account. `registry` is the default account's in the default region; see
+    the package docstring."""
 
     def __init__(
         self,
@@ -201,11 +203,51 @@ class Sandbox:
         self.clock = Clock()
         self.knobs = knobs or Knobs()
         self.calls = CallCounter()
-        self.registry = Registry(account, region, self.clock, self.knobs)
+        self.identities = Identities(account)
+        self.registries: dict[tuple[str, str], Registry] = {}
+        self._registries_lock = threading.Lock()
+        self.registry = self.registry_for(account, region)
         self.apprunner = apprunner.AppRunner(account=account, region=region)
         self._address = (host, port)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    def registry_for(self, account: str, region: str) -> Registry:
+        """The registry of `account` in `region` (a new, empty one the first time it is asked for)."""
+        with self._registries_lock:
+            registry = self.registries.get((account, region))
+            if registry is None:
+                registry = Registry(account, region, self.clock, self.knobs)
+                self.registries[(account, region)] = registry
+            return registry
+
+    def registry_of(self, caller: Caller, region: str, operation: str, body: Mapping[str, Any]) -> Registry:
+        """The registry an ECR call acts on: the caller's own in `region`, or the one `registryId` names
+        when it is shared with the caller (else AccessDeniedException, as IAM answers a cross-account call
+        that no resource-based policy allows). A malformed registryId reaches the caller's registry, which
+        answers the pattern error."""
+        given = body.get("registryId")
+        if not isinstance(given, str) or not _REGISTRY_ID.fullmatch(given) or given == caller.account:
+            return self.registry_for(caller.account, region)
+        with self._registries_lock:
+            other = self.registries.get((given, region))
+        if other is None or caller.account not in other.shared_with:
+            resource = f"arn:aws:ecr:{region}:{given}:repository/{body.get('repositoryName') or '*'}"
+            raise exceptions.ApiError(
+                "AccessDeniedException",
+                f"User: {caller.arn} is not authorized to perform: ecr:{operation} on resource: {resource}"
+                f" because no resource-based policy allows the ecr:{operation} action",
+            )
+        return other
+
+    def user(self, account: str, name: str = "sandbox") -> dict[str, str]:
+        """`environ()` with the long-term access key of a new IAM user `name` in `account`."""
+        issued = self.identities.user(account, name)
+        return {
+            **self.environ(),
+            "AWS_ACCESS_KEY_ID": issued.access_key,
+            "AWS_SECRET_ACCESS_KEY": issued.secret_key,
+        }
 
     @property
     def endpoint_url(self) -> str:

@@ -88,10 +88,11 @@ def test_registry_id_must_be_12_digits(sandbox: Sandbox) -> None:
     assert "registryId" in _invalid(ecr().describe_repositories, registryId="12345")
 
 
-def test_foreign_registry_id_has_no_repositories(sandbox: Sandbox) -> None:
-    sandbox.registry.create_repository("app")
+def test_foreign_registry_id_is_denied_without_a_grant(sandbox: Sandbox) -> None:
+    sandbox.registry_for("210987654321", "ap-northeast-1").create_repository("app")
     error = error_of(ecr().describe_images, repositoryName="app", registryId="210987654321")
-    assert error.response["Error"]["Code"] == "RepositoryNotFoundException"
+    assert error.response["Error"]["Code"] == "AccessDeniedException"
+    assert "arn:aws:ecr:ap-northeast-1:210987654321:repository/app" in error.response["Error"]["Message"]
 
 
 def test_tag_longer_than_300(sandbox: Sandbox) -> None:
