@@ -1,47 +1,59 @@
-"""Pure parts of the ECR adapter: the named constructor and the manifest parser (no server needed)."""
+"""Pure parts of the ECR adapter: the reply decoder, the named constructor and the manifest parser (no
+server needed)."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+import re
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ecrgc.aws import image_from_ecr, parse_children
+from ecrgc.aws.wire import UnreadableReply, describe_images_page
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import Image, ImageStatus
 from tests.strategies import digests
 
-if TYPE_CHECKING:
-    from types_boto3_ecr.type_defs import ImageDetailTypeDef
-
 DIGEST = "sha256:" + "a" * 64
 SUBJECT = "sha256:" + "b" * 64
-PUSHED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2)))
 
 
-def test_image_from_ecr_reads_every_field() -> None:
-    detail: ImageDetailTypeDef = {
-        "registryId": "123456789012",
-        "repositoryName": "app",
-        "imageDigest": DIGEST,
-        "imageTags": ["v2", "latest"],
-        "imageSizeInBytes": 1234,
-        "imagePushedAt": PUSHED,
-        "lastRecordedPullTime": PUSHED + timedelta(days=1),
-        "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json",
-        "artifactMediaType": "application/vnd.dev.cosign.artifact.sig.v1+json",
-        "subjectManifestDigest": SUBJECT,
-        "imageStatus": "ARCHIVED",
-    }
-    assert image_from_ecr(detail) == Image(
+def _images(*details: dict[str, object], **page: object) -> list[Image]:
+    """The models of one DescribeImages reply, sent as ECR's JSON text and decoded as a scan decodes it."""
+    body = json.dumps({"imageDetails": list(details), **page}).encode()
+    return [image_from_ecr(detail) for detail in describe_images_page(body)["imageDetails"]]
+
+
+def test_image_from_ecr_reads_every_field_of_the_wire_json() -> None:
+    # As ECR sends it: epoch seconds with a fraction, members ecrgc does not read (scan status, findings,
+    # archive times) beside those it does; text timestamps are accepted too when they carry an offset.
+    (image,) = _images(
+        {
+            "registryId": "123456789012",
+            "repositoryName": "app",
+            "imageDigest": DIGEST,
+            "imageTags": ["v2", "latest"],
+            "imageSizeInBytes": 1234,
+            "imagePushedAt": 1767323045.512,
+            "lastRecordedPullTime": "2026-01-03T03:04:05+02:00",
+            "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactMediaType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+            "subjectManifestDigest": SUBJECT,
+            "imageStatus": "ARCHIVED",
+            "imageScanStatus": {"status": "COMPLETE"},
+            "imageScanFindingsSummary": {"findingSeverityCounts": {"HIGH": 2}},
+            "lastArchivedAt": 1767323046,
+        },
+        nextToken="more",
+    )
+    assert image == Image(
         repository="app",
         digest=DIGEST,
         tags=("latest", "v2"),
-        pushed_at=datetime(2026, 1, 2, 1, 4, 5, tzinfo=UTC),
+        pushed_at=datetime(2026, 1, 2, 3, 4, 5, 512000, tzinfo=UTC),
         last_pulled_at=datetime(2026, 1, 3, 1, 4, 5, tzinfo=UTC),
         size_bytes=1234,
         media_type="application/vnd.oci.image.manifest.v1+json",
@@ -49,44 +61,74 @@ def test_image_from_ecr_reads_every_field() -> None:
         subject=SUBJECT,
         status=ImageStatus.ARCHIVED,
     )
+    assert image.pushed_at.tzinfo is UTC
+    assert image.last_pulled_at is not None
+    assert image.last_pulled_at.tzinfo is UTC
 
 
 def test_image_from_ecr_untagged_never_pulled_is_active() -> None:
-    detail: ImageDetailTypeDef = {"repositoryName": "app", "imageDigest": DIGEST, "imagePushedAt": PUSHED}
-    image = image_from_ecr(detail)
-    assert (image.tags, image.last_pulled_at, image.subject, image.status) == (
+    (image,) = _images({"repositoryName": "app", "imageDigest": DIGEST, "imagePushedAt": 1767323045})
+    assert (image.tags, image.last_pulled_at, image.subject, image.status, image.media_type) == (
         (),
         None,
         None,
         ImageStatus.ACTIVE,
+        "",
     )
-    assert image.pushed_at.tzinfo is UTC
 
 
-def test_image_from_ecr_reads_the_wire_json_of_describe_images() -> None:
-    # As ECR sends it: epoch seconds with a fraction; text is accepted too (the protocol allows both).
-    reply = """{"imageDetails": [{"registryId": "123456789012", "repositoryName": "app",
-        "imageDigest": "DIGEST", "imageTags": ["v1"], "imageSizeInBytes": 52428800,
-        "imagePushedAt": 1767323045.512, "lastRecordedPullTime": "2026-01-03T01:04:05Z",
-        "imageManifestMediaType": "application/vnd.oci.image.index.v1+json", "imageStatus": "ACTIVE",
-        "imageScanStatus": {"status": "COMPLETE"}, "lastActivatedAt": 1767323046}]}"""
-    (detail,) = json.loads(reply.replace("DIGEST", DIGEST))["imageDetails"]
-    image = image_from_ecr(detail)
-    assert image.pushed_at == datetime(2026, 1, 2, 3, 4, 5, 512000, tzinfo=UTC)
-    assert image.last_pulled_at == datetime(2026, 1, 3, 1, 4, 5, tzinfo=UTC)
-    assert (image.tags, image.size_bytes, image.is_index, image.status) == (
-        ("v1",),
-        52428800,
-        True,
-        ImageStatus.ACTIVE,
-    )
+def test_a_page_carries_its_next_token_only_when_there_is_a_next_page() -> None:
+    detail = {"repositoryName": "app", "imageDigest": DIGEST, "imagePushedAt": 1767323045}
+    last = describe_images_page(json.dumps({"imageDetails": [detail]}).encode())
+    assert set(last) == {"imageDetails"}
+    assert describe_images_page(b'{"imageDetails": [], "nextToken": "t"}') == {
+        "imageDetails": [],
+        "nextToken": "t",
+    }
+
+
+@given(st.integers(min_value=0, max_value=4_102_444_800_000))  # epoch milliseconds up to the year 2100
+def test_epoch_seconds_become_the_datetime_python_makes_of_them(milliseconds: int) -> None:
+    # ECR's timestamps carry milliseconds at most: decoded in C, they are what datetime.fromtimestamp gives.
+    seconds = milliseconds / 1000
+    (image,) = _images({"repositoryName": "app", "imageDigest": DIGEST, "imagePushedAt": seconds})
+    assert image.pushed_at == datetime.fromtimestamp(seconds, UTC)
 
 
 def test_image_from_ecr_refuses_an_unknown_status() -> None:
-    detail: ImageDetailTypeDef = {"repositoryName": "app", "imageDigest": DIGEST, "imagePushedAt": PUSHED}
-    detail["imageStatus"] = "FROZEN"  # type: ignore[typeddict-item]  # a status this ecrgc does not know
+    detail = {"repositoryName": "app", "imageDigest": DIGEST, "imagePushedAt": 1, "imageStatus": "FROZEN"}
     with pytest.raises(SourceUnavailable, match="unknown imageStatus 'FROZEN' of app@sha256:a"):
-        image_from_ecr(detail)
+        _images(detail)
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (b"<html>502 Bad Gateway</html>", "malformed"),
+        (b"[]", "Expected `object`, got `array`"),
+        (b"{}", "missing required field `imageDetails`"),
+        (b'{"imageDetails": [{"repositoryName": "app", "imagePushedAt": 1}]}', "`imageDigest`"),
+        (b'{"imageDetails": [{"repositoryName": "app", "imageDigest": "d"}]}', "`imagePushedAt`"),
+        (
+            b'{"imageDetails": [{"repositoryName": "app", "imageDigest": "d", "imagePushedAt": true}]}',
+            "$.imageDetails[0].imagePushedAt",
+        ),
+        (  # a time without its offset: local time would be a guess
+            b'{"imageDetails": [{"repositoryName": "a", "imageDigest": "d", '
+            b'"imagePushedAt": "2026-01-02T03:04:05"}]}',
+            "$.imageDetails[0].imagePushedAt",
+        ),
+        (
+            b'{"imageDetails": [{"repositoryName": "a", "imageDigest": "d", "imagePushedAt": 1, '
+            b'"imageTags": "v1"}]}',
+            "$.imageDetails[0].imageTags",
+        ),
+        (b'{"imageDetails": [], "nextToken": 7}', "$.nextToken"),
+    ],
+)
+def test_a_reply_of_another_shape_is_unreadable(body: bytes, where: str) -> None:
+    with pytest.raises(UnreadableReply, match=re.escape(where)):
+        describe_images_page(body)
 
 
 @given(st.lists(digests, max_size=20))

@@ -7,7 +7,7 @@ reads itself: tests and the sandbox point it at a local server, production leave
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +26,7 @@ from botocore.exceptions import (
 )
 from botocore.utils import parse_timestamp
 
+from ecrgc.aws.wire import describe_images_page
 from ecrgc.errors import RemoteError, UsageError
 
 if TYPE_CHECKING:
@@ -36,9 +37,6 @@ RetryMode = Literal["standard", "adaptive"]
 """botocore's retry modes. ecrgc defaults to adaptive: with many threads on one client, standard mode's shared
 500-token retry quota drains under throttling and calls then fail fast (measured in
 tests/bench/bench_plan_scan.py: 32 threads at 10 calls/s, standard failed, adaptive finished at the rate)."""
-
-RAW_OPERATIONS = ("DescribeImages", "BatchGetImage")
-"""The scan's hot replies: their successful bodies are decoded by `_decoded_raw`, not botocore's parser."""
 
 BATCH_SIZE = 100
 """The most imageIds ECR accepts in one BatchGetImage or BatchDeleteImage call (botocore does not check)."""
@@ -95,7 +93,7 @@ def ecr_client(
     """One thread-safe ECR client; `max_pool_connections` bounds the requests it runs at once.
 
     A fresh session per client: boto3 sessions are not thread-safe, clients are. The successful replies of
-    RAW_OPERATIONS come back as the wire's JSON (timestamps as ECR sends them, see `_decoded_raw`).
+    RAW_DECODERS' operations come back as their decoders read them (`_RawDecoder`).
     `profile`: a named profile of the AWS config files (`--profile`); None leaves the choice to AWS_PROFILE
     and the default chain; `credentials` replace the chain's.
     """
@@ -103,31 +101,50 @@ def ecr_client(
         max_pool_connections=max_pool_connections, retry_mode=retry_mode, max_attempts=max_attempts
     )
     client = _session(profile, credentials).client("ecr", region_name=region, config=config)
-    for operation in RAW_OPERATIONS:
-        client.meta.events.register(f"before-parse.ecr.{operation}", _decoded_raw)
+    for operation, decode in RAW_DECODERS.items():
+        client.meta.events.register(f"before-parse.ecr.{operation}", _RawDecoder(decode))
     return client
 
 
-def _decoded_raw(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
-    """Decodes a successful reply with `json.loads` alone, in place of botocore's shape parser.
+class _RawDecoder:
+    """Decodes a successful reply with `decode`, in place of botocore's shape parser.
 
     The parser walks every member of every ImageDetail against the service model: a fifth of the CPU of a
     100,000-image plan (issue 14). botocore's `before-parse` event is its extension point for this: what a
     handler puts in `customized_response_dict` is merged into the parsed reply, and the body it leaves
-    empty parses as `{}` (plus ResponseMetadata). Member names are the wire's, as the parser's are; values
-    stay as sent (timestamps as epoch seconds, unknown members kept). Credentials, endpoint, signing and
-    retries stay botocore's; every other reply (an error, a body that is not a JSON object) is left to
-    botocore's parser as before, so errors are still classified by their code.
+    empty parses as `{}` (plus ResponseMetadata). Member names are the wire's, as the parser's are.
+    Credentials, endpoint, signing and retries stay botocore's; an error reply (and a body `decode` gives
+    back None for) is left to botocore's parser as before, so errors are still classified by their code.
     """
-    if response_dict["status_code"] != 200:
-        return
+
+    def __init__(self, decode: Callable[[bytes], dict[str, Any] | None]) -> None:
+        self.decode = decode
+
+    def __call__(
+        self, response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+    ) -> None:
+        if response_dict["status_code"] != 200:
+            return
+        decoded = self.decode(response_dict["body"])
+        if decoded is not None:
+            customized_response_dict.update(decoded)
+            response_dict["body"] = b""
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """`body` decoded by `json.loads` as sent (unknown members kept), or None if it is no JSON object."""
     try:
-        decoded = json.loads(response_dict["body"])
+        decoded = json.loads(body)
     except ValueError:
-        return
-    if isinstance(decoded, dict):
-        customized_response_dict.update(decoded)
-        response_dict["body"] = b""
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
+RAW_DECODERS: Mapping[str, Callable[[bytes], dict[str, Any] | None]] = {
+    "DescribeImages": describe_images_page,  # ImageDetail records; a reply it cannot read stops the scan
+    "BatchGetImage": json_object,
+}
+"""The scan's hot replies and what decodes their successful bodies (see `_RawDecoder`)."""
 
 
 def sts_client(
@@ -153,16 +170,15 @@ def _session(profile: str | None = None, credentials: Credentials | None = None)
         ) from None
 
 
-def utc_timestamp(value: str | float | datetime) -> datetime:
-    """A timestamp as an aware UTC datetime: as sent (epoch seconds, or text) or as botocore parsed it.
+def utc_timestamp(value: str | float) -> datetime:
+    """botocore's timestamp parser, for the replies it parses: an aware UTC datetime of what was sent.
 
     ECR sends epoch seconds. botocore's default parser builds a local-zone datetime through dateutil for
-    each one, which was half the CPU of scanning a million images; text still goes to botocore's. A
-    datetime is a reply that botocore's parser read (`_decoded_raw` leaves it one that is not JSON).
+    each one, which was half the CPU of scanning a million images; text still goes to botocore's.
     """
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
-    parsed: datetime = value if isinstance(value, datetime) else parse_timestamp(value)
+    parsed: datetime = parse_timestamp(value)
     return parsed.astimezone(UTC)
 
 

@@ -11,11 +11,12 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from sys import intern
-from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
+from typing import TYPE_CHECKING, cast
 
-from ecrgc.aws.client import batches, registry_argument, translated, utc_timestamp
+from ecrgc.aws.client import batches, registry_argument, translated
+from ecrgc.aws.wire import ImageDetail, UnreadableReply
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import INDEX_MEDIA_TYPES, Image, ImageStatus, Repository
 
@@ -40,26 +41,6 @@ _STATUSES: dict[str, ImageStatus] = {status.value: status for status in ImageSta
 
 RepositoryListing = tuple[str, str, str]
 """(name, uri, registry id) of one repository."""
-
-Timestamp = float | str | datetime
-"""A timestamp as ECR sends it (epoch seconds; text is allowed too), or as botocore's parser read it."""
-
-
-class ImageDetail(TypedDict):
-    """One DescribeImages `imageDetails[]` entry as the wire carries it (see `client._decoded_raw`): the
-    members ecrgc reads; the rest are ignored."""
-
-    repositoryName: str
-    imageDigest: str
-    imagePushedAt: Timestamp
-    registryId: NotRequired[str]
-    imageTags: NotRequired[list[str]]
-    lastRecordedPullTime: NotRequired[Timestamp]
-    imageSizeInBytes: NotRequired[int]
-    imageManifestMediaType: NotRequired[str]
-    artifactMediaType: NotRequired[str]
-    subjectManifestDigest: NotRequired[str]
-    imageStatus: NotRequired[str]
 
 
 def list_repositories(
@@ -90,7 +71,7 @@ def scan_repository(
     found_in = registry_id or ""
     images: list[Image] = []
     for detail in describe_images(client, name, registry_id=registry_id):
-        found_in = found_in or detail.get("registryId", "")
+        found_in = found_in or detail.registry_id
         images.append(image_from_ecr(detail))
     indexes = [image.digest for image in images if image.is_index and _pullable(image)]
     children = read_children(client, name, indexes, registry_id=registry_id)
@@ -119,26 +100,31 @@ def describe_images(client: ECRClient, name: str, *, registry_id: str | None = N
         PaginationConfig={"PageSize": PAGE_SIZE},
         **registry_argument(registry_id),
     )
-    with translated(f"ecr DescribeImages of {name}"):
-        for page in pages:
-            yield from cast(list[ImageDetail], page["imageDetails"])  # the wire's JSON, not botocore's shapes
+    try:
+        with translated(f"ecr DescribeImages of {name}"):
+            for page in pages:
+                yield from cast(list[ImageDetail], page["imageDetails"])  # wire.describe_images_page's
+    except UnreadableReply as exc:
+        raise SourceUnavailable(
+            f"ecr DescribeImages of {name} sent a reply ecrgc cannot read ({exc}), so nothing is planned; "
+            "plan again, and upgrade ecrgc if it persists"
+        ) from None
 
 
 def image_from_ecr(detail: ImageDetail) -> Image:
     """The model of one DescribeImages `imageDetails[]` entry (children are filled in later for indexes)."""
-    pulled = detail.get("lastRecordedPullTime")
-    artifact = detail.get("artifactMediaType")
+    tags, artifact, pulled = detail.image_tags, detail.artifact_media_type, detail.last_recorded_pull_time
     return Image(
-        # The names and media types repeat across a repository; json.loads gives each image its own copy.
-        repository=intern(detail["repositoryName"]),
-        digest=detail["imageDigest"],
-        tags=tuple(sorted(detail.get("imageTags", ()))),  # omitted when untagged; order is undocumented
-        pushed_at=utc_timestamp(detail["imagePushedAt"]),
-        last_pulled_at=None if pulled is None else utc_timestamp(pulled),
-        size_bytes=detail.get("imageSizeInBytes", 0),
-        media_type=intern(detail.get("imageManifestMediaType", "")),
+        # The names and media types repeat across a repository; the decoder gives each image its own copy.
+        repository=intern(detail.repository_name),
+        digest=detail.image_digest,
+        tags=tags if len(tags) < 2 else tuple(sorted(tags)),  # ECR does not document their order
+        pushed_at=_utc(detail.image_pushed_at),
+        last_pulled_at=None if pulled is None else _utc(pulled),
+        size_bytes=detail.image_size_in_bytes,
+        media_type=intern(detail.image_manifest_media_type),
         artifact_type=None if artifact is None else intern(artifact),
-        subject=detail.get("subjectManifestDigest"),
+        subject=detail.subject_manifest_digest,
         status=_status(detail),
     )
 
@@ -209,10 +195,15 @@ def _unreadable(name: str, digest: str, why: str) -> SourceUnavailable:
     )
 
 
+def _utc(moment: datetime) -> datetime:
+    """Epoch seconds decode as UTC already; a text timestamp keeps the offset it was written with."""
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
 def _status(detail: ImageDetail) -> ImageStatus:
-    value = detail.get("imageStatus", "ACTIVE")
-    if status := _STATUSES.get(value):
+    if status := _STATUSES.get(detail.image_status):
         return status
     raise SourceUnavailable(
-        f"unknown imageStatus {value!r} of {detail['repositoryName']}@{detail['imageDigest']}: upgrade ecrgc"
+        f"unknown imageStatus {detail.image_status!r} of {detail.repository_name}@{detail.image_digest}: "
+        "upgrade ecrgc"
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from ecrgc.aws import Registry
+from ecrgc.aws.wire import ImageDetail
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import ImageStatus, Outcome, OutcomeReason, OutcomeStatus, Repository
 from ecrgc.sandbox import Sandbox, manifests
@@ -56,7 +58,8 @@ def test_scan_replies_are_the_wire_json_and_errors_keep_their_codes(sandbox: San
     client = _registry().client
     page = client.describe_images(repositoryName="app")
     (detail,) = page["imageDetails"]
-    assert isinstance(detail["imagePushedAt"], float)  # as sent: botocore's parser would make a datetime
+    assert isinstance(detail, ImageDetail)  # decoded by msgspec, not botocore's shape parser
+    assert detail.image_pushed_at.tzinfo is UTC
     assert page["ResponseMetadata"]["HTTPStatusCode"] == 200
     reply = client.batch_get_image(repositoryName="app", imageIds=[{"imageDigest": digest}])
     assert json.loads(reply["images"][0]["imageManifest"])["schemaVersion"] == 2
@@ -148,6 +151,14 @@ def test_an_unparseable_index_manifest_stops_the_scan(sandbox: Sandbox) -> None:
     stored = sandbox.registry.get("app").images[index]
     stored.manifest = json.dumps({"schemaVersion": 2, "mediaType": manifests.OCI_INDEX, "manifests": {}})
     with pytest.raises(SourceUnavailable, match=f"index app@{index} \\(unparseable manifest"):
+        list(_registry().scan(["app"]))
+
+
+def test_a_describe_images_reply_of_another_shape_stops_the_scan(sandbox: Sandbox) -> None:
+    (digest,) = _push_plain(sandbox, "app", 1)
+    sandbox.registry.get("app").images[digest].pushed_at = "yesterday"  # type: ignore[assignment]
+    unreadable = r"^ecr DescribeImages of app sent a reply ecrgc cannot read \(.*imagePushedAt"
+    with pytest.raises(SourceUnavailable, match=unreadable):
         list(_registry().scan(["app"]))
 
 
