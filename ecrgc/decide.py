@@ -26,31 +26,45 @@ An archived index cannot be pulled, so its manifest cannot be read and its child
 be one of them: while such an index is kept (for any reason, ALREADY_ARCHIVED included), every such image is
 PART_OF_KEPT_IMAGE with that index as its parent. Such images also count as top-level, since they may be no
 child at all; when the index itself is removed, they stay judged by the rules above.
+
+Each decision carries its evidence as data (`model.Evidence`: the sources, the pattern and tags, the rank,
+the ages, the parent); the words are written in `render.evidence`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import TypeVar, assert_never
 
 from ecrgc.model import (
     THIS_REGISTRY,
     Action,
+    Ages,
     Decision,
+    Evidence,
+    HeldBy,
     Image,
     ImageStatus,
+    ListsInUse,
+    MaybeChildOf,
+    Newest,
+    PartOf,
+    Pattern,
     Policy,
     Reason,
+    Relation,
     Repository,
     Usage,
+    UsedBy,
 )
 
 DEFAULT_TAG = "latest"
 """The tag a reference without tag or digest means (`nginx` is `nginx:latest`)."""
 
-_SOURCES_SHOWN = 3
 _Edges = Mapping[str, Iterable[str]]
 _K = TypeVar("_K")
 
@@ -72,10 +86,11 @@ class InUse:
 
     def sources(self, image: Image) -> tuple[str, ...]:
         """Who uses `image`, by its digest or by a tag it carries now: sorted and distinct."""
-        found = set(self.digests.get(image.digest, ()))
+        found = self.digests.get(image.digest, ())
         for tag in image.tags:
-            found.update(self.tags.get((image.repository, tag), ()))
-        return tuple(sorted(found))
+            if more := self.tags.get((image.repository, tag)):
+                found = tuple(sorted({*found, *more})) if found else more
+        return found
 
 
 def in_use(usage: Usage, *, account: str, region: str) -> InUse:
@@ -101,15 +116,15 @@ def decide(repository: Repository, in_use: InUse, policy: Policy, *, now: dateti
     """Decide every image of `repository` exactly once, sorted by digest (unique in a repository)."""
     graph = _Graph.of(repository.images)
     used = _in_use(graph, in_use)
-    held = {d: detail for d, image in graph.images.items() if (detail := _held(image, policy))}
-    chosen = _policy_keeps([_as_pulled(graph.images[d], graph) for d in sorted(graph.top)], policy, now)
-    kept = _reach(used.keys() | held.keys() | chosen.keys(), graph.members)
+    holds = _Holds.of(policy.hold_tags)
+    held = {d: evidence for d, image in graph.images.items() if (evidence := holds.held(image)) is not None}
+    judged = _policy_rules([graph.images[d] for d in sorted(graph.top)], graph, policy, now)
+    chosen = [d for d, (reason, _) in judged.items() if reason.keeps]
+    kept = _reach([*used, *held, *chosen], graph.members)
     maybe = _maybe_children(graph, kept, policy)
     kept |= _reach(maybe, graph.members)
-    rules = _Rules(
-        graph=graph, policy=policy, now=now, used=used, held=held, chosen=chosen, kept=kept, maybe=maybe
-    )
-    return tuple(sorted((rules.decide(image) for image in repository.images), key=_order))
+    rules = _Rules(graph=graph, policy=policy, used=used, held=held, judged=judged, kept=kept, maybe=maybe)
+    return tuple(sorted(map(rules.decide, repository.images), key=_DIGEST))
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,14 +200,14 @@ def _reach(starts: Iterable[str], edges: _Edges) -> set[str]:
     return seen
 
 
-def _in_use(graph: _Graph, in_use: InUse) -> dict[str, str]:
-    """digest -> detail for images in use, and for every index that lists one (at any depth)."""
-    used = {
-        d: f"in use by {_few(sources)}" for d, i in graph.images.items() if (sources := in_use.sources(i))
-    }
-    for digest in sorted(used):  # sorted: the smallest in-use digest names the reason, whatever the order
-        for index in sorted(_reach(graph.listed_by.get(digest, ()), graph.listed_by)):
-            used.setdefault(index, f"lists {digest}, {used[digest]}")
+def _in_use(graph: _Graph, in_use: InUse) -> dict[str, UsedBy | ListsInUse]:
+    """digest -> evidence for images in use, and for every index that lists one (at any depth)."""
+    direct = {d: sources for d, image in graph.images.items() if (sources := in_use.sources(image))}
+    used: dict[str, UsedBy | ListsInUse] = {d: UsedBy(sources) for d, sources in direct.items()}
+    for digest in sorted(direct):  # sorted: the smallest in-use digest names the reason, whatever the order
+        if digest in graph.listed_by:
+            for index in sorted(_reach(graph.listed_by[digest], graph.listed_by)):
+                used.setdefault(index, ListsInUse(digest, direct[digest]))
     return used
 
 
@@ -216,29 +231,61 @@ def _maybe_children(graph: _Graph, kept: set[str], policy: Policy) -> dict[str, 
     }
 
 
-def _held(image: Image, policy: Policy) -> str | None:
-    """Why a hold pattern holds `image`: one tag matching it whole, else its tags together (see
-    `Pattern.tags_holding`: every `&&` part of some `OR` part matches at least one tag)."""
-    for tag in sorted(image.tags):
-        for pattern in policy.hold_tags:
-            if pattern.search(tag):
-                return f"tag {tag!r} matches hold pattern {pattern.source!r}"
-    for pattern in policy.hold_tags:
-        if tags := pattern.tags_holding(image.tags):
-            return f"tags {', '.join(map(repr, tags))} together match hold pattern {pattern.source!r}"
-    return None
+@dataclass(frozen=True, slots=True)
+class _Holds:
+    """The policy's hold patterns, arranged to judge every image of a repository fast.
+
+    `whole` is one regex that matches a tag exactly when some pattern matches it whole: the alternation of
+    every pattern's regexes. It exists only when that is sound (no `&&`, no group whose number an
+    alternation would shift, no inline flag) and lets an image none of whose tags it matches skip the
+    pattern-by-pattern search; otherwise every tag is tried against every pattern.
+    """
+
+    patterns: tuple[Pattern, ...]
+    whole: re.Pattern[str] | None
+    together: tuple[Pattern, ...]
+    """The patterns with an `&&` part: only they can hold tags together."""
+
+    @classmethod
+    def of(cls, patterns: tuple[Pattern, ...]) -> _Holds:
+        together = tuple(p for p in patterns if any(len(conj) > 1 for conj in p.alternatives))
+        regexes = [rx for p in patterns for conj in p.alternatives for rx in conj]
+        plain = not together and all(rx.groups == 0 and rx.flags == re.UNICODE for rx in regexes)
+        return cls(patterns, _alternation(regexes) if plain and regexes else None, together)
+
+    def held(self, image: Image) -> HeldBy | None:
+        """Why a hold pattern holds `image`: one tag matching it whole, else its tags together (see
+        `Pattern.tags_holding`: every `&&` part of some `OR` part matches at least one tag)."""
+        if not image.tags or not self.patterns:
+            return None
+        if self.whole is None or any(map(self.whole.search, image.tags)):
+            for tag in sorted(image.tags):
+                for pattern in self.patterns:
+                    if pattern.search(tag):
+                        return HeldBy(pattern.source, (tag,), False)
+        for pattern in self.together:
+            if tags := pattern.tags_holding(image.tags):
+                return HeldBy(pattern.source, tags, True)
+        return None
 
 
-def _as_pulled(image: Image, graph: _Graph) -> Image:
-    """`image` with the pull time the rules judge it by.
+def _alternation(regexes: list[re.Pattern[str]]) -> re.Pattern[str] | None:
+    try:
+        return re.compile("|".join(f"(?:{rx.pattern})" for rx in regexes))
+    except re.error:  # a part that sets a flag already set, `(?u)`, is valid only at the start
+        return None
+
+
+def _pulled_at(image: Image, graph: _Graph) -> datetime | None:
+    """The pull time the rules judge `image` by.
 
     An index's own lastRecordedPullTime is no evidence of use: ecrgc reads every index manifest with
     BatchGetImage — ECR's pull API — each time it plans, whereas a real pull fetches a child manifest too.
     So an index whose children are present is judged by their latest pull (nested indexes included).
     """
-    if not image.is_index or not any(child in graph.images for child in image.children):
-        return image
-    return replace(image, last_pulled_at=max(_child_pulls(image, graph, set()), default=None))
+    if not image.children or not image.is_index or not any(c in graph.images for c in image.children):
+        return image.last_pulled_at
+    return max(_child_pulls(image, graph, set()), default=None)
 
 
 def _child_pulls(index: Image, graph: _Graph, seen: set[str]) -> Iterator[datetime]:
@@ -253,33 +300,37 @@ def _child_pulls(index: Image, graph: _Graph, seen: set[str]) -> Iterator[dateti
             yield child.last_pulled_at
 
 
-def _policy_keeps(top: list[Image], policy: Policy, now: datetime) -> dict[str, tuple[Reason, str]]:
-    """digest -> (reason, detail) for the top-level images (sorted by digest) the policy's rules keep."""
+def _policy_rules(
+    top: list[Image], graph: _Graph, policy: Policy, now: datetime
+) -> dict[str, tuple[Reason, Newest | Ages]]:
+    """digest -> (reason, evidence) of the policy's own rules for each top-level image (sorted by digest):
+    NEWEST_N, TOO_YOUNG, RECENTLY_PULLED, UNTAGGED_NOT_SELECTED, else EXPIRED."""
     # Untagged images the policy leaves alone do not take a newest-N place from a tagged one.
     candidates = [image for image in top if policy.untagged or image.tags]
     # A stable sort of digest-sorted images: equal push times rank by digest.
-    newest = sorted(candidates, key=lambda image: image.pushed_at, reverse=True)[: max(policy.keep_latest, 0)]
-    keeps = {
-        image.digest: (Reason.NEWEST_N, f"#{rank} of the {policy.keep_latest} newest")
+    newest = sorted(candidates, key=_PUSHED, reverse=True)[: max(policy.keep_latest, 0)]
+    rules: dict[str, tuple[Reason, Newest | Ages]] = {
+        image.digest: (Reason.NEWEST_N, Newest(rank, len(newest), policy.keep_latest))
         for rank, image in enumerate(newest, start=1)
     }
     for image in top:
-        if image.digest not in keeps and (keep := _age_keep(image, policy, now)):
-            keeps[image.digest] = keep
-    return keeps
+        if image.digest not in rules:
+            rules[image.digest] = _age_rule(image, _pulled_at(image, graph), policy, now)
+    return rules
 
 
-def _age_keep(image: Image, policy: Policy, now: datetime) -> tuple[Reason, str] | None:
+def _age_rule(image: Image, pulled_at: datetime | None, policy: Policy, now: datetime) -> tuple[Reason, Ages]:
     age = now - image.pushed_at
-    if policy.older_than is not None and age < policy.older_than:
-        return Reason.TOO_YOUNG, f"pushed {_span(age)} ago, younger than {_span(policy.older_than)}"
     # A pull time before the push (the digest was pushed again) is older news than the push.
-    idle = now - max(image.pushed_at, image.last_pulled_at or image.pushed_at)
+    idle = age if pulled_at is None or pulled_at < image.pushed_at else now - pulled_at
+    ages = Ages(age // _SECOND, None if pulled_at is None else (now - pulled_at) // _SECOND)
+    if policy.older_than is not None and age < policy.older_than:
+        return Reason.TOO_YOUNG, ages
     if policy.not_pulled_for is not None and idle < policy.not_pulled_for:
-        return Reason.RECENTLY_PULLED, f"{_pulled(image, now)}, within {_span(policy.not_pulled_for)}"
+        return Reason.RECENTLY_PULLED, ages
     if not (policy.untagged or image.tags):
-        return Reason.UNTAGGED_NOT_SELECTED, "untagged, and the policy sets untagged: false"
-    return None
+        return Reason.UNTAGGED_NOT_SELECTED, ages
+    return Reason.EXPIRED, ages
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -288,54 +339,46 @@ class _Rules:
 
     graph: _Graph
     policy: Policy
-    now: datetime
-    used: Mapping[str, str]
-    held: Mapping[str, str]
-    chosen: Mapping[str, tuple[Reason, str]]
+    used: Mapping[str, UsedBy | ListsInUse]
+    held: Mapping[str, HeldBy]
+    judged: Mapping[str, tuple[Reason, Newest | Ages]]
+    """Every top-level image: what the policy's own rules (NEWEST_N … EXPIRED) say of it."""
     kept: set[str]
     maybe: Mapping[str, str]
     """orphan -> the kept index with unknown children it may belong to."""
 
     def decide(self, image: Image) -> Decision:
         digest = image.digest
-        if digest in self.used:
-            return _keep(image, Reason.IN_USE, self.used[digest])
-        if part_of := self._kept_parent(digest):
-            return _keep(image, Reason.PART_OF_KEPT_IMAGE, part_of[1], part_of[0])
-        if digest in self.held:
-            return _keep(image, Reason.HELD_TAG, self.held[digest])
-        if digest in self.chosen:
-            return _keep(image, *self.chosen[digest])
-        if digest in self.graph.top:
-            return self._remove(image, Reason.EXPIRED, None, _expired(image, self.now))
-        parent = self.graph.parents[digest][0]
-        return self._remove(
-            image, Reason.WITH_PARENT, parent, self._relation(digest, parent, "", ", which goes")
-        )
+        if (used := self.used.get(digest)) is not None:
+            return _keep(image, Reason.IN_USE, used)
+        if (part_of := self._kept_parent(digest)) is not None:
+            return _keep(image, Reason.PART_OF_KEPT_IMAGE, part_of)
+        if (held := self.held.get(digest)) is not None:
+            return _keep(image, Reason.HELD_TAG, held)
+        if (judged := self.judged.get(digest)) is not None:
+            reason, evidence = judged
+            return _keep(image, reason, evidence) if reason.keeps else self._remove(image, reason, evidence)
+        return self._remove(image, Reason.WITH_PARENT, self._part_of(digest, self.graph.parents[digest][0]))
 
-    def _kept_parent(self, digest: str) -> tuple[str, str] | None:
-        """(parent, detail) when `digest` is part of a kept image, or may be (see `maybe`)."""
-        if kept_parents := [p for p in self.graph.parents.get(digest, ()) if p in self.kept]:
-            parent = kept_parents[0]
-            return parent, self._relation(digest, parent, "kept ", "")
-        if index := self.maybe.get(digest):
-            status = self.graph.images[index].status.lower()
-            return index, f"may be a child of kept index {index} ({status}: its manifest cannot be read)"
+    def _kept_parent(self, digest: str) -> PartOf | MaybeChildOf | None:
+        """The kept image `digest` is part of, or the kept index it may be a child of (see `maybe`)."""
+        for parent in self.graph.parents.get(digest, ()):
+            if parent in self.kept:
+                return self._part_of(digest, parent)
+        if (index := self.maybe.get(digest)) is not None:
+            return MaybeChildOf(index, self.graph.images[index].status)
         return None
 
-    def _relation(self, digest: str, parent: str, before: str, after: str) -> str:
-        if digest in self.graph.images[parent].children:
-            return f"listed by {before}index {parent}{after}"
-        return f"attached to {before}image {parent}{after}"
+    def _part_of(self, digest: str, parent: str) -> PartOf:
+        listed = digest in self.graph.images[parent].children
+        return PartOf(parent, Relation.LISTED if listed else Relation.ATTACHED)
 
-    def _remove(self, image: Image, reason: Reason, parent: str | None, detail: str) -> Decision:
+    def _remove(self, image: Image, reason: Reason, evidence: Evidence) -> Decision:
         match self.policy.action:
             case Action.ARCHIVE if image.status is not ImageStatus.ACTIVE:
-                return _keep(
-                    image, Reason.ALREADY_ARCHIVED, f"already {image.status.lower()}; {detail}", parent
-                )
+                return _keep(image, Reason.ALREADY_ARCHIVED, evidence)
             case Action.DELETE | Action.ARCHIVE as action:
-                return Decision(image=image, action=action, reason=reason, parent=parent, detail=detail)
+                return Decision(image=image, action=action, reason=reason, evidence=evidence)
             case Action.KEEP:
                 raise ValueError(
                     f"policy {self.policy.name}: action keep removes nothing (use delete or archive)"
@@ -344,31 +387,10 @@ class _Rules:
                 assert_never(unreachable)
 
 
-def _keep(image: Image, reason: Reason, detail: str, parent: str | None = None) -> Decision:
-    return Decision(image=image, action=Action.KEEP, reason=reason, parent=parent, detail=detail)
+def _keep(image: Image, reason: Reason, evidence: Evidence) -> Decision:
+    return Decision(image=image, action=Action.KEEP, reason=reason, evidence=evidence)
 
 
-def _expired(image: Image, now: datetime) -> str:
-    return f"pushed {_span(now - image.pushed_at)} ago, {_pulled(image, now)}"
-
-
-def _pulled(image: Image, now: datetime) -> str:
-    if image.last_pulled_at is None:
-        return "never pulled"
-    return f"last pulled {_span(now - image.last_pulled_at)} ago"
-
-
-def _span(delta: timedelta) -> str:
-    """A duration as a reviewer reads it: whole days from two days up, else whole hours."""
-    hours = max(0, int(delta.total_seconds() // 3600))
-    return f"{hours // 24}d" if hours >= 48 else f"{hours}h"
-
-
-def _few(sources: tuple[str, ...]) -> str:
-    shown = ", ".join(sources[:_SOURCES_SHOWN])
-    more = len(sources) - _SOURCES_SHOWN
-    return shown + (f" and {more} more" if more > 0 else "")
-
-
-def _order(decision: Decision) -> str:
-    return decision.image.digest
+_SECOND = timedelta(seconds=1)
+_PUSHED = attrgetter("pushed_at")
+_DIGEST = attrgetter("image.digest")

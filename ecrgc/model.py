@@ -311,16 +311,107 @@ class Policy:
         )
 
 
+# --- the evidence a decision stands on: data, no prose (the words are written in `render.evidence`) ------
+# Each record holds only what the image, the policy and the plan's time do not give; all are cheap (one is
+# built for every image) and made of str, int, tuples of str and enums, so a plan file can record them.
+
+
+@dataclass(frozen=True, slots=True)
+class UsedBy:
+    """IN_USE: these sources (all of them, sorted and distinct) use the image, by digest or a tag of it."""
+
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ListsInUse:
+    """IN_USE: the index lists (at any depth) the in-use manifest `child`, which `sources` use."""
+
+    child: str
+    sources: tuple[str, ...]
+
+
+class Relation(StrEnum):
+    """How an image is part of its parent."""
+
+    LISTED = "listed"
+    """The parent is an index whose manifest lists it."""
+    ATTACHED = "attached"
+    """It is attached to the parent: an OCI referrer of it (subject), or a cosign `sha256-….sig` tag."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartOf:
+    """PART_OF_KEPT_IMAGE: part of the kept image `parent`. WITH_PARENT (and ALREADY_ARCHIVED for such an
+    image): goes with `parent`, which is removed."""
+
+    parent: str
+    relation: Relation
+
+
+@dataclass(frozen=True, slots=True)
+class MaybeChildOf:
+    """PART_OF_KEPT_IMAGE: may be a child of the kept index `index`, whose manifest cannot be read since it
+    is `status` (archived, or being restored)."""
+
+    index: str
+    status: ImageStatus
+
+
+@dataclass(frozen=True, slots=True)
+class HeldBy:
+    """HELD_TAG: the hold pattern `pattern` (its source text) matches `tags`: one tag whole (`together`
+    False), or the tags together (`together` True: every `&&` part of one `OR` part matches one of them)."""
+
+    pattern: str
+    tags: tuple[str, ...]
+    together: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Newest:
+    """NEWEST_N: `rank` (1 is the newest) among the `of` newest top-level images kept, `keep_latest` the
+    policy's number (`of` is smaller when fewer images compete)."""
+
+    rank: int
+    of: int
+    keep_latest: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ages:
+    """TOO_YOUNG, RECENTLY_PULLED, UNTAGGED_NOT_SELECTED, EXPIRED (and ALREADY_ARCHIVED for an expired
+    image): whole seconds from the push, and from the pull the rules judged by, to the plan's time.
+
+    `pulled` is None when never pulled. An index is judged by its children's latest pull (its own pull time
+    is ecrgc reading its manifest), so `pulled` may differ from the image's `last_pulled_at`."""
+
+    pushed: int
+    pulled: int | None
+
+
+Evidence = UsedBy | ListsInUse | PartOf | MaybeChildOf | HeldBy | Newest | Ages
+"""What a decision stands on. ALREADY_ARCHIVED carries what the image would have been removed for (`PartOf`:
+with its parent, `Ages`: expired); its status is the image's."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
-    """The one decision for one image. `parent` names the index or subject it goes with or is kept by;
-    `detail` says which tag held it, which source uses it, …"""
+    """The one decision for one image, and the evidence it stands on."""
 
     image: Image
     action: Action
     reason: Reason
-    parent: str | None = None
-    detail: str = ""
+    evidence: Evidence
+
+    @property
+    def parent(self) -> str | None:
+        """The index or image it goes with or is kept for (the plan records it with the action)."""
+        match self.evidence:
+            case PartOf(parent=parent) | MaybeChildOf(index=parent):
+                return parent
+            case _:
+                return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

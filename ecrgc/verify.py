@@ -41,12 +41,15 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Check:
-    """The verdict on one planned action; `reason` is the live decision's reason when it keeps the image."""
+    """The verdict on one planned action; `reason` is the live decision's reason when it keeps the image.
+    `detail` says what changed; when the verdict is the live decision's (KEPT, ACTION_CHANGED, OK), `live`
+    is that decision, whose evidence says why."""
 
     action: PlannedAction
     verdict: Verdict
     reason: Reason | None = None
     detail: str = ""
+    live: Decision | None = None
 
 
 def verify(
@@ -73,11 +76,13 @@ def _check(
         detail = f"the plan says it goes with {action.parent}, which neither lists it nor is its subject"
         return Check(action=action, verdict=Verdict.RELATION_CHANGED, detail=detail)
     if live.reason.keeps:
-        return Check(action=action, verdict=Verdict.KEPT, reason=live.reason, detail=live.detail)
+        return Check(action=action, verdict=Verdict.KEPT, reason=live.reason, live=live)
     if live.action != action.action:
         detail = f"planned {action.action}, the live state says {live.action}"
-        return Check(action=action, verdict=Verdict.ACTION_CHANGED, reason=live.reason, detail=detail)
-    return Check(action=action, verdict=Verdict.OK, reason=live.reason, detail=live.detail)
+        return Check(
+            action=action, verdict=Verdict.ACTION_CHANGED, reason=live.reason, detail=detail, live=live
+        )
+    return Check(action=action, verdict=Verdict.OK, reason=live.reason, live=live)
 
 
 def _relation_holds(action: PlannedAction, image: Image, images: Mapping[str, Image]) -> bool:

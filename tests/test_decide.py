@@ -14,7 +14,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecrgc.decide import InUse, decide, in_use
-from ecrgc.model import Action, Decision, Image, ImageStatus, Policy, Reason, Repository, Usage, Use
+from ecrgc.model import (
+    Action,
+    Ages,
+    Decision,
+    Evidence,
+    HeldBy,
+    Image,
+    ImageStatus,
+    ListsInUse,
+    MaybeChildOf,
+    Newest,
+    PartOf,
+    Policy,
+    Reason,
+    Relation,
+    Repository,
+    Usage,
+    Use,
+    UsedBy,
+)
 from ecrgc.patterns import compile_pattern
 from ecrgc.refs import ecr_host, parse_list_reference, parse_reference
 from tests import strategies as s
@@ -414,10 +433,7 @@ def test_unknown_children(
 
 def test_a_possible_child_names_the_unreadable_index() -> None:
     images = [archived_index("a", tags=("prod",)), image("b")]
-    assert (
-        details(images)[1]
-        == f"may be a child of kept index {digest('a')} (archived: its manifest cannot be read)"
-    )
+    assert evidence(images)[1] == MaybeChildOf(digest("a"), ImageStatus.ARCHIVED)
 
 
 def test_every_reason_has_a_case() -> None:
@@ -425,56 +441,77 @@ def test_every_reason_has_a_case() -> None:
     assert covered == set(Reason)
 
 
-def details(images: list[Image], uses: InUse | None = None, **fields: Any) -> list[str]:
-    """The details in the order of `images`."""
+def evidence(images: list[Image], uses: InUse | None = None, **fields: Any) -> list[Evidence]:
+    """The evidence of each decision, in the order of `images`."""
     repository = Repository(name="app", images=tuple(images))
     by_digest = {
-        d.image.digest: d.detail for d in decide(repository, uses or usage(), policy(**fields), now=s.NOW)
+        d.image.digest: d.evidence for d in decide(repository, uses or usage(), policy(**fields), now=s.NOW)
     }
     return [by_digest[i.digest] for i in images]
 
 
-def test_details_name_the_evidence() -> None:
+DAY, HOUR = 86_400, 3_600
+
+
+def test_decisions_carry_their_evidence() -> None:
+    sources = tuple(f"src-{n}" for n in range(5))
     uses = in_use(
-        Usage(uses=tuple(Use(ref=parse_reference(f"{HOST}/app:v1"), source=f"src-{n}") for n in range(5))),
+        Usage(uses=tuple(Use(ref=parse_reference(f"{HOST}/app:v1"), source=src) for src in sources)),
         account=s.ACCOUNT,
         region=s.REGION,
     )
-    assert details([image("a", tags=("v1",))], uses) == ["in use by src-0, src-1, src-2 and 2 more"]
-    [index, child] = details([image("b", children=["c"]), image("c")], usage(f"{HOST}/app@{digest('c')}"))
-    assert (index, child) == (f"lists {digest('c')}, in use by IMG_LIST/prd_IMG_LIST.txt:1", child)
-    assert details([image("a", tags=("x", "prod-1", "prod-0"))]) == [
-        "tag 'prod-0' matches hold pattern '^prod'"
-    ]
+    assert evidence([image("a", tags=("v1",))], uses) == [UsedBy(sources)]
+    used_child = usage(f"{HOST}/app@{digest('c')}")
+    [index, child] = evidence([image("b", children=["c"]), image("c")], used_child)
+    assert (index, child) == (ListsInUse(digest("c"), ("IMG_LIST/prd_IMG_LIST.txt:1",)), child)
+    assert evidence([image("a", tags=("x", "prod-1", "prod-0"))]) == [HeldBy("^prod", ("prod-0",), False)]
     together = image("a", tags=("rc", "2.87", "candidate"))
-    assert details([together], hold_tags=("2\\.8&&rcORcandidate&&2",)) == [
-        "tags '2.87', 'rc' together match hold pattern '2\\\\.8&&rcORcandidate&&2'"
+    assert evidence([together], hold_tags=("2\\.8&&rcORcandidate&&2",)) == [
+        HeldBy("2\\.8&&rcORcandidate&&2", ("2.87", "rc"), True)
     ]
-    assert details([image("a", days=1)], keep_latest=3) == ["#1 of the 3 newest"]
-    assert details([image("a", days=1.5)], older_than=timedelta(days=30)) == [
-        "pushed 36h ago, younger than 30d"
+    newest = [image("a", days=1, tags=("v1",)), image("b", days=2), image("c", days=3, tags=("v0",))]
+    assert evidence(newest, keep_latest=3, untagged=False) == [
+        Newest(1, 2, 3),
+        Ages(2 * DAY, None),
+        Newest(2, 2, 3),
     ]
-    assert details([image("a", pulled=3)], not_pulled_for=timedelta(hours=100)) == [
-        "last pulled 3d ago, within 4d"
-    ]
-    assert details([image("a", days=-1)], older_than=timedelta(days=1)) == ["pushed 0h ago, younger than 24h"]
-    assert details([image("a", pulled=9)]) == ["pushed 400d ago, last pulled 9d ago"]
-    assert details([image("a", status=ImageStatus.ACTIVATING)], action=ARCHIVE) == [
-        "already activating; pushed 400d ago, never pulled"
-    ]
+    assert evidence([image("a", days=1.5)], older_than=timedelta(days=30)) == [Ages(36 * HOUR, None)]
+    assert evidence([image("a", pulled=3)], not_pulled_for=timedelta(hours=100)) == [Ages(400 * DAY, 3 * DAY)]
+    assert evidence([image("a", pulled=9)]) == [Ages(400 * DAY, 9 * DAY)]
+    assert evidence([image("a", status=ImageStatus.ACTIVATING)], action=ARCHIVE) == [Ages(400 * DAY, None)]
 
 
-def test_parents_are_named_in_details() -> None:
+def test_an_index_carries_the_pull_age_it_is_judged_by() -> None:
+    images = [image("i", children=("a",), pulled=0), image("a", pulled=200)]
+    assert evidence(images)[0] == Ages(400 * DAY, 200 * DAY)
+
+
+def test_parents_are_named_in_the_evidence() -> None:
     kept = [image("a", tags=("prod",), children=["b"]), image("b"), image("c", subject="a")]
-    assert details(kept)[1:] == [
-        f"listed by kept index {digest('a')}",
-        f"attached to kept image {digest('a')}",
-    ]
+    listed, attached = PartOf(digest("a"), Relation.LISTED), PartOf(digest("a"), Relation.ATTACHED)
+    assert evidence(kept)[1:] == [listed, attached]
     removed = [image("a", children=["b"]), image("b"), image("c", subject="a")]
-    assert details(removed)[1:] == [
-        f"listed by index {digest('a')}, which goes",
-        f"attached to image {digest('a')}, which goes",
-    ]
+    assert evidence(removed)[1:] == [listed, attached]
+    archived = [replace(i, status=ImageStatus.ARCHIVED) for i in removed]
+    assert evidence(archived, action=ARCHIVE)[1:] == [listed, attached]
+
+
+@pytest.mark.parametrize(
+    ("hold_tags", "tag", "held_by"),
+    [
+        (("^(x)y", "^(dev)-\\1$"), "dev-dev", "^(dev)-\\1$"),  # in an alternation, \1 names (x)
+        (("^x", "(?i)^PROD"), "prod-1", "(?i)^PROD"),
+        (("^x", "(?u)^prod"), "prod-1", "(?u)^prod"),  # valid alone, not inside an alternation
+        (("^x", "^prod"), "prod-1", "^prod"),
+        (("^x", "^prod"), "dev-1", None),
+        (("(?i)^x", "^prod"), "dev-1", None),
+    ],
+)
+def test_hold_patterns_with_groups_or_flags_hold_as_alone(
+    hold_tags: tuple[str, ...], tag: str, held_by: str | None
+) -> None:
+    [found] = evidence([image("a", tags=(tag,))], hold_tags=hold_tags)
+    assert found == (Ages(400 * DAY, None) if held_by is None else HeldBy(held_by, (tag,), False))
 
 
 def test_in_use_keeps_only_this_registry_in_every_spelling() -> None:
@@ -604,7 +641,7 @@ def test_every_image_gets_exactly_one_decision(case: tuple[Repository, InUse, Po
 
 
 def _view(decisions: tuple[Decision, ...]) -> list[tuple[Any, ...]]:
-    return [(d.image.digest, d.action, d.reason, d.parent, d.detail) for d in decisions]
+    return [(d.image.digest, d.action, d.reason, d.parent, d.evidence) for d in decisions]
 
 
 @property_settings

@@ -15,12 +15,16 @@ from ecrgc.model import (
     Decision,
     Image,
     ImageStatus,
+    MaybeChildOf,
+    PartOf,
     PlannedAction,
     Policy,
     Reason,
+    Relation,
     Repository,
     Usage,
     Use,
+    UsedBy,
 )
 from ecrgc.refs import ecr_host, parse_reference
 from ecrgc.verify import Check, Verdict, verify
@@ -90,7 +94,8 @@ def test_an_unchanged_live_state_passes() -> None:
     found = checks(REPOSITORY)
     assert {c.verdict for c in found.values()} == {Verdict.OK}
     assert found["b"].reason is Reason.WITH_PARENT
-    assert found["b"].detail == f"listed by index {digest('a')}, which goes"
+    assert found["b"].live is not None
+    assert found["b"].live.evidence == PartOf(digest("a"), Relation.LISTED)
 
 
 def test_a_digest_no_longer_there_is_gone_not_a_conflict() -> None:
@@ -124,7 +129,8 @@ def test_an_image_that_became_in_use_is_kept_with_its_index() -> None:
         "d": (Verdict.OK, Reason.EXPIRED),
         "e": (Verdict.OK, Reason.WITH_PARENT),
     }
-    assert found["c"].detail == "in use by prd · web · Pod/api-7"
+    assert found["c"].live is not None
+    assert found["c"].live.evidence == UsedBy(("prd · web · Pod/api-7",))
 
 
 def test_a_pull_since_the_plan_keeps_the_image() -> None:
@@ -292,4 +298,5 @@ def test_an_image_that_may_be_a_child_of_a_kept_archived_index_is_no_longer_remo
     [check] = verify(plan(before, usage(), pol), live, usage(), pol, now=s.NOW)
 
     assert (check.verdict, check.reason) == (Verdict.KEPT, Reason.PART_OF_KEPT_IMAGE)
-    assert check.detail.startswith(f"may be a child of kept index {digest('h')} (archived")
+    assert check.live is not None
+    assert check.live.evidence == MaybeChildOf(digest("h"), ImageStatus.ARCHIVED)

@@ -12,7 +12,7 @@ over its planned actions.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, assert_never
@@ -21,6 +21,7 @@ from ecrgc import decide
 from ecrgc.errors import PlanRefused
 from ecrgc.model import Plan, PlannedAction, Policy, PolicyMatch, Repository
 from ecrgc.policy import DEFAULT_POLICIES, check_overlaps, load_policies, policy_sha256
+from ecrgc.render.evidence import decision_words
 from ecrgc.targets import DEFAULT_TARGETS, bind, load_targets
 from ecrgc.usage import Collector
 from ecrgc.verify import Check, Verdict, verify
@@ -171,8 +172,11 @@ class Verifier:
         if policy is None:
             checks = tuple(_not_selected(a, "no policy of the repository selects it now") for a in actions)
         else:
-            checks = verify(
-                [a for a in actions if a.policy == policy.name], live, self.in_use, policy, now=self.now
+            checks = tuple(
+                _worded(check, policy)
+                for check in verify(
+                    [a for a in actions if a.policy == policy.name], live, self.in_use, policy, now=self.now
+                )
             )
             checks += tuple(
                 _not_selected(a, f"policy {policy.name!r} selects it, not {a.policy!r}")
@@ -186,6 +190,13 @@ class Verifier:
             delete_repository=name in self.deletions,
             may_delete_repository=policy is not None and policy.delete_empty_repositories,
         )
+
+
+def _worded(check: Check, policy: Policy) -> Check:
+    """`check`, saying in its detail why the live state keeps the image (the detail apply reports)."""
+    if check.verdict is Verdict.KEPT and check.live is not None:
+        return replace(check, detail=decision_words(check.live, policy))
+    return check
 
 
 def _not_selected(action: PlannedAction, why: str) -> Check:

@@ -28,7 +28,7 @@ from ecrgc.model import DEFAULT_APPLY_WORKERS
 if TYPE_CHECKING:
     from ecrgc.commands.run import RunResult
     from ecrgc.envfile import RunOptions, SeedEnv
-    from ecrgc.model import Decision, Plan
+    from ecrgc.model import Decision, Plan, Policy
 
 log = logging.getLogger("ecrgc")
 product = logging.getLogger("ecrgc.run")
@@ -144,11 +144,11 @@ def _start_log(env: SeedEnv, options: RunOptions) -> Path:
     return options.log_dir / name
 
 
-def _log_scanned(decisions: Sequence[Decision]) -> None:
+def _log_scanned(policy: Policy, decisions: Sequence[Decision]) -> None:
     from ecrgc.render.runlog import scanned_lines
 
     if decisions:
-        log.info("%s", scanned_lines(decisions))
+        log.info("%s", scanned_lines(policy, decisions))
 
 
 def _run_confirm(options: RunOptions) -> Callable[[Plan], bool]:

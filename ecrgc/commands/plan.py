@@ -32,9 +32,11 @@ from ecrgc.model import (
     Repository,
     RepositorySummary,
     Usage,
+    UsedBy,
 )
 from ecrgc.planfile import FORMAT_VERSION, canonical
 from ecrgc.policy import check_overlaps, policy_sha256
+from ecrgc.render.evidence import decision_words
 from ecrgc.usage import Collector
 
 DEFAULT_EXPIRY = timedelta(days=7)
@@ -139,7 +141,7 @@ def run_plan(
     for done, repository in enumerate(inventory.scan(names), start=1):
         policy = owner[repository.name]
         decisions = decide.decide(repository, in_use, policy, now=now)
-        builder.add(repository, policy, decisions, in_use)
+        builder.add(repository, policy, decisions)
         if on_decided:
             on_decided(policy, decisions)
         images += len(decisions)
@@ -193,12 +195,10 @@ class _PlanBuilder:
     summaries: list[RepositorySummary] = field(default_factory=list)
     deletions: list[str] = field(default_factory=list)
 
-    def add(
-        self, repository: Repository, policy: Policy, decisions: Sequence[Decision], in_use: decide.InUse
-    ) -> None:
+    def add(self, repository: Repository, policy: Policy, decisions: Sequence[Decision]) -> None:
         removed = [d for d in decisions if d.action is not Action.KEEP]
         self.actions.extend(_planned(d, policy) for d in removed)
-        self.protected.extend(_protected(d, in_use) for d in decisions if d.reason is Reason.IN_USE)
+        self.protected.extend(_protected(d, policy) for d in decisions if d.reason is Reason.IN_USE)
         empties = bool(decisions) and len(removed) == len(decisions) and policy.action is Action.DELETE
         delete_repository = empties and policy.delete_empty_repositories
         if delete_repository:
@@ -255,10 +255,11 @@ def _planned(decision: Decision, policy: Policy) -> PlannedAction:
     )
 
 
-def _protected(decision: Decision, in_use: decide.InUse) -> ProtectedImage:
+def _protected(decision: Decision, policy: Policy) -> ProtectedImage:
     image = decision.image
-    # An index kept for an in-use child has no use of its own: its decision's detail says which child.
-    sources = in_use.sources(image) or (decision.detail,)
+    # An index kept for an in-use child has no use of its own: the words of its evidence say which child.
+    used = decision.evidence
+    sources = used.sources if isinstance(used, UsedBy) else (decision_words(decision, policy),)
     return ProtectedImage(repository=image.repository, digest=image.digest, tags=image.tags, sources=sources)
 
 

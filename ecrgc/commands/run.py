@@ -67,7 +67,7 @@ def run_once(
     workers: int = apply_command.DEFAULT_WORKERS,
     on_plan: Callable[[Plan], None] | None = None,
     on_outcome: OutcomeSink | None = None,
-    on_decided: Callable[[Sequence[Decision]], None] | None = None,
+    on_decided: Callable[[Policy, Sequence[Decision]], None] | None = None,
     on_start: Callable[[ApplyReport], None] | None = None,
 ) -> RunResult:
     """Plan the seed's policy against the live registry, save the plan, then confirm and apply it.
@@ -134,7 +134,7 @@ class _BeyondNewest:
     """Counts the images the seed's PROTECT_LATEST deleted and ecrgc keeps (`ecr.FilterImagesForDeletion`
     kept only the N newest of the tagged, unheld images in use), passing the decisions on."""
 
-    def __init__(self, then: Callable[[Sequence[Decision]], None] | None) -> None:
+    def __init__(self, then: Callable[[Policy, Sequence[Decision]], None] | None) -> None:
         self.count = 0
         self._then = then
 
@@ -148,4 +148,4 @@ class _BeyondNewest:
         ]
         self.count += max(0, len(in_use) - policy.keep_latest)
         if self._then is not None:
-            self._then(decisions)
+            self._then(policy, decisions)

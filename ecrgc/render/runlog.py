@@ -8,20 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ecrgc.model import Decision
+from ecrgc.model import Decision, Policy
 from ecrgc.planfile import format_timestamp
+from ecrgc.render.evidence import decision_words
 from ecrgc.render.facts import reason_label
 
 
-def scanned_lines(decisions: Sequence[Decision]) -> str:
-    """One line per image of a repository, as the seed's scan list, plus the decision (no final newline)."""
-    return "\n".join(_line(decision) for decision in decisions)
+def scanned_lines(policy: Policy, decisions: Sequence[Decision]) -> str:
+    """One line per image of a repository, as the seed's scan list, plus the decision made by `policy` (no
+    final newline)."""
+    return "\n".join(_line(decision, policy) for decision in decisions)
 
 
-def _line(decision: Decision) -> str:
+def _line(decision: Decision, policy: Policy) -> str:
     image = decision.image
     return (
         f"[Scanned] Repository: {image.repository}, Tags: [{' '.join(image.tags)}], Digest: {image.digest},"
         f" PushedAt: {format_timestamp(image.pushed_at)} -> {decision.action.value}"
-        f" ({reason_label(decision.reason)}: {decision.detail})"
+        f" ({reason_label(decision.reason)}: {decision_words(decision, policy)})"
     )

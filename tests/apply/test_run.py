@@ -122,6 +122,8 @@ def test_interactive_mode_false_writes_only_to_the_log_file(ecr: Sandbox, world:
     text = log.read_text()
     # What the seed's log held (cleaner.Run printed into it): the scan, the candidates, each deletion.
     assert f"[Scanned] Repository: app/web, Tags: [release-1], Digest: {world.held}, PushedAt: " in text
+    # ... and the decision, with its evidence in words
+    assert "-> keep (held tag: tag 'release-1' matches hold pattern '^release-')\n" in text
     assert f"[Scanned] Repository: app/api, Tags: [v0], Digest: {world.api_old}, PushedAt: " in text
     assert f"delete app/api {world.api_old[:19]} v0 pushed " in text  # the candidate line
     assert f"deleted app/api {world.api_old[:19]}" in text  # its outcome

@@ -7,6 +7,7 @@ every repository is decided, REPEAT times; the report gives the median wall and 
 (the garbage collector stays on, as in `ecrgc plan`) and the decisions per reason.
 
     ECRGC_BENCH_SCALE=small|full (default full: 2,000 x 500 images; small: 20 x 500)
+    ECRGC_BENCH_REPOSITORIES=N   N x 500 images instead (200: the 100,000 images of issue 14's profile)
     ECRGC_BENCH_REPEAT=N         full passes (default 3); medians are reported
 """
 
@@ -43,7 +44,8 @@ POLICY = Policy(
 
 def run() -> dict[str, object]:
     """Build the inventory, decide it REPEAT times, report medians."""
-    repositories_count = 20 if os.environ.get("ECRGC_BENCH_SCALE") == "small" else 2_000
+    scale = "20" if os.environ.get("ECRGC_BENCH_SCALE") == "small" else "2000"
+    repositories_count = int(os.environ.get("ECRGC_BENCH_REPOSITORIES", scale))
     repeat = int(os.environ.get("ECRGC_BENCH_REPEAT", "3"))
     start = time.perf_counter()
     inventory = [_repository(n, random.Random(n)) for n in range(repositories_count)]
