@@ -1,4 +1,9 @@
-"""Run the benchmarks: every `tests/bench/bench_*.py` (or those named on the command line) and report."""
+"""Run the benchmarks: every `tests/bench/bench_*.py` (or those named on the command line) and report.
+
+A bench module is found by its name and registers nothing else: `run()` measures and returns its report
+(printed as one JSON document as soon as it completes); an optional `headline(report)` picks the figures
+worth a line, as (figure, value) rows, printed together in a table once every bench has run.
+"""
 
 from __future__ import annotations
 
@@ -24,11 +29,13 @@ def modules(selected: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """Run and print each report as it completes (JSON, one document per bench)."""
+    """Run and print each report as it completes (JSON, one document per bench), then the headlines."""
+    headlines: list[tuple[str, list[tuple[str, str]]]] = []
     for name in modules(argv):
         print(f"# {name}", file=sys.stderr, flush=True)
+        module = importlib.import_module(f"tests.bench.{name}")
         start = time.perf_counter()
-        report = importlib.import_module(f"tests.bench.{name}").run()
+        report = module.run()
         print(
             json.dumps(
                 {"bench": name, "seconds": round(time.perf_counter() - start, 1), **report},
@@ -37,7 +44,20 @@ def main(argv: list[str]) -> int:
             )
         )
         sys.stdout.flush()
+        if hasattr(module, "headline"):
+            headlines.append((name, module.headline(report)))
+    print(table(headlines))
     return 0
+
+
+def table(headlines: list[tuple[str, list[tuple[str, str]]]]) -> str:
+    """The headline rows of every bench that has some, under its name, figures aligned."""
+    width = max((len(figure) for _, rows in headlines for figure, _ in rows), default=0)
+    lines = ["# headlines"]
+    for name, rows in headlines:
+        lines.append(f"## {name}")
+        lines.extend(f"{figure.ljust(width)}  {value}" for figure, value in rows)
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

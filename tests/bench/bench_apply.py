@@ -94,6 +94,19 @@ def run() -> dict[str, object]:
     return report
 
 
+def headline(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """Apply against its rate bound, per retry mode (issue 14 goal 4: ≤ 1.2)."""
+    bound = f"{report['deletions']} deletions, bound {report['bound_s']} s"
+    return [
+        (
+            f"apply over its rate bound ({bound}), {run['retry_mode']}",
+            f"{run['apply_over_bound']} (apply {run['apply_s']} s, load {run['load_s']} s, "
+            f"{run['peak_rss_mib']} MiB)",
+        )
+        for run in report["runs"]
+    ]
+
+
 def _plan(environ: Mapping[str, str], directory: Path) -> Path:
     """The reviewed plan, made once by the real `run_plan` before any latency or throttling is set."""
     os.environ.update(environ)

@@ -1,20 +1,22 @@
-"""Benchmark: the whole `ecrgc plan` (scan + decide + plan file) against a large registry (issues 4 and 14).
+"""Benchmark: the whole `ecrgc plan` (scan + decide + plan file) against large registries (issues 4 and 14).
 
-The installed `ecrgc plan` runs as a subprocess against the sandbox process of `bench_plan_scan` (10 ms per
-call), so wall, CPU and peak RSS are the CLI's own (from wait4). Two baselines, measured in the same run,
-each in a fresh process, before every plan:
+Each registry of the scale (`CASES`) is seeded in a sandbox process (`bench_plan_scan`: 10 ms per call, 5 %
+indexes, 5 % signatures), and the installed `ecrgc plan` runs against it as a subprocess, so wall, CPU and
+peak RSS are the CLI's own (from wait4). Two baselines, measured in the same run, each in a fresh process,
+before every plan:
 - the raw scanner (`rawscan`): the same pages at the same concurrency, http.client + json.loads and nothing
   else. `plan_over_raw_wall` is issue 14's goal 1 (≤ 2); `scan_over_raw_wall` is what ecrgc's scan path
   alone costs over the wire's speed.
 - ecrgc's bare inventory scan (`bench_plan_scan.scan_everything`), so `plan_over_scan_wall` says what
   deciding, summarising and writing the plan add on top of reading the registry.
-Ratios are medians of the per-run ratios (each run's three figures are taken back to back).
+Ratios are medians of the per-run ratios (each run's three figures are taken back to back). Calls are the
+ones the sandbox received during the plan, against the minimum (`scan_everything`'s).
 Then one more plan writes `--out plan.json.gz` (wall, CPU, RSS, size), and it and the last plain plan file
 are loaded by `ecrgc validate` and `ecrgc show` (wall, CPU, peak RSS each; apply loads as validate does).
 
-    ECRGC_BENCH_SCALE=small|full (default full: 2,000 repositories, 1,000,000 images, 5 % indexes/signed;
-                                  small: 200 repositories, 100,000 images)
-    ECRGC_BENCH_REPEAT=N         runs (default 3); medians are reported
+    ECRGC_BENCH_SCALE=small|full (default full: 200 repositories / 100,000 images, 2,000 / 1,000,000, and
+                                  100,000 images in one repository; small: 20 / 10,000 and 1 / 10,000)
+    ECRGC_BENCH_REPEAT=N         runs per registry (default 3); medians are reported
 """
 
 from __future__ import annotations
@@ -29,13 +31,31 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from ecrgc.aws import DEFAULT_WORKERS
-from tests.bench.bench_plan_scan import SCALES, sandbox_process, scan_everything
+from tests.bench.bench_plan_scan import sandbox_process, scan_everything
 from tests.bench.rawscan import raw_scan
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    name: str
+    repositories: int
+    images: int
+
+
+CASES = {
+    "full": (
+        Case("100k", 200, 100_000),
+        Case("1M", 2_000, 1_000_000),
+        Case("100k in one repository", 1, 100_000),  # ECR's most images in one repository
+    ),
+    "small": (Case("10k", 20, 10_000), Case("10k in one repository", 1, 10_000)),
+}
 
 POLICY = """\
 apiVersion: ecrgc/v1
@@ -50,11 +70,49 @@ spec:
 
 def run() -> dict[str, object]:
     """Measure and report; never asserts a time."""
-    name = os.environ.get("ECRGC_BENCH_SCALE", "full")
-    scale, repeat = SCALES[name], int(os.environ.get("ECRGC_BENCH_REPEAT", "3"))
+    scale = os.environ.get("ECRGC_BENCH_SCALE", "full")
+    repeat = int(os.environ.get("ECRGC_BENCH_REPEAT", "3"))
     ecrgc = shutil.which("ecrgc", path=str(Path(sys.executable).parent)) or "ecrgc"
+    cases = {case.name: _case(case, ecrgc, repeat) for case in CASES[scale]}
+    return {"scale": scale, "repeat": repeat, "workers": DEFAULT_WORKERS, "cases": cases}
+
+
+def headline(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """The figures issue 14 asks for, one row per figure and registry."""
+    rows: list[tuple[str, str]] = []
+    for name, case in report["cases"].items():
+        plan, loads = case["plan"], case["plan_file_loads"]
+        over = ", ".join(f"{op} {ratio}" for op, ratio in case["plan_calls_over_minimum"].items())
+        rows += [
+            (
+                f"plan {name}: wall / CPU / peak RSS",
+                f"{plan['wall_s']} s / {plan['cpu_s']} s / {plan['peak_rss_mib']} MiB",
+            ),
+            (f"raw scanner {name}: wall ({report['workers']} threads)", f"{case['raw_scan']['wall_s']} s"),
+            (f"plan / raw scanner wall {name} (goal ≤ 2)", f"{case['plan_over_raw_wall']}"),
+            (f"ecrgc scan / raw scanner wall {name}", f"{case['scan_over_raw_wall']}"),
+            (f"plan calls / minimum {name}", over),
+            (
+                f"plan file {name}: bytes per deletion, .json / .json.gz",
+                f"{plan['plan_file_bytes_per_action']} / {loads['plan_gz']['plan_file_bytes_per_action']}"
+                f" ({plan['actions']} deletions)",
+            ),
+        ]
+        rows += [
+            (f"{command} {name}: wall / peak RSS", f"{figures['wall_s']} s / {figures['peak_rss_mib']} MiB")
+            for command, figures in loads.items()
+            if command != "plan_gz"
+        ]
+    return rows
+
+
+def _case(case: Case, ecrgc: str, repeat: int) -> dict[str, Any]:
+    """One registry: `repeat` rounds of raw scan, ecrgc scan and plan, then the plan file's loads."""
     raws, scans, plans = [], [], []
-    with sandbox_process(scale) as sandbox, tempfile.TemporaryDirectory() as scratch:
+    with (
+        sandbox_process(case.repositories, case.images) as sandbox,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
         work = Path(scratch)
         region = sandbox.environ["AWS_DEFAULT_REGION"]
         (work / "policy.yaml").write_text(POLICY.replace("us-east-1", region))
@@ -66,15 +124,16 @@ def run() -> dict[str, object]:
             sandbox.ask("reset")
             figures = _plan_once(ecrgc, work, sandbox.environ)
             figures["calls"] = sandbox.ask("calls")
-            print(f"bench_plan: raw {raws[-1]} scan {scans[-1]} plan {figures}", file=sys.stderr, flush=True)
+            print(
+                f"bench_plan {case.name}: raw {raws[-1]} scan {scans[-1]} plan {figures}",
+                file=sys.stderr,
+                flush=True,
+            )
             plans.append(figures)
         registry = sandbox.ask("stats")
         loads = _loads(ecrgc, work, sandbox.environ)
     minimum = scans[-1]["minimum"]
     return {
-        "scale": name,
-        "repeat": repeat,
-        "workers": DEFAULT_WORKERS,
         "registry": registry,
         "plan": {
             **_medians(plans, "wall_s", "cpu_s", "peak_rss_mib"),
@@ -96,7 +155,7 @@ def run() -> dict[str, object]:
         "plan_over_scan_wall": _ratio(plans, scans),
         "minimum_calls": minimum,
         "plan_calls_over_minimum": {
-            op: round(plans[-1]["calls"].get(op, 0) / count, 2) for op, count in minimum.items()
+            op: round(plans[-1]["calls"].get(op, 0) / max(count, 1), 2) for op, count in minimum.items()
         },
         "describe_images_at_minimum": all(
             p["calls"].get("DescribeImages") == minimum["DescribeImages"] for p in plans

@@ -60,7 +60,7 @@ def run() -> dict[str, object]:
     name = os.environ.get("ECRGC_BENCH_SCALE", "full")
     scale, repeat = SCALES[name], int(os.environ.get("ECRGC_BENCH_REPEAT", "3"))
     report: dict[str, object] = {"scale": name, "repeat": repeat, "latency_ms": LATENCY_MS}
-    with sandbox_process(scale) as sandbox:
+    with sandbox_process(scale.repositories, scale.images) as sandbox:
         report["registry"] = sandbox.ask("stats")
         report["runs"] = [_measure(sandbox, workers=w, mode="adaptive", repeat=repeat) for w in scale.workers]
         sandbox.ask("throttle", scale.throttle_rate)
@@ -73,6 +73,30 @@ def run() -> dict[str, object]:
             ],
         }
     return report
+
+
+def headline(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """The scan's wall and CPU per thread count, and under throttling per retry mode."""
+    images = report["registry"]["images"]
+    rows = [
+        (f"ecrgc scan {images} images, {run['workers']} threads: wall / CPU", _figures(run))
+        for run in report["runs"]
+    ]
+    throttled = report["throttled"]
+    rows += [
+        (
+            f"ecrgc scan at {throttled['rate_per_second']} calls/s, {run['retry_mode']}: wall / CPU",
+            _figures(run),
+        )
+        for run in throttled["runs"]
+    ]
+    return rows
+
+
+def _figures(run: Mapping[str, Any]) -> str:
+    if "wall_s" not in run:
+        return f"failed: {run['errors'][0]}"
+    return f"{run['wall_s']} s / {run['cpu_s']} s ({run['peak_rss_mib']} MiB)"
 
 
 def _measure(sandbox: SandboxClient, *, workers: int, mode: RetryMode, repeat: int) -> dict[str, object]:
@@ -139,22 +163,22 @@ def scan_everything(environ: Mapping[str, str], workers: int, mode: RetryMode) -
     }
 
 
-def sandbox_process(scale: Scale) -> AbstractContextManager[SandboxClient]:
-    """A sandbox holding the synthetic registry, served from its own process until the block ends."""
-    return served(serve, scale)
+def sandbox_process(repositories: int, images: int) -> AbstractContextManager[SandboxClient]:
+    """A sandbox holding a synthetic registry of `images` in `repositories` (5 % indexes, 5 % signatures,
+    10 ms per call), served from its own process until the block ends."""
+    return served(serve, (repositories, images))
 
 
-def serve(pipe: Connection, scale: Scale) -> None:
+def serve(pipe: Connection, size: tuple[int, int]) -> None:
     """The sandbox process: seed, serve, and answer the benchmark's requests until told to stop."""
-    spec = SynthSpec(
-        repositories=scale.repositories, images=scale.images, index_share=SHARE, referrer_share=SHARE
-    )
+    repositories, images = size
+    spec = SynthSpec(repositories=repositories, images=images, index_share=SHARE, referrer_share=SHARE)
     with Sandbox() as sandbox:
         start = time.perf_counter()
         stored = generate(sandbox.registry, spec)
         stats = {
             "images": stored,
-            "repositories": scale.repositories,
+            "repositories": repositories,
             "seed_s": round(time.perf_counter() - start, 1),
             "spec": repr(spec),
         }
