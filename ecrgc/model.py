@@ -475,6 +475,31 @@ class PolicyMatch(StrEnum):
     """The repository has no policy of that name for the plan's target: refused too."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class ReplicaDestination:
+    """A registry that a replication rule copies the planned registry's pushes to."""
+
+    account: str
+    region: str
+    target: str | None = None
+    """Its name in targets.yaml when it is a target too (planned on its own), else None."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class ReplicationRule:
+    """One rule of the planned registry's replication configuration (DescribeRegistry)."""
+
+    destinations: tuple[ReplicaDestination, ...]
+    prefixes: tuple[str, ...] = ()
+    """Its PREFIX_MATCH repository filters; empty: every repository is replicated."""
+    delete_replication: bool = False
+    """deleteReplication.enabled: ECR then deletes in the destinations what is deleted here."""
+
+    def covers(self, repository: str) -> bool:
+        """True when the rule replicates `repository`."""
+        return not self.prefixes or any(repository.startswith(p) for p in self.prefixes)
+
+
 def expired(expires_at: datetime, now: datetime) -> bool:
     """True once `now` has reached `expires_at`: the one expiry boundary of `plans list` and `apply`."""
     return now >= expires_at
@@ -496,6 +521,8 @@ class Plan:
     repository_deletions: tuple[str, ...]
     protected: tuple[ProtectedImage, ...]
     summary: tuple[RepositorySummary, ...]
+    replication: tuple[ReplicationRule, ...] | None = None
+    """The registry's replication rules when planned; None when they were not read."""
     sha256: str = field(default="", compare=False)
     """The content hash the plan file's loader verified ("" for a plan made in memory, not loaded)."""
 

@@ -17,7 +17,8 @@ from ecrgc.aws.client import (
     sts_client,
 )
 from ecrgc.aws.inventory import RepositoryListing
-from ecrgc.model import Outcome, Repository
+from ecrgc.aws.replication import read_replication
+from ecrgc.model import Outcome, ReplicationRule, Repository
 
 DEFAULT_WORKERS = 16
 """Repositories scanned at once. Measured in tests/bench/bench_plan_scan.py (1,000,000 images, 10 ms per
@@ -59,6 +60,10 @@ class Registry:
     def caller_account(self) -> str:
         """The account id of the credentials in use (STS GetCallerIdentity)."""
         return caller_account(self._sts)
+
+    def replication(self) -> tuple[ReplicationRule, ...] | None:
+        """The registry's replication rules; None when they cannot be known (`ecrgc.aws.replication`)."""
+        return read_replication(self.client, self.registry_id or self.caller_account(), self.region)
 
     def list_repositories(self, selects: Callable[[str], bool]) -> list[RepositoryListing]:
         """(name, uri, registry id) of every repository `selects` accepts, sorted by name."""

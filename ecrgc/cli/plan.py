@@ -215,6 +215,7 @@ def plan(
     from ecrgc.commands import plan as plan_command
     from ecrgc.planfile import write_plan_file
     from ecrgc.policy import duration_option, load_policies
+    from ecrgc.replication import with_replication
     from ecrgc.usage import collector
 
     expiry = duration_option(expires_in, "--expires-in")  # a bad option fails before any AWS call
@@ -230,6 +231,7 @@ def plan(
             expires_in=expiry,
             progress=_plan_progress(display),
         )
+        made = with_replication(made, registry.replication(), {})  # no targets.yaml: no replica is a target
         display.end_all()
         if out is not None:
             display.update("writing the plan file", note=str(out))

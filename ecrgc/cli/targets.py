@@ -79,7 +79,7 @@ def plan_targets(
     """`plan --target NAME` (a what-if, or saved with --out/--out-dir) and `plan --all-targets --out-dir`:
     every target isolated, each failure one line naming it, exit 1 when any failed."""
     from ecrgc.cli.policy import policy_paths
-    from ecrgc.commands.targets import plan_path, run_target_plans, run_targets
+    from ecrgc.commands.targets import plan_path, registries, run_target_plans, run_targets
     from ecrgc.planfile import write_plan_file
     from ecrgc.policy import duration_option
     from ecrgc.usage import collector
@@ -97,6 +97,7 @@ def plan_targets(
         usage=collector(kubeconfig=kubeconfig),
         now=datetime.now(UTC),
         expires_in=expiry,
+        targets=registries(bound),
     )
     for result in results:
         if result.plan is None:

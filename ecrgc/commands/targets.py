@@ -8,12 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from ecrgc.commands import plans as plans_command
 from ecrgc.commands.plan import Inventory, run_plan
 from ecrgc.errors import ConfigError, EcrgcError, PlanRefused, UsageError
-from ecrgc.model import Plan, Policy
+from ecrgc.model import Plan, Policy, ReplicationRule
 from ecrgc.policy import load_policies
+from ecrgc.replication import Registries, with_replication
 from ecrgc.targets import Target, Targets, bind, load_targets
 from ecrgc.usage import Collector
 
@@ -36,6 +38,17 @@ def run_targets(targets: Path, policies: Sequence[Path]) -> list[BoundTarget]:
     return [BoundTarget(target=t, policies=bound[t.name]) for t in loaded.targets]
 
 
+class TargetRegistry(Inventory, Protocol):
+    """What planning a target needs from its registry (implemented by `ecrgc.aws.Registry`)."""
+
+    def replication(self) -> tuple[ReplicationRule, ...] | None: ...
+
+
+def registries(bound: Sequence[BoundTarget]) -> Registries:
+    """(account, region) → target name: how a plan names the replicas that are targets too."""
+    return {(b.target.account, b.target.region): b.target.name for b in bound}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TargetPlan:
     """One target's plan, or why it has none (one line each: a user error's message and its lines)."""
@@ -48,18 +61,22 @@ class TargetPlan:
 def run_target_plans(
     bound: Sequence[BoundTarget],
     *,
-    connect: Callable[[Target], Inventory],
+    connect: Callable[[Target], TargetRegistry],
     usage: Collector,
     now: datetime,
     expires_in: timedelta,
+    targets: Registries,
 ) -> list[TargetPlan]:
-    """Plan every target concurrently, each isolated: a target that fails (a role that cannot be assumed,
-    an unreadable source, credentials for another account) has errors and no plan; the others plan on."""
+    """Plan every target of `bound` concurrently, each isolated: a target that fails (a role that cannot
+    be assumed, an unreadable source, credentials for another account, deletions that could replicate)
+    has errors and no plan; the others plan on. Each plan notes its registry's replication, naming the
+    replicas that are `targets` too (every target of targets.yaml, not only those planned now)."""
 
     def one(entry: BoundTarget) -> TargetPlan:
         try:
             inventory = connect(entry.target)
             plan = run_plan(entry.policies, inventory=inventory, usage=usage, now=now, expires_in=expires_in)
+            plan = with_replication(plan, inventory.replication(), targets)
         except ConfigError as error:
             return TargetPlan(target=entry.target, errors=(str(error), *error.errors))
         except EcrgcError as error:
