@@ -6,10 +6,17 @@ The plan file itself is `planfile.dumps`; `plan_json` is a small summary for scr
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, assert_never
 
-from ecrgc.model import InputFingerprint, Plan, PlannedAction, PolicyMatch
+from ecrgc.model import (
+    InputFingerprint,
+    Plan,
+    PlannedAction,
+    PolicyMatch,
+    ReplicaDestination,
+    ReplicationRule,
+)
 from ecrgc.planfile import content_hash, format_timestamp, monthly_saving_usd
 from ecrgc.render import facts
 from ecrgc.render.markup import day, short_digest, size, text_table
@@ -34,6 +41,8 @@ def plan_text(
     table = facts.rows(plan)
     total = facts.totals(table)
     parts = [facts.verdict(total), context_line(plan, sha256=sha256)]
+    if note := replication_note(plan):
+        parts.append(note)
     if table:
         parts.append(_repository_table(table, width))
     if alerts := facts.alerts(plan, table):
@@ -52,6 +61,35 @@ def context_line(plan: Plan, *, sha256: str | None = None) -> str:
         f"account {plan.account} · {plan.region} · made {format_timestamp(plan.created_at)} · "
         f"expires {format_timestamp(plan.expires_at)} · plan sha256 {sha256[:12]}"
     )
+
+
+def replication_note(plan: Plan, quote: Callable[[str], str] = str) -> str:
+    """One line naming the registries the planned one replicates to ("" when it replicates nowhere or
+    its replication was not read), and what that does not mean; `quote` marks up names (Markdown: code)."""
+    rules = [rule for rule in plan.replication or () if rule.destinations]
+    if not rules:
+        return ""
+    copies = "; ".join(
+        f"{', '.join(_replica(d, quote) for d in rule.destinations)} ({_replicated(rule, quote)})"
+        for rule in rules
+    )
+    return (
+        f"replicates to {copies}: the replicas are separate registries, planned with their own in-use"
+        " sources; nothing deleted here is assumed deleted there"
+    )
+
+
+def _replica(destination: ReplicaDestination, quote: Callable[[str], str]) -> str:
+    registry = f"{destination.account}/{destination.region}"
+    if destination.target is None:
+        return f"{registry}, not a target"
+    return f"target {quote(destination.target)} = {registry}"
+
+
+def _replicated(rule: ReplicationRule, quote: Callable[[str], str]) -> str:
+    if not rule.prefixes:
+        return "every repository"
+    return "repositories " + ", ".join(quote(f"{prefix}*") for prefix in rule.prefixes)
 
 
 def _repository_table(table: list[facts.Row], width: int) -> str:

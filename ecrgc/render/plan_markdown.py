@@ -27,7 +27,7 @@ from ecrgc.render.markup import (
     shortened,
     size,
 )
-from ecrgc.render.plan import context_line
+from ecrgc.render.plan import context_line, replication_note
 
 MARKER = "<!-- ecrgc:plan -->"
 """Finds the sticky comment to update (with the commenter's identity)."""
@@ -101,7 +101,12 @@ class Piece:
             plan=plan,
             table=table,
             verdict=verdict,
-            head=[*([title] if title else []), verdict, context_line(plan, sha256=sha256)],
+            head=[
+                *([title] if title else []),
+                verdict,
+                context_line(plan, sha256=sha256),
+                *[note for note in [replication_note(plan, code)] if note],
+            ],
             rest=[p for p in [*_alerts(plan, table), _table(table)] if p],
             lists=lists,
             unlisted=[r.repository for r in table if r.repository not in lists and (r.deleted or r.archived)],
