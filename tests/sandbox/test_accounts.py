@@ -19,15 +19,23 @@ TOKYO, EAST = "ap-northeast-1", "us-east-1"
 OTHER_ROLE = f"arn:aws:iam::{OTHER}:role/ecrgc-plan"
 
 
-def _client(service: str, region: str, environ: dict[str, str] | None = None, **keys: str) -> Any:
+def _client(
+    service: str,
+    region: str,
+    environ: dict[str, str] | None = None,
+    /,
+    *,
+    key: str | None = None,
+    secret: str | None = None,
+    token: str | None = None,
+) -> Any:
     given = environ or {}
-    credentials = {
-        "aws_access_key_id": keys.get("key", given.get("AWS_ACCESS_KEY_ID")),
-        "aws_secret_access_key": keys.get("secret", given.get("AWS_SECRET_ACCESS_KEY")),
-        "aws_session_token": keys.get("token"),
-    }
-    session = boto3.session.Session(**{k: v for k, v in credentials.items() if v})
-    return session.client(service, region_name=region, config=NO_RETRY)
+    session = boto3.session.Session(
+        aws_access_key_id=key or given.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=secret or given.get("AWS_SECRET_ACCESS_KEY"),
+        aws_session_token=token,
+    )
+    return session.client(service, region_name=region, config=NO_RETRY)  # type: ignore[call-overload]
 
 
 def _names(ecr: Any, **kwargs: str) -> list[str]:
