@@ -63,25 +63,33 @@ def test_actionlint_accepts_the_workflow(path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_apply_workflow_never_cancels_an_apply_in_progress() -> None:
+def test_each_target_applies_in_its_own_concurrency_group_never_cancelled() -> None:
     apply = load("ecrgc-apply.yml")
 
-    assert apply["concurrency"]["cancel-in-progress"] is False
-    assert apply["concurrency"]["group"].startswith("ecrgc-apply-")
-    for job in apply["jobs"].values():
-        assert job.get("concurrency", {}).get("cancel-in-progress", False) is False
+    assert "concurrency" not in apply  # a run of one target never waits for another target's apply
+    job = apply["jobs"]["apply"]
+    assert job["concurrency"] == {
+        "group": "ecrgc-apply-${{ matrix.target || vars.ECRGC_TARGET || github.repository }}",
+        "cancel-in-progress": False,
+    }
+    for other in apply["jobs"].values():
+        assert other.get("concurrency", {}).get("cancel-in-progress", False) is False
 
 
-def test_the_apply_workflow_runs_in_the_protected_environment_on_merged_plans_only() -> None:
+def test_the_apply_workflow_runs_in_each_target_s_protected_environment_on_merged_plans_only() -> None:
     apply = load("ecrgc-apply.yml")
 
-    [job] = apply["jobs"].values()
-    assert job["environment"] == "ecrgc-apply"
+    job = apply["jobs"]["apply"]
+    # `ecrgc-apply-<target>`, or `ecrgc-apply` for a repository without targets.yaml (an empty target).
+    expression = "${{ matrix.target && format('ecrgc-apply-{0}', matrix.target) || 'ecrgc-apply' }}"
+    assert job["environment"] == expression
+    assert [name for name, j in apply["jobs"].items() if "environment" in j] == ["apply"]
     assert apply["on"]["push"] == {"branches": ["main"], "paths": ["plans/**"]}
     assert "pull_request" not in apply["on"]
     assert aws_roles(apply) == {DELETING_ROLE}
     assert 'ecrgc apply "$plan" --auto-approve --policies policies/ --report' in scripts(apply)
-    assert "ecrgc plans list plans/ --unexpired" in scripts(apply)
+    assert 'ecrgc plans list plans/ --unexpired --target "$TARGET"' in scripts(apply)
+    assert "ecrgc plans list plans/ --unexpired >" in scripts(apply)
 
 
 def test_only_the_apply_workflow_may_assume_the_deleting_role() -> None:
@@ -102,15 +110,68 @@ def test_planning_workflows_only_read_from_aws(name: str) -> None:
 def test_the_plan_workflow_has_exactly_the_permissions_it_needs() -> None:
     plan = load("ecrgc-plan.yml")
 
-    assert plan["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
-    assert all("permissions" not in job for job in plan["jobs"].values())
-    assert plan["on"] == {"pull_request": {"paths": ["policies/**", "plans/**"]}}
+    assert plan["permissions"] == {}
+    assert {name: job["permissions"] for name, job in plan["jobs"].items()} == {
+        "targets": {"contents": "read"},
+        "check": {"contents": "read", "id-token": "write"},  # the AWS role; no GitHub write
+        "plan": {"contents": "read", "pull-requests": "write"},  # the comment; no AWS role
+    }
+    assert plan["on"] == {"pull_request": {"paths": ["policies/**", "plans/**", "targets.yaml"]}}
+
+
+MATRIX = "${{ fromJSON(needs.targets.outputs.matrix) }}"
+MATRIX_JOBS = {"ecrgc-plan.yml": "check", "ecrgc-schedule.yml": "plan", "ecrgc-apply.yml": "apply"}
+FAN_IN = {"ecrgc-plan.yml": "plan", "ecrgc-schedule.yml": "propose", "ecrgc-apply.yml": "report"}
+
+
+@pytest.mark.parametrize("name", ECRGC)
+def test_one_matrix_job_per_target_none_stopping_the_others(name: str) -> None:
+    document = load(name)
+    jobs = document["jobs"]
+    matrix = jobs[MATRIX_JOBS[name]]
+
+    assert matrix["needs"] == "targets"
+    assert matrix["strategy"] == {
+        "fail-fast": False,
+        "max-parallel": "${{ fromJSON(vars.ECRGC_MAX_PARALLEL || '4') }}",
+        "matrix": MATRIX,
+    }
+    assert jobs["targets"]["outputs"] == {"matrix": "${{ steps.targets.outputs.matrix }}"}
+    # The AWS role is assumed in the target's region; only the matrix job holds one.
+    assert [n for n, job in jobs.items() if aws_roles({"jobs": {n: job}})] == [MATRIX_JOBS[name]]
+    [credentials] = [s for s in matrix["steps"] if "configure-aws-credentials" in s.get("uses", "")]
+    assert credentials["with"]["aws-region"] == "${{ matrix.region || vars.ECRGC_AWS_REGION }}"
+    # The fan-in runs whatever a target's outcome, once the targets are known.
+    fan_in = jobs[FAN_IN[name]]
+    assert set(fan_in["needs"]) == {"targets", MATRIX_JOBS[name]}
+    assert fan_in["if"].startswith("always() && ")
+    assert "id-token" not in fan_in["permissions"]
+
+
+def test_the_three_workflows_list_the_targets_with_the_same_script() -> None:
+    """Each workflow is copied on its own, so each carries the step; the three copies may not drift."""
+    found = {name: [s for s in steps(load(name)) if s.get("name") == "List the targets"] for name in ECRGC}
+    assert all(len(listed) == 1 for listed in found.values())
+    runs = {listed[0]["run"] for listed in found.values()}
+    assert len(runs) == 1
+    assert "ecrgc targets --format json" in runs.pop()
+
+
+@pytest.mark.parametrize("name", ECRGC)
+def test_plans_of_every_target_and_compressed_plans_are_handled(name: str) -> None:
+    text = scripts(load(name))
+    if name == "ecrgc-plan.yml":
+        assert '":(glob)$where/*.json" ":(glob)$where/*.json.gz"' in text
+    if name == "ecrgc-schedule.yml":
+        assert "-name '*.json' -o -name '*.json.gz'" in text
+    if name == "ecrgc-apply.yml":
+        assert 'name="${name%.gz}"; name="${name%.json}"' in text
 
 
 def test_the_plan_comment_uses_the_renderer_marker() -> None:
     plan = load("ecrgc-plan.yml")
 
-    [step] = [s for s in steps(plan) if "ecrgc github comment" in s.get("run", "")]
+    [step] = [s for s in plan["jobs"]["plan"]["steps"] if "ecrgc github comment" in s.get("run", "")]
     marker = re.search(r"--marker (\S+)", step["run"])
     assert marker is not None
     assert f"<!-- {marker.group(1)} -->" == MARKER
@@ -186,21 +247,22 @@ def test_the_three_workflows_install_ecrgc_from_the_action_before_using_it(name:
 
 def test_only_the_deleting_job_refuses_the_cache() -> None:
     for name in ECRGC:
-        [install] = [s for s in steps(load(name)) if s.get("uses") == SELF]
-        assert install.get("with", {}).get("cache", "true") == (
-            "false" if name == "ecrgc-apply.yml" else "true"
-        )
+        for job_name, job in load(name)["jobs"].items():
+            [install] = [s for s in job["steps"] if s.get("uses") == SELF]
+            deleting = (name, job_name) == ("ecrgc-apply.yml", "apply")
+            assert install.get("with", {}).get("cache", "true") == ("false" if deleting else "true")
 
 
 def test_the_schedule_attests_the_plan_file_it_commits() -> None:
     schedule = load("ecrgc-schedule.yml")
-    [job] = schedule["jobs"].values()
+    job = schedule["jobs"]["plan"]
     names = [s.get("name") for s in job["steps"]]
 
     [attest] = [s for s in job["steps"] if s.get("uses", "").startswith("actions/attest-build-provenance@")]
     assert attest["with"]["subject-path"] == "${{ steps.plan.outputs.plan }}"
     assert attest["if"] == "steps.plan.outputs.plan != '' && vars.ECRGC_ATTEST_PLANS == 'true'"
-    assert names.index(attest["name"]) < names.index("Commit, push and open or update the pull request")
+    # Attested in the target's job, before its plan goes to the fan-in that commits it.
+    assert names.index(attest["name"]) < names.index("Upload the plan")
     assert job["permissions"]["attestations"] == "write"
     assert job["permissions"]["id-token"] == "write"
     assert schedule["permissions"] == {}
@@ -208,7 +270,7 @@ def test_the_schedule_attests_the_plan_file_it_commits() -> None:
 
 def test_the_apply_verifies_every_plan_attestation_before_applying() -> None:
     apply = load("ecrgc-apply.yml")
-    [job] = apply["jobs"].values()
+    job = apply["jobs"]["apply"]
     names = [s.get("name") for s in job["steps"]]
     verify = job["steps"][names.index("Verify that ecrgc-schedule made each plan file")]
 

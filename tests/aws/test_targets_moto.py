@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,13 @@ def _session(account: str) -> boto3.session.Session:
 def world(moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[str]]]:
     """Each registry's svc/api with 5 images (digests oldest first); the planner may not assume LOCKED's
     role; moto checks credentials from then on. The policy repository is the working directory."""
+    with registries(moto, tmp_path, monkeypatch) as digests:
+        yield digests
+
+
+@contextmanager
+def registries(moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[str]]]:
+    """`world`, for other tests' fixtures too (the workflows' rehearsal)."""
     other = _session(OTHER)
     for role in ("ecrgc-plan", "ecrgc-apply"):
         other.client("iam").create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(ALLOW_ALL))
