@@ -119,7 +119,7 @@ def decide(repository: Repository, in_use: InUse, policy: Policy, *, now: dateti
     holds = _Holds.of(policy.hold_tags)
     held = {d: evidence for d, image in graph.images.items() if (evidence := holds.held(image)) is not None}
     judged = _policy_rules([graph.images[d] for d in sorted(graph.top)], graph, policy, now)
-    chosen = [d for d, (reason, _) in judged.items() if reason.keeps]
+    chosen = [d for d, (reason, _) in judged.items() if reason is not Reason.EXPIRED]
     kept = _reach([*used, *held, *chosen], graph.members)
     maybe = _maybe_children(graph, kept, policy)
     kept |= _reach(maybe, graph.members)
@@ -357,7 +357,9 @@ class _Rules:
             return _keep(image, Reason.HELD_TAG, held)
         if (judged := self.judged.get(digest)) is not None:
             reason, evidence = judged
-            return _keep(image, reason, evidence) if reason.keeps else self._remove(image, reason, evidence)
+            if reason is Reason.EXPIRED:
+                return self._remove(image, reason, evidence)
+            return _keep(image, reason, evidence)
         return self._remove(image, Reason.WITH_PARENT, self._part_of(digest, self.graph.parents[digest][0]))
 
     def _kept_parent(self, digest: str) -> PartOf | MaybeChildOf | None:

@@ -92,7 +92,7 @@ class Image:
         if self.subject:
             return self.subject
         for tag in self.tags:
-            if match := _COSIGN_TAG.match(tag):
+            if tag.startswith("sha256-") and (match := _COSIGN_TAG.match(tag)):
                 return f"sha256:{match.group(1)}"
         return None
 
