@@ -34,12 +34,28 @@ def targets(
     policies: Annotated[
         list[Path] | None, typer.Option("--policies", help="The policies (default: policies/).")
     ] = None,
+    index: Annotated[
+        int | None,
+        typer.Option(
+            "--index", min=0, help="Print the name of the target at this index (JOB_COMPLETION_INDEX)."
+        ),
+    ] = None,
+    completions: Annotated[
+        int | None,
+        typer.Option(
+            "--completions", min=1, help="With --index: the indexed Job's completions, one per target."
+        ),
+    ] = None,
 ) -> None:
-    """List the targets and their policies; `--format json` prints the GitHub Actions matrix."""
+    """List the targets and their policies; `--format json` prints the GitHub Actions matrix; `--index N`
+    names the target a Kubernetes indexed Job's pod N plans."""
     from ecrgc.cli.policy import policy_paths
-    from ecrgc.commands.targets import run_targets
+    from ecrgc.commands.targets import run_targets, target_at
 
     bound = run_targets(targets_file, policy_paths(policies))
+    if index is not None:
+        typer.echo(target_at(bound, index, completions, targets_file).name)
+        return
     match output:
         case Format.JSON:
             rows = [

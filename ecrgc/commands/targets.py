@@ -49,6 +49,22 @@ def registries(bound: Sequence[BoundTarget]) -> Registries:
     return {(b.target.account, b.target.region): b.target.name for b in bound}
 
 
+def target_at(bound: Sequence[BoundTarget], index: int, completions: int | None, source: Path) -> Target:
+    """The target at `index` in file order: a Kubernetes indexed Job's pod JOB_COMPLETION_INDEX. With
+    `completions` (the Job's), it must be the number of targets, so that no target goes unplanned."""
+    names = ", ".join(f"{i}={b.target.name}" for i, b in enumerate(bound))
+    if completions is not None and completions != len(bound):
+        raise UsageError(
+            f"--completions {completions}: {source} has {len(bound)} targets ({names}): set the Job's"
+            f" spec.completions to {len(bound)}"
+        )
+    if not 0 <= index < len(bound):
+        raise UsageError(
+            f"--index {index}: {source} has {len(bound)} targets ({names}), indexes 0 to {len(bound) - 1}"
+        )
+    return bound[index].target
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TargetPlan:
     """One target's plan, or why it has none (one line each: a user error's message and its lines)."""
