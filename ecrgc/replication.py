@@ -13,12 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import Action, Plan, PlannedAction, ReplicationRule
 
 Registries = Mapping[tuple[str, str], str]
 """(account, region) → target name, for every target of targets.yaml."""
+
+
+class ReplicationReader(Protocol):
+    """Where the rules come from (implemented by `ecrgc.aws.Registry`)."""
+
+    def replication(self) -> tuple[ReplicationRule, ...] | None: ...
 
 
 def with_replication(plan: Plan, rules: Sequence[ReplicationRule] | None, targets: Registries) -> Plan:

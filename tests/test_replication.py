@@ -159,3 +159,34 @@ def test_plain_plan_notes_the_replication_too(repo: Path) -> None:
         f"replicates to {OWN}/{EAST}, not a target, {OTHER}/{IRELAND}, not a target (repositories svc/*);"
         f" {OTHER}/{EAST}, not a target (every repository)"
     ) in out
+
+
+def test_apply_rereads_the_replication_and_stops_when_deletions_would_replicate(
+    repo: Path, sandbox: Sandbox
+) -> None:
+    assert _cli("plan", "--target", "tokyo", "--out", "tokyo.json")[0] == 0
+    sandbox.registry.replication = {"rules": [{**TO_OTHER, "deleteReplication": {"enabled": True}}]}
+    code, out, err = _cli("apply", "tokyo.json", "--auto-approve")
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1].startswith(
+        f"ecrgc: registry {OWN}/{TOKYO}: replication rule 1 replicates deletions (deleteReplication) of"
+        f" 1 repository the plan deletes in (first svc/api) to {OTHER}/{EAST},"
+    )
+    assert len(sandbox.registry.get("svc/api").images) == 5
+
+
+def test_run_notes_the_replication_and_stops_when_deletions_would_replicate(
+    repo: Path, sandbox: Sandbox
+) -> None:
+    (repo / ".env").write_text(
+        f"ENV=PRD\nAWS_REGION={TOKYO}\nTARGET_REPO_REGEX='^svc/'\nPROTECT_LATEST=2\nPROTECT_INUSE_BY_K8S=false\n",
+        encoding="utf-8",
+    )
+    code, out, _ = _cli("run", "--dry-run")
+    assert code == 0
+    assert "replicates to" in out
+    sandbox.registry.replication = {"rules": [{**TO_OTHER, "deleteReplication": {"enabled": True}}]}
+    code, out, err = _cli("run", "--auto-confirm")
+    assert code == 1
+    assert "replication rule 1 replicates deletions (deleteReplication)" in err
+    assert len(sandbox.registry.get("svc/api").images) == 5

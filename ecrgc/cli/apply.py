@@ -134,6 +134,7 @@ def apply(
     from ecrgc.apply.verification import repository_policies
     from ecrgc.aws import Registry
     from ecrgc.planfile import load_plan_file
+    from ecrgc.replication import check_deletions
     from ecrgc.usage import collector
 
     plan = load_plan_file(plan_path)
@@ -147,6 +148,9 @@ def apply(
     # A target's registry is in the target's region, whatever AWS_REGION the job has.
     where = plan.region if bound else region or plan.region
     registry = Registry(where, workers=workers, profile=profile, credentials=credentials)
+    # The live replication, not the plan's record of it: a deleteReplication rule enabled since the plan
+    # was made would delete in replicas whose in-use images nothing has read.
+    check_deletions(plan.account, plan.region, plan.actions, registry.replication())
     from ecrgc.cli.plan import progress_display
 
     step = "checking (dry run)" if dry_run else "applying"

@@ -29,10 +29,11 @@ from ecrgc.envfile import RunOptions, SeedEnv, policy_from_env, seed_image_list
 from ecrgc.errors import PlanRefused
 from ecrgc.model import Decision, Plan, Policy, Reason, Usage
 from ecrgc.planfile import write_plan_file
+from ecrgc.replication import ReplicationReader, with_replication
 from ecrgc.usage import Collector, collector
 
 
-class RunRegistry(plan_command.Inventory, apply_command.Target, Protocol):
+class RunRegistry(plan_command.Inventory, apply_command.Target, ReplicationReader, Protocol):
     """What `run` needs: planning's inventory and apply's target (both `ecrgc.aws.Registry`)."""
 
 
@@ -87,6 +88,7 @@ def run_once(
         plan_usage, written = _exporting(usage, image_list, registry), True
     beyond = _BeyondNewest(on_decided)
     plan = plan_command.run_plan([policy], inventory=registry, usage=plan_usage, now=now, on_decided=beyond)
+    plan = with_replication(plan, registry.replication(), {})  # a seed plans no targets
     write_plan_file(plan, plan_path)
     result = RunResult(
         plan=plan,

@@ -13,9 +13,9 @@ from typing import Protocol
 from ecrgc.commands import plans as plans_command
 from ecrgc.commands.plan import Inventory, run_plan
 from ecrgc.errors import ConfigError, EcrgcError, PlanRefused, UsageError
-from ecrgc.model import Plan, Policy, ReplicationRule
+from ecrgc.model import Plan, Policy
 from ecrgc.policy import load_policies
-from ecrgc.replication import Registries, with_replication
+from ecrgc.replication import Registries, ReplicationReader, with_replication
 from ecrgc.targets import Target, Targets, bind, load_targets
 from ecrgc.usage import Collector
 
@@ -38,10 +38,8 @@ def run_targets(targets: Path, policies: Sequence[Path]) -> list[BoundTarget]:
     return [BoundTarget(target=t, policies=bound[t.name]) for t in loaded.targets]
 
 
-class TargetRegistry(Inventory, Protocol):
+class TargetRegistry(Inventory, ReplicationReader, Protocol):
     """What planning a target needs from its registry (implemented by `ecrgc.aws.Registry`)."""
-
-    def replication(self) -> tuple[ReplicationRule, ...] | None: ...
 
 
 def registries(bound: Sequence[BoundTarget]) -> Registries:
