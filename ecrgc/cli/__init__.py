@@ -11,6 +11,7 @@ its exit code; anything else is a bug, shown as a traceback only under `--debug`
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from datetime import UTC, datetime
@@ -30,6 +31,13 @@ __all__ = ["app", "main", "setup_logging"]
 log = logging.getLogger("ecrgc")
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in ecrgc, not something the user did
+
+GC_THRESHOLDS = (10_000, 10, 10)
+"""The cyclic collector's thresholds. Python's (700, 10, 10) runs a young collection every 700 net
+allocations and then full ones as the heap grows: a plan allocates a few objects per image, none in a
+cycle, and at 100,000 images spent ~1 s of its ~6.5 s of CPU collecting (0.6 s in 6 full collections).
+With these: ~0.35 s and no full collection, the same peak RSS (measured with gc.callbacks, README
+"Performance"). Cycles are still collected, only less often."""
 
 
 class _Group(TyperGroup):
@@ -70,6 +78,7 @@ app = typer.Typer(
 
 def main() -> None:
     """Console-script entry point."""
+    gc.set_threshold(*GC_THRESHOLDS)
     app()
 
 
