@@ -2,10 +2,11 @@
 
     client.py      clients (pool size, retry mode), error translation to `ecrgc.errors`
     inventory.py   repositories, images (archived too), children of indexes: fail closed
+    wire.py        DescribeImages pages decoded by msgspec into typed records (not botocore's parser)
     mutations.py   BatchDeleteImage / UpdateImageStorageClass / DeleteRepository -> one Outcome per item
     registry.py    `Registry`: the facade the commands hold, with the concurrent `scan`
 
-Foreign dicts become model objects here (`image_from_ecr`), so nothing else knows the SDK's shapes.
+Foreign replies become model objects here (`image_from_ecr`), so nothing else knows the SDK's shapes.
 """
 
 from ecrgc.aws.client import NO_CREDENTIALS, RetryMode, ecr_client
