@@ -493,11 +493,13 @@ def test_three_targets_one_pull_request_one_comment_three_applies_and_the_locked
     assert f"ecrgc: target locked ({LOCKED}/{TOKYO}) failed: aws account {LOCKED}: cannot assume role" in log
     assert all(proposal.logs[t][0] == 0 for t in ("other-east", "own-east", "own-tokyo"))
     # The fan-in: every other target's plan in one commit, and the pull request's body says who has none.
-    assert [p.split("/")[1] for p in proposal.plans] == ["other-east", "own-east", "own-tokyo"]
+    assert sorted(p.split("/")[1] for p in proposal.plans) == ["other-east", "own-east", "own-tokyo"]
     assert "- ❌ `locked` has no plan: its plan job failed" in proposal.body
     assert (
         proposal.body.count("(checked by ecrgc-plan on the pull request): **ecrgc: 3 images to delete") == 3
     )
+    listed = [line.split("`")[1] for line in proposal.body.splitlines() if line.startswith("- `")]
+    assert listed == ["own-east", "own-tokyo", "other-east"]  # the order of targets.yaml
 
     failed, comment = check_pull_request(targets_loop)
 
@@ -534,3 +536,23 @@ def test_three_targets_one_pull_request_one_comment_three_applies_and_the_locked
         assert len(_images(ecr)) == 2, name  # keepLatest 2 of 5: each target's three planned were deleted
         report = targets_loop.runner.repo / "reports" / name
         assert [r.suffix for r in report.iterdir()] == [".jsonl"]
+
+
+@pytest.mark.e2e
+@pytest.mark.moto
+def test_a_pull_request_of_policies_only_shows_each_target_s_what_if_and_the_locked_one_fails_the_check(
+    targets_loop: Loop,
+) -> None:
+    run = targets_loop.runner
+    run.context["github.event.pull_request.base.sha"] = git(run.repo, "rev-parse", "HEAD")
+
+    failed, comment = check_pull_request(targets_loop)
+
+    assert failed == "1"
+    lines = comment.splitlines()
+    assert lines[1] == "**Merging this pull request deletes no image**: it adds or changes no plan file."
+    assert lines[2].startswith(f"- ❌ `locked` cannot be planned: target locked ({LOCKED}/{TOKYO}) failed:")
+    what_if = "What-if: no plan file in this pull request; the policies would plan this now"
+    titles = [f"`{t}` · {what_if}" for t in ("own-east", "own-tokyo", "other-east")]
+    assert [s.splitlines()[0] for s in comment.split("\n\n---\n\n")[1:]] == [f"#### {t}" for t in titles]
+    assert comment.count(f"{what_if}: **ecrgc: 3 images to delete") == 3
