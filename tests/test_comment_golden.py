@@ -15,6 +15,8 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ecrgc.apply.report import ApplyReport, dumps_report
@@ -23,14 +25,16 @@ from ecrgc.cli import app
 from ecrgc.commands import demo
 from ecrgc.commands import plan as plan_command
 from ecrgc.commands.github import COMMENT_LIMIT
-from ecrgc.model import Outcome, OutcomeReason, OutcomeStatus, Reason
+from ecrgc.model import Outcome, OutcomeReason, OutcomeStatus, Plan, Reason
 from ecrgc.planfile import write_plan_file
 from ecrgc.policy import load_policies
+from ecrgc.render import facts
+from ecrgc.render.sections_markdown import Section, sections_markdown
 from ecrgc.sandbox import Sandbox, seed
 from ecrgc.usage import collector
 from tests.github_fake import FakeGitHub, GitHubState, serve
 from tests.golden_files import assert_golden
-from tests.test_planfile import big_plan, empty_plan, small_plan
+from tests.test_planfile import big_plan, empty_plan, plans, small_plan
 
 GOLDEN = Path(__file__).parent / "golden"
 REPO = "acme/policies"
@@ -238,3 +242,26 @@ def test_section_titles_are_one_line_each_one_per_plan(
     with tempfile.TemporaryDirectory() as logs:
         result = CliRunner().invoke(app, ["--log-dir", logs, "github", "comment", *args])
     assert (result.exit_code, result.stdout, result.stderr) == (1, "", message)
+
+
+@given(st.lists(plans(), min_size=1, max_size=4), st.integers(3_000, 20_000))
+@settings(max_examples=60, deadline=None)
+def test_no_comment_of_several_plans_exceeds_its_limit_or_loses_a_verdict(
+    several: list[Plan], limit: int
+) -> None:
+    """Whatever the plans and the budget (when the verdicts fit at all): within it, every plan's verdict
+    in the opening list and under its section's title, and an in-use table in every section whose plan has
+    one until the sections fall to their verdicts."""
+    sections = [Section(title=f"`t{n}`", plan=p) for n, p in enumerate(several)]
+    try:
+        body = sections_markdown(sections, head=["<!-- ecrgc:plan -->"], limit=limit)
+    except ValueError:
+        return  # not even the verdicts fit: the CLI says so in one line
+    assert len(body) <= limit
+    parts = body.split("\n\n---\n\n")
+    verdicts = [f"**{facts.verdict(facts.totals(facts.rows(p)))}**" for p in several]
+    assert parts[0].splitlines()[2:] == [f"- `t{n}`: {v}" for n, v in enumerate(verdicts)]
+    for n, (part, plan) in enumerate(zip(parts[1:], several, strict=True)):
+        assert part.splitlines()[:3] == [f"#### `t{n}`", "", verdicts[n]]
+        level_verdict = "the warnings, the tables and the lists are left out" in part
+        assert (" in use, protected</summary>" in part) == bool(plan.protected and not level_verdict)
