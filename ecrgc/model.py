@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -416,7 +416,8 @@ class Decision:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlannedAction:
-    """One image the plan deletes or archives, as recorded in the plan file."""
+    """One image's decision as recorded in the plan file: an image the plan deletes or archives
+    (`Plan.actions`), or one it keeps (`Plan.kept`, action KEEP, with the reason that keeps it)."""
 
     repository: str
     digest: str
@@ -517,12 +518,16 @@ class Plan:
     region: str
     policies: tuple[PolicyRecord, ...]
     inputs: tuple[InputFingerprint, ...]
-    actions: tuple[PlannedAction, ...]
+    actions: Sequence[PlannedAction]
+    """The images deleted or archived: a tuple, or (a loaded `.json.gz` plan) a light view of its columns."""
     repository_deletions: tuple[str, ...]
     protected: tuple[ProtectedImage, ...]
+    """The kept images in use, with their sources (the plan file folds them into their `kept` records)."""
     summary: tuple[RepositorySummary, ...]
     replication: tuple[ReplicationRule, ...] | None = None
     """The registry's replication rules when planned; None when they were not read."""
+    kept: Sequence[PlannedAction] = ()
+    """Every image kept (action KEEP), with its reason: every image's decision is recorded."""
     sha256: str = field(default="", compare=False)
     """The content hash the plan file's loader verified ("" for a plan made in memory, not loaded)."""
 

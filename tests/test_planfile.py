@@ -67,6 +67,16 @@ def action(repository: str, seed: str, **fields: object) -> PlannedAction:
     return PlannedAction(**values)  # type: ignore[arg-type]
 
 
+def kept(repository: str, seed: str, reason: Reason, **fields: object) -> PlannedAction:
+    """A kept image's record (`action` with action KEEP)."""
+    return action(repository, seed, action=Action.KEEP, reason=reason, **fields)
+
+
+def in_use(image: PlannedAction, *sources: str) -> ProtectedImage:
+    """The protected entry of the kept, in-use `image`."""
+    return ProtectedImage(repository=image.repository, digest=image.digest, tags=image.tags, sources=sources)
+
+
 def plan(**fields: object) -> Plan:
     values: dict[str, object] = {
         "format_version": planfile.FORMAT_VERSION,
@@ -78,6 +88,7 @@ def plan(**fields: object) -> Plan:
         "policies": (policy_record("default", {"name": "default"}),),
         "inputs": (),
         "actions": (),
+        "kept": (),
         "repository_deletions": (),
         "protected": (),
         "summary": (),
@@ -88,7 +99,9 @@ def plan(**fields: object) -> Plan:
 
 def empty_plan() -> Plan:
     """Nothing to delete: every image is kept, some in use."""
+    live = kept("payments/api", "api-live", Reason.IN_USE, tags=("v2.4.0",))
     return plan(
+        kept=(live, kept("web/frontend", "web-1", Reason.NEWEST_N, tags=("build-1",), policy="default")),
         summary=(
             RepositorySummary(
                 repository="payments/api",
@@ -109,14 +122,7 @@ def empty_plan() -> Plan:
                 bytes_reclaimed=0,
             ),
         ),
-        protected=(
-            ProtectedImage(
-                repository="payments/api",
-                digest=digest("api-live"),
-                tags=("v2.4.0",),
-                sources=("prd · payments · Deployment/api",),
-            ),
-        ),
+        protected=(in_use(live, "prd · payments · Deployment/api"),),
     )
 
 
@@ -148,6 +154,16 @@ def small_plan() -> Plan:
     cron = [
         action("tools/legacy-cron", f"cron-{n}", tags=("release-2023",) if n == 0 else ()) for n in range(3)
     ]
+    live_index = kept("payments/api", "api-live", Reason.IN_USE, tags=("v2.4.0", "latest"), media_type=INDEX)
+    web_live = kept("web/frontend", "web-live", Reason.IN_USE, policy="frontend")
+    keeps = [
+        live_index,
+        kept("payments/api", "api-live-amd64", Reason.PART_OF_KEPT_IMAGE, parent=live_index.digest),
+        kept("payments/api", "api-v2.3", Reason.NEWEST_N, tags=("v2.3.0",), last_pulled_at=T0),
+        web_live,
+        kept("web/frontend", "web-held", Reason.HELD_TAG, tags=("release-1",), policy="frontend"),
+        kept("infra/base", "base-young", Reason.TOO_YOUNG, pushed_at=T0 - timedelta(hours=1, microseconds=5)),
+    ]
     return plan(
         policies=(
             policy_record("default", {"name": "default", "keepLatest": 10}),
@@ -175,20 +191,11 @@ def small_plan() -> Plan:
             ),
         ),
         actions=(*api, *web, *cron),
+        kept=tuple(keeps),
         repository_deletions=("tools/legacy-cron",),
         protected=(
-            ProtectedImage(
-                repository="payments/api",
-                digest=digest("api-live"),
-                tags=("v2.4.0", "latest"),
-                sources=("prd · payments · Deployment/api", "IMG_LIST/prd_IMG_LIST.txt:12"),
-            ),
-            ProtectedImage(
-                repository="web/frontend",
-                digest=digest("web-live"),
-                tags=(),
-                sources=("prd · web · Deployment/web",),
-            ),
+            in_use(live_index, "prd · payments · Deployment/api", "IMG_LIST/prd_IMG_LIST.txt:12"),
+            in_use(web_live, "prd · web · Deployment/web"),
         ),
         summary=(
             _summary(
@@ -230,8 +237,9 @@ def _summary(
     )
 
 
-def big_plan(actions: int, repositories: int, *, seed: int = 7) -> Plan:
-    """`actions` deletions spread over `repositories`, every tenth an index with two children."""
+def big_plan(actions: int, repositories: int, *, keeps: int = 0, seed: int = 7) -> Plan:
+    """`actions` deletions spread over `repositories` (as the planner would list them, every 97th with a
+    release-looking tag), and `keeps` kept images recorded (newest_n) spread the same way."""
     rng = random.Random(seed)
     names = [f"team-{n % 37}/service-{n:04d}" for n in range(repositories)]
     listed: list[PlannedAction] = []
@@ -249,6 +257,17 @@ def big_plan(actions: int, repositories: int, *, seed: int = 7) -> Plan:
                 parent=parent.digest if parent else None,
             )
         )
+    recorded = [
+        kept(
+            names[n % repositories],
+            f"big-kept-{n}",
+            Reason.NEWEST_N,
+            tags=(f"build-kept-{n}",),
+            pushed_at=T0 - timedelta(days=rng.randrange(30), seconds=rng.randrange(86_400)),
+            size_bytes=rng.randrange(1_000, 900_000_000),
+        )
+        for n in range(keeps)
+    ]
     by_repository: dict[str, list[PlannedAction]] = {}
     for a in listed:
         by_repository.setdefault(a.repository, []).append(a)
@@ -256,7 +275,7 @@ def big_plan(actions: int, repositories: int, *, seed: int = 7) -> Plan:
         _summary(name, len(group) * 3, {Reason.NEWEST_N: len(group) * 2}, group)
         for name, group in by_repository.items()
     )
-    return plan(actions=tuple(listed), summary=summary)
+    return plan(actions=tuple(listed), kept=tuple(recorded), summary=summary)
 
 
 # --- hypothesis strategies ---------------------------------------------------------------------------
@@ -274,12 +293,21 @@ json_values = st.recursive(
 
 
 @st.composite
-def planned_actions(draw: st.DrawFn, min_size: int = 0) -> tuple[PlannedAction, ...]:
+def planned_images(
+    draw: st.DrawFn, min_size: int = 0
+) -> tuple[tuple[PlannedAction, ...], tuple[PlannedAction, ...], tuple[ProtectedImage, ...]]:
+    """(actions, kept, protected) in any order: a repository's images share its policy; a parent is an
+    earlier image of the repository (an action's parent is an action)."""
     keys = draw(st.lists(st.tuples(repositories, digests), min_size=min_size, max_size=12, unique=True))
+    policy_of = {r: draw(st.text(min_size=1, max_size=8)) for r in sorted({r for r, _ in keys})}
     listed: list[PlannedAction] = []
-    for repository, image in keys:
-        parents = [a.digest for a in listed if a.repository == repository]
-        parent = draw(st.none() | st.sampled_from(parents)) if parents else None
+    protected: list[ProtectedImage] = []
+    for n, (repository, image) in enumerate(keys):
+        keeps = n >= min_size and draw(st.booleans())
+        earlier = [a for a in listed if a.repository == repository and (keeps or a.action is not Action.KEEP)]
+        parent = draw(st.none() | st.sampled_from([a.digest for a in earlier])) if earlier else None
+        removal = Reason.WITH_PARENT if parent else Reason.EXPIRED
+        reason = draw(st.sampled_from(KEEPING)) if keeps else removal
         listed.append(
             PlannedAction(
                 repository=repository,
@@ -289,13 +317,21 @@ def planned_actions(draw: st.DrawFn, min_size: int = 0) -> tuple[PlannedAction, 
                 last_pulled_at=draw(st.none() | moments),
                 size_bytes=draw(st.integers(min_value=0, max_value=10**13)),
                 media_type=draw(st.sampled_from([INDEX, MANIFEST, ""])),
-                action=draw(st.sampled_from([Action.DELETE, Action.ARCHIVE])),
-                reason=Reason.WITH_PARENT if parent else Reason.EXPIRED,
+                action=Action.KEEP if keeps else draw(st.sampled_from([Action.DELETE, Action.ARCHIVE])),
+                reason=reason,
                 parent=parent,
-                policy=draw(st.text(min_size=1, max_size=8)),
+                policy=policy_of[repository],
             )
         )
-    return tuple(draw(st.permutations(listed)))
+        if reason is Reason.IN_USE:
+            sources = draw(st.lists(st.text(min_size=1, max_size=10), min_size=1, max_size=3, unique=True))
+            protected.append(in_use(listed[-1], *sources))
+    shuffled = draw(st.permutations(listed))
+    return (
+        tuple(a for a in shuffled if a.action is not Action.KEEP),
+        tuple(a for a in shuffled if a.action is Action.KEEP),
+        tuple(draw(st.permutations(protected))),
+    )
 
 
 summaries = st.builds(
@@ -348,24 +384,11 @@ def plans(draw: st.DrawFn, min_actions: int = 0) -> Plan:
                 )
             )
         ),
-        actions=(actions := draw(planned_actions(min_actions))),
+        actions=(images := draw(planned_images(min_actions)))[0],
+        kept=images[1],
         repository_deletions=tuple(draw(st.lists(repositories, max_size=3, unique=True))),
-        protected=tuple(
-            draw(
-                st.lists(
-                    st.builds(
-                        ProtectedImage,
-                        repository=repositories,
-                        digest=digests,
-                        tags=tags,
-                        sources=st.lists(st.text(min_size=1, max_size=10), min_size=1, max_size=3).map(tuple),
-                    ),
-                    max_size=3,
-                    unique_by=lambda p: (p.repository, p.digest),
-                )
-            )
-        ),
-        summary=_consistent_summary(draw, actions),
+        protected=images[2],
+        summary=_consistent_summary(draw, images[0]),
     )
 
 
@@ -394,13 +417,15 @@ properties = settings(deadline=None)
 @given(plans())
 def test_loads_of_dumps_is_the_canonical_plan(p: Plan) -> None:
     assert planfile.loads(planfile.dumps(p)) == planfile.canonical(p)
+    assert planfile.loads(planfile.dumps(p, columns=True)) == planfile.canonical(p)
 
 
 @properties
 @given(plans())
 def test_dumps_of_loads_gives_the_same_bytes(p: Plan) -> None:
-    text = planfile.dumps(p)
-    assert planfile.dumps(planfile.loads(text)) == text
+    for columns in (False, True):
+        text = planfile.dumps(p, columns=columns)
+        assert planfile.dumps(planfile.loads(text), columns=columns) == text
 
 
 @properties
@@ -410,11 +435,13 @@ def test_canonical_text_does_not_depend_on_input_order(p: Plan) -> None:
         **{
             **{name: getattr(p, name) for name in Plan.__dataclass_fields__},
             "actions": tuple(reversed(p.actions)),
+            "kept": tuple(reversed(p.kept)),
             "protected": tuple(reversed(p.protected)),
             "summary": tuple(reversed(p.summary)),
         }
     )
     assert planfile.dumps(shuffled) == planfile.dumps(p)
+    assert planfile.dumps(shuffled, columns=True) == planfile.dumps(p, columns=True)
 
 
 @properties
@@ -517,21 +544,37 @@ def _rehash(document: dict[str, object]) -> str:
 
 def test_an_unsupported_major_version_is_refused() -> None:
     document = json.loads(planfile.dumps(small_plan()))
-    document["format_version"] = "2.0"
+    document["format_version"] = "3.0"
     with pytest.raises(
-        PlanRefused, match=r"^p\.json: format_version '2\.0' is not supported \(this ecrgc reads 1\.x\)"
+        PlanRefused, match=r"^p\.json: format_version '3\.0' is not supported \(this ecrgc reads 2\.x\)"
     ):
         planfile.loads(_rehash(document), source="p.json")
 
 
+def test_a_format_1_plan_is_refused_with_one_line_saying_to_re_plan() -> None:
+    """A 1.0 plan as ecrgc 0.1 wrote it (a `protected` list, no `kept`): plans expire, so re-plan."""
+    document = json.loads(planfile.dumps(small_plan()))
+    document["format_version"] = "1.0"
+    document["protected"] = [{"repository": "a/b", "imageDigest": _DIGEST, "imageTags": [], "sources": ["x"]}]
+    del document["kept"]
+    with pytest.raises(
+        PlanRefused, match=r"^p\.json: format_version '1\.0' is an older plan format"
+    ) as raised:
+        planfile.loads(_rehash(document), source="p.json")
+    assert str(raised.value).endswith("re-run ecrgc plan (plans expire anyway)")
+    assert "\n" not in str(raised.value)
+
+
 def test_a_newer_minor_version_may_add_keys_anywhere() -> None:
     document = json.loads(planfile.dumps(small_plan()))
-    document["format_version"] = "1.7"
+    document["format_version"] = "2.7"
     document["approvals"] = ["someone"]
     document["actions"][0]["artifactType"] = "application/spdx+json"
+    document["kept"][0]["evidence"] = {"rank": 1}
     loaded = planfile.loads(_rehash(document))
     assert loaded.actions == small_plan().actions
-    assert loaded.format_version == "1.7"
+    assert loaded.kept == small_plan().kept
+    assert loaded.format_version == "2.7"
 
 
 def test_unknown_keys_in_our_own_version_are_errors_with_their_path() -> None:
@@ -551,7 +594,7 @@ def test_summary_counts_that_disagree_with_the_actions_are_an_error() -> None:
     document["summary"]["repositories"][2]["deleted"] = 2
     document["summary"]["images_deleted"] -= 1
     with pytest.raises(
-        ConfigError, match=r"counts 2 deleted and 0 archived in tools/legacy-cron but \$\.actions has 3"
+        ConfigError, match=r"counts 2 deleted and 0 archived in tools/legacy-cron but its actions are 3"
     ):
         planfile.loads(_rehash(document))
     del document["summary"]["repositories"][2]
@@ -592,12 +635,12 @@ def test_a_missing_plan_file_is_an_error_naming_it(tmp_path: Path) -> None:
 
 
 def test_dumps_refuses_what_it_cannot_write() -> None:
-    with pytest.raises(ValueError, match=r"ecrgc writes plan format 1\.0, not 1\.1"):
+    with pytest.raises(ValueError, match=r"ecrgc writes plan format 2\.0, not 2\.1"):
         planfile.dumps(
             Plan(
                 **{
                     **{n: getattr(small_plan(), n) for n in Plan.__dataclass_fields__},
-                    "format_version": "1.1",
+                    "format_version": "2.1",
                 }
             )
         )
@@ -610,7 +653,14 @@ def test_the_schema_enums_are_the_model_enums() -> None:
     action_fields = schema["properties"]["actions"]["items"]["properties"]
     assert action_fields["action"]["enum"] == [a.value for a in Action if a is not Action.KEEP]
     assert action_fields["reason"]["enum"] == [r.value for r in Reason if not r.keeps]
-    assert schema["$defs"]["kept"]["propertyNames"]["enum"] == [r.value for r in KEEPING]
+    assert schema["$defs"]["keptReason"]["enum"] == [r.value for r in KEEPING]
+    assert schema["properties"]["kept"]["items"]["properties"]["reason"] == {"$ref": "#/$defs/keptReason"}
+    # The columns layout's codes: every value once, and the schema's maximum is the last code.
+    columns = schema["properties"]["columns"]["items"]["properties"]
+    for name, enum in (("action", Action), ("reason", Reason)):
+        table = schema["$defs"][f"{name}Codes"]["enum"]
+        assert sorted(table) == sorted(e.value for e in enum)
+        assert columns[name]["items"]["maximum"] == len(table) - 1
     kinds = schema["properties"]["inputs"]["items"]["properties"]["kind"]["enum"]
     assert kinds == [k.value for k in InputKind]
 
@@ -620,7 +670,7 @@ def test_the_file_writes_one_compact_line_per_image_record() -> None:
     lines, document = text.splitlines(), json.loads(text)
     for records, indent, count in [
         ("actions", "  ", 10),
-        ("protected", "  ", 2),
+        ("kept", "  ", 6),
         ("repositories", "    ", 4),
     ]:
         start = lines.index(f'{indent}"{records}": [') + 1
@@ -662,8 +712,11 @@ def test_format_timestamp_agrees_with_its_former_self(moment: datetime) -> None:
 # --- the compiled checks of the image records agree with jsonschema ----------------------------------
 
 _SCHEMA = decode._inlined_schema()
-_RECORD_SCHEMAS = {key: _SCHEMA["properties"][key] for key in ("actions", "protected")}
-_VALID_RECORDS = {key: json.loads(planfile.dumps(small_plan()))[key][0] for key in ("actions", "protected")}
+_RECORD_SCHEMAS = {key: _SCHEMA["properties"][key] for key in ("actions", "kept", "columns")}
+_VALID_RECORDS = {
+    **{key: json.loads(planfile.dumps(small_plan()))[key][0] for key in ("actions", "kept")},
+    "columns": json.loads(planfile.dumps(small_plan(), columns=True))["columns"][0],
+}
 _DIGEST = digest("x")
 # Values near the edges of each keyword: valid ones, a trailing newline ($ matches before it), wrong case,
 # wrong types, bool against integer, integral floats, bounds of lengths and minimums.
@@ -691,7 +744,11 @@ def mutated_records(draw: st.DrawFn, key: str) -> object:
 
 
 @settings(deadline=None, max_examples=400)
-@given(st.sampled_from(["actions", "protected"]).flatmap(lambda k: st.tuples(st.just(k), mutated_records(k))))
+@given(
+    st.sampled_from(["actions", "kept", "columns"]).flatmap(
+        lambda k: st.tuples(st.just(k), mutated_records(k))
+    )
+)
 def test_compiled_record_checks_agree_with_jsonschema(case: tuple[str, object]) -> None:
     key, record = case
     schema = _RECORD_SCHEMAS[key]
@@ -709,10 +766,10 @@ def test_compile_check_refuses_what_it_does_not_know() -> None:
 
 def test_a_bad_record_is_reported_by_jsonschema_with_its_path() -> None:
     document = json.loads(planfile.dumps(small_plan()))
-    document["protected"][1]["imageDigest"] = _DIGEST.upper()
+    document["kept"][1]["imageDigest"] = _DIGEST.upper()
     with pytest.raises(ConfigError, match=r"not a valid plan file \(1 errors\)") as raised:
         planfile.loads(_rehash(document), source="p.json")
-    assert raised.value.errors[0].startswith("p.json::$.protected[1].imageDigest: ")
+    assert raised.value.errors[0].startswith("p.json::$.kept[1].imageDigest: ")
 
 
 def test_a_digest_with_a_trailing_newline_is_refused() -> None:

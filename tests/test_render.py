@@ -10,10 +10,11 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ecrgc import planfile, render
-from ecrgc.model import Plan, ProtectedImage, RepositorySummary
+from ecrgc.model import Plan, Reason, RepositorySummary
 from ecrgc.render import facts
 from ecrgc.render.markup import code, html, size
 from ecrgc.render.plan_markdown import MARKER
+from tests import test_planfile
 from tests.golden_files import assert_golden
 from tests.test_planfile import GOLDEN, action, big_plan, empty_plan, plan, plans, small_plan
 from tests.test_report import dry_run_report, report, small_report
@@ -213,16 +214,11 @@ HOSTILE = "x|y`z<img src=x onerror=alert(1)>@octocat **b**\n| a |"
 
 
 def test_untrusted_names_cannot_break_out_of_their_cell() -> None:
+    live = test_planfile.kept("evil/repo", "y", Reason.IN_USE, tags=(HOSTILE,))
     sample = plan(
         actions=(action("evil/repo", "x", tags=(HOSTILE, "v1.0.0")),),
-        protected=(
-            ProtectedImage(
-                repository="evil/repo",
-                digest=action("evil/repo", "y").digest,
-                tags=(HOSTILE,),
-                sources=(HOSTILE,),
-            ),
-        ),
+        kept=(live,),
+        protected=(test_planfile.in_use(live, HOSTILE),),
     )
     markdown = render.plan_markdown(sample)
     image_rows = [line for line in markdown.splitlines() if line.startswith("| `sha256:")]

@@ -152,7 +152,7 @@ def plan(
         typer.Option(
             "--out",
             help="Write the plan file here (else: what-if); a name ending in .gz (plan.json.gz) writes it"
-            " gzip-compressed, for plans too large for a pull request's diff.",
+            " gzip-compressed in a compact columns layout, for plans too large for a pull request's diff.",
         ),
     ] = None,
     expires_in: Annotated[str, typer.Option("--expires-in", help="How long the plan may be applied.")] = "7d",

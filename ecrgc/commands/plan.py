@@ -191,6 +191,7 @@ class _PlanBuilder:
     """Accumulates the per-repository results of `decide` into the plan's lists."""
 
     actions: list[PlannedAction] = field(default_factory=list)
+    kept: list[PlannedAction] = field(default_factory=list)
     protected: list[ProtectedImage] = field(default_factory=list)
     summaries: list[RepositorySummary] = field(default_factory=list)
     deletions: list[str] = field(default_factory=list)
@@ -198,6 +199,7 @@ class _PlanBuilder:
     def add(self, repository: Repository, policy: Policy, decisions: Sequence[Decision]) -> None:
         removed = [d for d in decisions if d.action is not Action.KEEP]
         self.actions.extend(_planned(d, policy) for d in removed)
+        self.kept.extend(_planned(d, policy) for d in decisions if d.action is Action.KEEP)
         self.protected.extend(_protected(d, policy) for d in decisions if d.reason is Reason.IN_USE)
         empties = bool(decisions) and len(removed) == len(decisions) and policy.action is Action.DELETE
         delete_repository = empties and policy.delete_empty_repositories
@@ -231,6 +233,7 @@ class _PlanBuilder:
                 ),
                 inputs=tuple(set(inputs)),
                 actions=tuple(self.actions),
+                kept=tuple(self.kept),
                 repository_deletions=tuple(self.deletions),
                 protected=tuple(self.protected),
                 summary=tuple(self.summaries),

@@ -1,26 +1,38 @@
-"""Plan <-> canonical JSON: the one place that knows the plan format (encode.py writes, decode.py reads).
+"""Plan <-> canonical JSON: the one place that knows the plan format (encode.py and columns.py write,
+decode.py reads).
 
-The file is what a reviewer reads in a pull request and what `ecrgc apply` executes, so it is canonical:
-keys sorted, 2-space indent, a final newline, UTC timestamps written `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`,
-each image record (an element of `actions`, `protected` or `summary.repositories`) on one line of its own
-(compact, `{"key":value,...}`: a diff reads one line per image), and every list in a stable order (actions by
-repository, then depth — an index or subject before what goes with it —, then digest; everything else by
-name). `loads(dumps(p)) == canonical(p)` and `dumps(loads(s)) == s`.
-A file named `*.gz` (`plan.json.gz`) holds the same text gzip-compressed (no name, no time, level 9: the
-same plan gives the same bytes with the same zlib), read under the same checks and a decompressed-size cap.
+The file records every image's decision: `actions` (each image deleted or archived) and `kept` (each image
+kept, with the reason; an in-use one with the sources that use it: the plan's `protected` list is folded in
+there, not stored twice). It comes in two layouts, chosen by the file's name, that decode to the same Plan:
+- the records layout (`plan.json`): what a reviewer reads in a pull request and what `ecrgc apply`
+  executes, so it is canonical: keys sorted, 2-space indent, a final newline, UTC timestamps written
+  `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`, each image record (an element of `actions`, `kept` or
+  `summary.repositories`) on one line of its own (compact, `{"key":value,...}`: a diff reads one line per
+  image), and every list in a stable order (actions by repository, then depth — an index or subject before
+  what goes with it —, then digest; kept images by repository, then digest; everything else by name);
+- the columns layout (`plan.json.gz`, gzip-compressed: no name, no time, level 9, so the same plan gives
+  the same bytes with the same zlib): `columns`, one entry per repository holding its images as column
+  arrays (see columns.py for the encoding and what each choice saves), read under the same checks and a
+  decompressed-size cap. A `.json.gz` holding the records layout (a `.json` plan gzipped by hand) loads too.
+`loads(dumps(p)) == canonical(p)` and `dumps(loads(s)) == s`, for either layout.
 
 Naming: top-level and summary keys are snake_case, image records (`actions`, `protected`) use the
 ECR-style camelCase field names of the issue (imageDigest, imageTags, pushedAt, lastPulledAt …).
 
 Versioning (Terraform's contract): `format_version` is major.minor. A minor version only adds keys, which
-readers ignore; a new major version is refused. `schemas/plan.schema.json` closes every object, so a file
-of our own version must match it exactly; for a newer minor only the unknown-key errors are forgiven.
+readers ignore; a new major version is refused, and so is an older one (format 1.x, without the kept
+images: plans expire within days, so the one-line refusal says to re-plan). `schemas/plan.schema.json`
+closes every object, so a file of our own version must match it exactly; for a newer minor only the
+unknown-key errors are forgiven.
 
-Content hash: `content_sha256` is the lowercase hex sha256 of the UTF-8 bytes of
+Content hash (the same recipe for both layouts; each file has its own): `content_sha256` is the lowercase
+hex sha256 of the UTF-8 bytes of
 `json.dumps(document_without_content_sha256, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`
 — the parsed document, so re-indenting the file does not change it but editing any value does (unknown keys
 of a newer minor version are covered too). Our keys are ASCII, strings are written as UTF-8 (only what JSON
-requires is escaped) and no number is fractional, so another JSON implementation can reproduce it.
+requires is escaped) and no number is fractional, so another JSON implementation can reproduce it. The
+writer computes it once, as it writes; the loader once, one record (or repository) at a time, and the Plan
+carries it (`Plan.sha256`): no view hashes a loaded plan again.
 
 Summary: per repository the planner's counts (scanned, kept by reason, deleted, archived, and
 bytes_reclaimed, the planner's estimate of the storage freed); `loads` checks that the deleted and archived
@@ -45,6 +57,7 @@ from typing import Any, BinaryIO
 
 from ecrgc.errors import ConfigError, PlanRefused
 from ecrgc.model import Plan
+from ecrgc.planfile.columns import document as columns_document
 from ecrgc.planfile.decode import (
     check_policy_hashes,
     check_summary,
@@ -61,7 +74,6 @@ from ecrgc.planfile.encode import (
     depths,
     document,
     format_timestamp,
-    hash_document,
     monthly_saving_usd,
     order_actions,
     write_document,
@@ -86,18 +98,20 @@ __all__ = [
 ]
 
 
-def dumps(plan: Plan) -> str:
-    """The canonical text of `plan` (sorted, stable, hashed, final newline)."""
+def dumps(plan: Plan, *, columns: bool = False) -> str:
+    """The canonical text of `plan` (sorted, stable, hashed, final newline), in the records layout (one
+    line per image, what a `.json` file holds) or the `columns` layout (what a `.json.gz` file holds)."""
     text = io.BytesIO()
-    _encode(plan, text)
+    _encode(plan, text, columns=columns)
     return text.getvalue().decode("utf-8")
 
 
-def _encode(plan: Plan, out: BinaryIO | None) -> str:
+def _encode(plan: Plan, out: BinaryIO | None, *, columns: bool) -> str:
     """Write the canonical text of `plan` to `out` (None: nowhere) and return its content hash."""
     if plan.format_version != FORMAT_VERSION:
         raise ValueError(f"ecrgc writes plan format {FORMAT_VERSION}, not {plan.format_version}")
-    return write_document(document(canonical(plan)), out)
+    ordered = canonical(plan)
+    return write_document(columns_document(ordered) if columns else document(ordered), out)
 
 
 def loads(text: str, *, source: str = "plan") -> Plan:
@@ -108,9 +122,10 @@ def loads(text: str, *, source: str = "plan") -> Plan:
     newer_minor = check_version(parsed, source)
     sha256 = check_content_hash(parsed, source)
     validate(parsed, source, forgive_unknown_keys=newer_minor)
-    plan = replace(plan_from(parsed), sha256=sha256)
+    made, counted = plan_from(parsed, source)
+    plan = replace(made, sha256=sha256)
     check_policy_hashes(plan, source)
-    check_summary(plan, parsed["summary"], source)
+    check_summary(plan, counted, parsed["summary"], source)
     return plan
 
 
@@ -120,7 +135,8 @@ def check_content_hash(parsed: Mapping[str, Any], source: str) -> str:
     A checksum, not a signature: whoever edits the file can recompute it. What apply trusts of a plan is
     only what can narrow it (see ecrgc.apply)."""
     sha256: str = parsed["content_sha256"]
-    if hash_document({k: v for k, v in parsed.items() if k != "content_sha256"}) != sha256:
+    # Hashed as it would be written: one record (or repository) encoded at a time, never the whole text.
+    if write_document({k: v for k, v in parsed.items() if k != "content_sha256"}, None) != sha256:
         raise PlanRefused(
             f"{source}: content hash mismatch: the plan was edited after it was made; re-run ecrgc plan"
         )
@@ -132,6 +148,7 @@ def load_plan_file(path: str | os.PathLike[str]) -> Plan:
     try:
         raw = _read_gzip(Path(path)) if is_compressed(path) else Path(path).read_bytes()
         text = raw.decode("utf-8")
+        del raw  # a large plan's bytes need not outlive their text
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         # OSError includes gzip.BadGzipFile (not gzip, a bad CRC); EOFError is a truncated stream.
         raise ConfigError(f"{path}: cannot read the plan file: {exc}; re-run ecrgc plan") from exc
@@ -149,18 +166,17 @@ exhaust memory before the plan's checks can refuse it."""
 _CHUNK = 2**20
 
 
-def _read_gzip(path: Path) -> bytes:
-    chunks, size = [], 0
+def _read_gzip(path: Path) -> bytearray:
+    text = bytearray()  # grown in place: no list of chunks joined into a second copy
     with gzip.open(path, "rb") as stream:
         while chunk := stream.read(_CHUNK):
-            size += len(chunk)
-            if size > MAX_DECOMPRESSED_BYTES:
+            text += chunk
+            if len(text) > MAX_DECOMPRESSED_BYTES:
                 raise ConfigError(
                     f"{path}: decompresses to more than {MAX_DECOMPRESSED_BYTES:,} bytes: not a plan file"
                     " ecrgc wrote; re-run ecrgc plan"
                 )
-            chunks.append(chunk)
-    return b"".join(chunks)
+    return text
 
 
 def write_plan_file(plan: Plan, path: str | os.PathLike[str]) -> str:
@@ -176,7 +192,7 @@ def write_plan_file(plan: Plan, path: str | os.PathLike[str]) -> str:
     text = target.with_name(f".{target.name}.text.partial") if is_compressed(target) else partial
     try:
         with text.open("w+b") as out:
-            sha256 = _encode(plan, out)
+            sha256 = _encode(plan, out, columns=text != partial)
             if text != partial:
                 out.seek(0)
                 with (
@@ -192,5 +208,6 @@ def write_plan_file(plan: Plan, path: str | os.PathLike[str]) -> str:
 
 
 def content_hash(plan: Plan) -> str:
-    """The `content_sha256` that `dumps(plan)` writes: what apply reports and audits refer to."""
-    return write_document(document(canonical(plan)), None)
+    """The `content_sha256` that `dumps(plan)` writes (a `.json` file): what apply reports and audits
+    refer to. A loaded plan carries the hash of its own file (`Plan.sha256`): use that one."""
+    return _encode(plan, None, columns=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -24,6 +24,7 @@ from ecrgc.model import (
     Reason,
     RepositorySummary,
 )
+from ecrgc.planfile.columns import RepositoryColumns, Rows, codes
 from ecrgc.planfile.encode import FORMAT_VERSION, summary_totals
 from ecrgc.planfile.recordcheck import compile_check
 from ecrgc.policy import document_sha256
@@ -31,8 +32,9 @@ from ecrgc.schemafiles import load_schema
 
 _MAX_ERRORS = 20  # a broken file can fail on every action; the first errors are enough to see why
 # The image lists (700,000 actions for a 1,000,000-image registry) are checked by compiled predicates.
-_RECORD_LISTS = ("actions", "protected")
+_RECORD_LISTS = ("actions", "kept", "columns")
 _TOP_LEVEL_KEYWORDS = {
+    "oneOf",
     "$schema",
     "$id",
     "title",
@@ -81,6 +83,11 @@ def check_version(document: Mapping[str, Any], source: str) -> bool:
     match = _VERSION.match(version) if isinstance(version, str) else None
     ours = _VERSION.match(FORMAT_VERSION)
     assert ours is not None
+    if match is not None and int(match.group(1)) < int(ours.group(1)):
+        raise PlanRefused(
+            f"{source}: format_version {version!r} is an older plan format, which this ecrgc no longer reads"
+            f" (it reads {ours.group(1)}.x); re-run ecrgc plan (plans expire anyway)"
+        )
     if match is None or match.group(1) != ours.group(1):
         raise PlanRefused(
             f"{source}: format_version {version!r} is not supported (this ecrgc reads {ours.group(1)}.x); "
@@ -164,21 +171,26 @@ def check_policy_hashes(plan: Plan, source: str) -> None:
             )
 
 
-def check_summary(plan: Plan, summary: Mapping[str, Any], source: str) -> None:
-    """The summary agrees with the actions (per repository) and with itself (totals): views count from it."""
-    counted: Counter[tuple[str, Action]] = Counter((a.repository, a.action) for a in plan.actions)
+def check_summary(
+    plan: Plan, counted: Mapping[tuple[str, Action], int], summary: Mapping[str, Any], source: str
+) -> None:
+    """The summary agrees with the actions (`counted`: per repository and action, see `plan_from`) and with
+    itself (totals): views count from it."""
     listed = {s.repository for s in plan.summary}
-    if missing := sorted({a.repository for a in plan.actions} - listed):
+    if missing := sorted({repository for repository, _ in counted} - listed):
         raise ConfigError(
             f"{source}: $.summary.repositories has no entry for {missing[0]}; re-run ecrgc plan"
         )
     for entry in plan.summary:
         claimed = entry.deleted, entry.archived
-        actual = counted[entry.repository, Action.DELETE], counted[entry.repository, Action.ARCHIVE]
+        actual = (
+            counted.get((entry.repository, Action.DELETE), 0),
+            counted.get((entry.repository, Action.ARCHIVE), 0),
+        )
         if claimed != actual:
             raise ConfigError(
                 f"{source}: $.summary.repositories counts {claimed[0]} deleted and {claimed[1]} archived in "
-                f"{entry.repository} but $.actions has {actual[0]} and {actual[1]}; re-run ecrgc plan"
+                f"{entry.repository} but its actions are {actual[0]} and {actual[1]}; re-run ecrgc plan"
             )
     totals = summary_totals(plan.summary)
     if totals != {key: summary[key] for key in totals}:
@@ -187,10 +199,32 @@ def check_summary(plan: Plan, summary: Mapping[str, Any], source: str) -> None:
         )
 
 
-def plan_from(document: Mapping[str, Any]) -> Plan:
-    """The Plan of a validated document."""
+def plan_from(document: Mapping[str, Any], source: str) -> tuple[Plan, Counter[tuple[str, Action]]]:
+    """The Plan of a validated document (either layout), and its actions counted by repository and action."""
     summary = document["summary"]
-    return Plan(
+    counted: Counter[tuple[str, Action]] = Counter()
+    if "columns" in document:
+        repositories = [
+            RepositoryColumns(c, f"{source}::$.columns[{n}]") for n, c in enumerate(document["columns"])
+        ]
+        actions: Sequence[PlannedAction] = Rows(repositories, kept=False)
+        kept: Sequence[PlannedAction] = Rows(repositories, kept=True)
+        protected = tuple(image for r in repositories for image in r.protected())
+        action_of = codes()[0]
+        for r in repositories:
+            for code, n in Counter(r.action_codes).items():
+                if action_of[code] is not Action.KEEP:
+                    counted[r.name, action_of[code]] = n
+    else:
+        actions = tuple(_planned_action(a) for a in document["actions"])
+        kept = tuple(_planned_action(k) for k in document["kept"])
+        protected = tuple(
+            _protected(k, f"{source}::$.kept[{n}]")
+            for n, k in enumerate(document["kept"])
+            if k["sources"] or k["reason"] == Reason.IN_USE
+        )
+        counted.update((a.repository, a.action) for a in actions)
+    plan = Plan(
         format_version=document["format_version"],
         ecrgc_version=document["ecrgc_version"],
         created_at=_timestamp(document["created_at"]),
@@ -207,7 +241,6 @@ def plan_from(document: Mapping[str, Any]) -> Plan:
                 name=i["name"],
                 sha256=i["sha256"],
                 references=i["references"],
-                # Added in 1.0 without a version bump (optional keys): a plan from before has none.
                 this_registry=i.get("this_registry", 0),
                 other_accounts=i.get("other_accounts_or_regions", 0),
                 other_registries=i.get("other_registries", 0),
@@ -215,22 +248,31 @@ def plan_from(document: Mapping[str, Any]) -> Plan:
             )
             for i in document["inputs"]
         ),
-        actions=tuple(_planned_action(a) for a in document["actions"]),
+        actions=actions,
+        kept=kept,
         repository_deletions=tuple(document["repository_deletions"]),
-        protected=tuple(
-            ProtectedImage(
-                repository=p["repository"],
-                digest=p["imageDigest"],
-                tags=tuple(p["imageTags"]),
-                sources=tuple(p["sources"]),
-            )
-            for p in document["protected"]
-        ),
+        protected=protected,
         summary=tuple(_repository(s) for s in summary["repositories"]),
+    )
+    return plan, counted
+
+
+def _protected(record: Mapping[str, Any], where: str) -> ProtectedImage:
+    if record["reason"] != Reason.IN_USE:
+        raise ConfigError(
+            f"{where}.sources: sources for an image kept {record['reason']}, not in_use: the plan was edited"
+            " by hand; re-run ecrgc plan"
+        )
+    return ProtectedImage(
+        repository=record["repository"],
+        digest=record["imageDigest"],
+        tags=tuple(record["imageTags"]),
+        sources=tuple(record["sources"]),
     )
 
 
 def _planned_action(entry: Mapping[str, Any]) -> PlannedAction:
+    """An action's record, or a kept image's (no `action` key: it is kept)."""
     return PlannedAction(
         repository=entry["repository"],
         digest=entry["imageDigest"],
@@ -239,7 +281,7 @@ def _planned_action(entry: Mapping[str, Any]) -> PlannedAction:
         last_pulled_at=_timestamp(entry["lastPulledAt"]) if entry["lastPulledAt"] else None,
         size_bytes=entry["sizeBytes"],
         media_type=entry["mediaType"],
-        action=Action(entry["action"]),
+        action=Action(entry.get("action", Action.KEEP)),
         reason=Reason(entry["reason"]),
         parent=entry["parent"],
         policy=entry["policy"],

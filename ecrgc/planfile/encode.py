@@ -12,8 +12,8 @@ from typing import Any, BinaryIO
 
 from ecrgc.model import Plan, PlannedAction, ProtectedImage, RepositorySummary
 
-FORMAT_VERSION = "1.0"
-"""The plan format this ecrgc writes; it reads any 1.x."""
+FORMAT_VERSION = "2.0"
+"""The plan format this ecrgc writes; it reads any 2.x."""
 
 USD_PER_GB_MONTH = Decimal("0.10")
 BYTES_PER_GB = 10**9
@@ -29,6 +29,7 @@ def canonical(plan: Plan) -> Plan:
         ),
         inputs=tuple(sorted(plan.inputs)),
         actions=order_actions(_with_sorted_tags(a) for a in plan.actions),
+        kept=tuple(sorted(map(_with_sorted_tags, plan.kept), key=lambda k: (k.repository, k.digest))),
         repository_deletions=tuple(sorted(plan.repository_deletions)),
         protected=tuple(
             _with_sorted_lists(p) for p in sorted(plan.protected, key=lambda p: (p.repository, p.digest))
@@ -109,11 +110,8 @@ def format_timestamp(moment: datetime) -> str:
     return moment.isoformat().removesuffix("+00:00") + "Z"
 
 
-def document(plan: Plan) -> dict[str, Any]:
-    """The JSON document of a canonical `plan`, without its content hash, for `write_document`.
-
-    The image lists are lazy (each record is made as it is written, then dropped), and their records keep
-    tags and sources as tuples, which json writes as arrays."""
+def header(plan: Plan) -> dict[str, Any]:
+    """What both layouts write besides the images: target, dates, policies, inputs, summary, deletions."""
     return {
         "format_version": plan.format_version,
         "ecrgc_version": plan.ecrgc_version,
@@ -138,10 +136,37 @@ def document(plan: Plan) -> dict[str, Any]:
             **summary_totals(plan.summary),
             "repositories": map(_repository_summary, plan.summary),
         },
-        "actions": map(_action, plan.actions),
         "repository_deletions": list(plan.repository_deletions),
-        "protected": map(_protected, plan.protected),
     }
+
+
+def document(plan: Plan) -> dict[str, Any]:
+    """The records layout (`.json`) of a canonical `plan`, without its content hash, for `write_document`:
+    one record per image, `actions` then `kept` (an in-use image's record names its sources).
+
+    The image lists are lazy (each record is made as it is written, then dropped), and their records keep
+    tags and sources as tuples, which json writes as arrays."""
+    return {**header(plan), "actions": map(action_record, plan.actions), "kept": _kept_records(plan)}
+
+
+def _kept_records(plan: Plan) -> Iterator[dict[str, Any]]:
+    sources = sources_of(plan)
+    for image in plan.kept:
+        yield kept_record(image, sources.pop((image.repository, image.digest), ()))
+    unclaimed(sources)
+
+
+def sources_of(plan: Plan) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(repository, digest) -> who uses it, for each protected image (each must have a kept record)."""
+    return {(p.repository, p.digest): p.sources for p in plan.protected}
+
+
+def unclaimed(sources: Mapping[tuple[str, str], tuple[str, ...]]) -> None:
+    """Raise when a protected image (what is left of `sources_of` once the kept records took theirs) has no
+    kept record: the file folds `protected` into the kept records, so it would be lost."""
+    if sources:
+        repository, digest = next(iter(sources))
+        raise ValueError(f"the protected image {repository}@{digest} is not among the plan's kept images")
 
 
 def summary_totals(repositories: Sequence[RepositorySummary]) -> dict[str, Any]:
@@ -175,16 +200,15 @@ def _repository_summary(summary: RepositorySummary) -> dict[str, Any]:
     }
 
 
-def _protected(image: ProtectedImage) -> dict[str, Any]:
-    return {
-        "repository": image.repository,
-        "imageDigest": image.digest,
-        "imageTags": image.tags,
-        "sources": image.sources,
-    }
+def kept_record(image: PlannedAction, sources: tuple[str, ...]) -> dict[str, Any]:
+    """The record of a kept image: an action's fields but `action`, and the sources of an in-use one."""
+    record = action_record(image)
+    del record["action"]
+    record["sources"] = sorted(sources)
+    return record
 
 
-def _action(action: PlannedAction) -> dict[str, Any]:
+def action_record(action: PlannedAction) -> dict[str, Any]:
     return {
         "repository": action.repository,
         "imageDigest": action.digest,
@@ -212,7 +236,7 @@ def _plain(value: Any) -> Any:
 # The image lists are written one compact record per line: a pull request's diff then reads one line per
 # image, and json's C encoder (used only without `indent`) writes 700,000 records in seconds, not a minute.
 # Each record is encoded once: the file's line and the hashed text (compact too) share it.
-_ONE_LINE_EACH = {("actions",), ("protected",), ("summary", "repositories")}
+_ONE_LINE_EACH = {("actions",), ("kept",), ("columns",), ("summary", "repositories")}
 _ON_THE_WAY = {path[:n] for path in _ONE_LINE_EACH for n in range(len(path))}
 _compact = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 _pretty = json.JSONEncoder(sort_keys=True, indent=2, ensure_ascii=False).encode
@@ -262,7 +286,9 @@ def write_document(document: Mapping[str, Any], out: BinaryIO | None) -> str:
 def _pieces(value: Any, path: tuple[str, ...], indent: str) -> Iterator[_Piece]:
     """`value` at `path` of the document as (file piece, hashed piece) pairs; the file pretty at `indent`."""
     inner = indent + "  "
-    if path in _ONE_LINE_EACH:
+    # A hand-made document may hold anything anywhere: only a list (or our writer's iterable) is written
+    # one element a line, only an object key by key; the hash is the recipe's either way.
+    if path in _ONE_LINE_EACH and not isinstance(value, str | int | float | Mapping | None):
         yield "[", "["
         count = 0
         for count, item in enumerate(value, start=1):
@@ -270,7 +296,7 @@ def _pieces(value: Any, path: tuple[str, ...], indent: str) -> Iterator[_Piece]:
             record = _compact(item)
             yield record, record
         yield (f"\n{indent}]" if count else "]"), "]"
-    elif path in _ON_THE_WAY:
+    elif path in _ON_THE_WAY and isinstance(value, Mapping):
         yield "{", "{"
         hashed = 0
         for n, key in enumerate(sorted(value)):
@@ -287,9 +313,3 @@ def _pieces(value: Any, path: tuple[str, ...], indent: str) -> Iterator[_Piece]:
     else:
         # A JSON string holds no raw newline, so indenting a nested value is a plain replace.
         yield _pretty(value).replace("\n", "\n" + indent), _compact(value)
-
-
-def hash_document(document: Mapping[str, Any]) -> str:
-    """sha256 of the compact, key-sorted UTF-8 JSON of `document`."""
-    canonical_bytes = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical_bytes.encode("utf-8")).hexdigest()

@@ -2,7 +2,7 @@
 
 jsonschema spends about half a millisecond on each action of a plan: six minutes for the 700,000 actions
 of a 1,000,000-image registry. `compile_check(schema)` turns a schema that uses only `type`, `enum` (of
-strings), `pattern`, `minLength`, `maxLength`, `minimum`, `items`, `required`, `properties` and
+strings), `pattern`, `minLength`, `maxLength`, `minimum`, `maximum`, `items`, `required`, `properties` and
 `additionalProperties: false` into a function that agrees with `Draft202012Validator(schema).is_valid`
 (tests/test_planfile.py checks that with hypothesis) at a fraction of the cost. Any other keyword is refused
 with ValueError, so a schema change cannot loosen the check unnoticed. It only says yes or no: on a no the
@@ -116,6 +116,7 @@ _KEYWORDS: dict[str, Callable[[Any, Mapping[str, Any]], Check | None]] = {
     "minLength": lambda n, _: lambda v: not isinstance(v, str) or len(v) >= n,
     "maxLength": lambda n, _: lambda v: not isinstance(v, str) or len(v) <= n,
     "minimum": lambda n, _: lambda v: not _TYPES["number"](v) or v >= n,
+    "maximum": lambda n, _: lambda v: not _TYPES["number"](v) or v <= n,
     "items": _items,
     "required": lambda names, _: lambda v: not isinstance(v, dict) or all(name in v for name in names),
     "properties": _properties,

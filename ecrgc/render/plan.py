@@ -6,7 +6,7 @@ The plan file itself is `planfile.dumps`; `plan_json` is a small summary for scr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, assert_never
 
 from ecrgc.model import (
@@ -114,7 +114,7 @@ def _sources(plan: Plan, matches: Mapping[str, PolicyMatch] | None) -> str:
     return f"policies: {policies}\ninputs:{inputs}"
 
 
-def _image_lines(actions: tuple[PlannedAction, ...]) -> str:
+def _image_lines(actions: Sequence[PlannedAction]) -> str:
     return "\n".join(
         " ".join(
             [

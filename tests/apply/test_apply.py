@@ -218,7 +218,7 @@ def tmp_time(n: int) -> float:
     ("edit", "message"),
     [
         (lambda d: d["target"].update(account_id="210987654321"), "content hash mismatch"),
-        (lambda d: d.update(format_version="2.0"), "format_version '2.0' is not supported"),
+        (lambda d: d.update(format_version="3.0"), "format_version '3.0' is not supported"),
     ],
 )
 def test_an_edited_plan_is_refused(ecr: Sandbox, tmp_path: Path, edit: Any, message: str) -> None:

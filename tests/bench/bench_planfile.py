@@ -1,13 +1,17 @@
-"""Benchmark: the plan file and its views for a 700,000-action plan (a 1,000,000-image registry).
+"""Benchmark: the plan file of 1,000,000 deletions (a registry of 2,000 repositories) and its views.
 
-The plan is built in memory once (not timed; `tests.test_planfile.big_plan`, canonical like the planner's:
-2,000 repositories, every tenth action an index with two children). Then each step runs REPEAT times and
-the report gives the median wall seconds: `dumps`, `loads` of that text (parse, hash, schema, summary
-checks), `content_hash`, `canonical` (the planner's, dumps' and content_hash's re-ordering), `plan_json`
-and `plan_text` with and without the hash handed in (as the CLI does after writing the file), and
-`plan_markdown` (the PR comment, cut to GitHub's limit). No sandbox and no I/O.
+The plan is built in memory once (not timed; `tests.test_planfile.big_plan`: 2,000 repositories, every tenth
+action an index with two children, and one kept image recorded for every two deletions). Then:
+- the bytes of the plan file per deletion, as `.json` (records, one line per image) and `.json.gz`
+  (columns, gzip), and the seconds to write each;
+- for the largest plan (the `.json.gz`, and the `.json`): `ecrgc validate`, `ecrgc show` and apply's load
+  (`load_plan_file`, what `ecrgc apply` does before anything else), each in a fresh process: wall seconds
+  and peak RSS (MiB, `wait4`'s ru_maxrss);
+- in this process, the views `plan_json` and `plan_text` of the loaded `.json.gz` plan (`plan_markdown` is
+  left out: its search for the richest comment that fits is quadratic in the repositories, minutes at 2,000).
+Each step runs REPEAT times and the report gives medians.
 
-    ECRGC_BENCH_SCALE=small|full (default full: 700,000 actions; small: 7,000)
+    ECRGC_BENCH_SCALE=small|full (default full: 1,000,000 deletions; small: 10,000)
     ECRGC_BENCH_REPEAT=N         runs per step (default 3); medians are reported
 """
 
@@ -15,41 +19,76 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
 from ecrgc import planfile, render
 from tests.test_planfile import big_plan
 
+# What runs in the fresh process of each step: the CLI of validate and show, and apply's first step.
+_STEPS = {
+    "validate": ["-m", "ecrgc", "validate", "{path}"],
+    "show": ["-m", "ecrgc", "show", "{path}"],
+    "apply_load": [
+        "-c",
+        "import sys; from ecrgc.planfile import load_plan_file; load_plan_file(sys.argv[1])",
+        "{path}",
+    ],
+}
+
 
 def run() -> dict[str, object]:
-    """Build the plan, time each step REPEAT times, report medians (and the file size)."""
-    actions = 7_000 if os.environ.get("ECRGC_BENCH_SCALE") == "small" else 700_000
+    """Build the plan, write both files, time each step REPEAT times, report medians."""
+    deletions = 10_000 if os.environ.get("ECRGC_BENCH_SCALE") == "small" else 1_000_000
     repeat = int(os.environ.get("ECRGC_BENCH_REPEAT", "3"))
     start = time.perf_counter()
-    plan = big_plan(actions, 2_000)
+    plan = big_plan(deletions, 2_000, keeps=deletions // 2)
     built = time.perf_counter() - start
-    text = planfile.dumps(plan)
-    sha256 = planfile.content_hash(plan)
-    steps: dict[str, Callable[[], object]] = {
-        "dumps": lambda: planfile.dumps(plan),
-        "loads": lambda: planfile.loads(text),
-        "content_hash": lambda: planfile.content_hash(plan),
-        "canonical": lambda: planfile.canonical(plan),
-        "plan_json": lambda: render.plan_json(plan),
-        "plan_json_given_sha256": lambda: render.plan_json(plan, sha256=sha256),
-        "plan_text": lambda: render.plan_text(plan),
-        "plan_text_given_sha256": lambda: render.plan_text(plan, sha256=sha256),
-        "plan_markdown": lambda: render.plan_markdown(plan),
-    }
-    return {
-        "actions": len(plan.actions),
+    report: dict[str, object] = {
+        "deletions": len(plan.actions),
+        "kept_recorded": len(plan.kept),
         "repositories": len(plan.summary),
-        "file_bytes": len(text.encode("utf-8")),
-        "file_lines": text.count("\n"),
         "build_seconds": round(built, 1),
-        "median_seconds": {name: _median(step, repeat) for name, step in steps.items()},
     }
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in ("plan.json.gz", "plan.json"):
+            path = Path(scratch) / name
+            report[f"write_seconds[{name}]"] = _median(partial(planfile.write_plan_file, plan, path), repeat)
+            size = path.stat().st_size
+            report[f"bytes[{name}]"] = size
+            report[f"bytes_per_deletion[{name}]"] = round(size / len(plan.actions), 1)
+            for step, argv in _STEPS.items():
+                runs = [_fresh_process([a.replace("{path}", str(path)) for a in argv]) for _ in range(repeat)]
+                report[f"{step}[{name}]"] = {
+                    "wall_seconds": round(statistics.median(r[0] for r in runs), 2),
+                    "peak_rss_mib": round(statistics.median(r[1] for r in runs)),
+                }
+        loaded = planfile.load_plan_file(Path(scratch) / "plan.json.gz")
+    views: dict[str, Callable[[], object]] = {
+        "plan_json": lambda: render.plan_json(loaded),
+        "plan_text": lambda: render.plan_text(loaded),
+    }
+    report["median_seconds"] = {name: _median(view, repeat) for name, view in views.items()}
+    return report
+
+
+def _fresh_process(argv: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MiB) of `python argv` in a new process; its output is dropped."""
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        child = subprocess.Popen([sys.executable, *argv], stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode:
+            errors.seek(0)
+            raise RuntimeError(f"{argv}: exit {child.returncode}: {errors.read().decode()[-2000:]}")
+    return wall, usage.ru_maxrss / 1024  # Linux: KiB
 
 
 def _median(step: Callable[[], object], repeat: int) -> float:

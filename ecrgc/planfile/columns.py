@@ -1,0 +1,269 @@
+"""The columns layout of a plan (`.json.gz`): each repository's images as column arrays.
+
+Row n of every column of a repository is one image: the images deleted or archived first (the actions'
+order), then the kept ones (by digest). What each choice buys, in gzip bytes per deletion of a
+100,000-deletion plan over 200 repositories (tests/bench/bench_planfile.py measures 1,000,000): one JSON
+record per image 59.6; the same values as columns (no key names per image) 56.1; timestamps as integer
+microseconds 54.4; media types interned per repository, actions and reasons as codes 53.7; digests as
+base64 (43 characters, no padding) instead of `sha256:` + hex 50.2; the digests of a repository as one
+string (no quotes and commas per image; in memory one string, not a million) 49.0. A parent is the row it
+is in its repository, not its digest (34 bytes saved per child: the platforms of a multi-arch image). Tags
+are not interned (they are mostly unique per image: nothing to gain); a row's tags are null, the one tag or
+an array (in memory: no empty list per untagged image), and `sources` has an entry only for the rows kept
+in use.
+
+Codes are positions in the schema's `$defs.actionCodes` and `$defs.reasonCodes` (one source of truth).
+A loaded plan keeps the parsed columns as they are (strings and small ints) and builds a `PlannedAction`
+only when one is read (`Rows`), so 1,000,000 images cost about 300 bytes each, not 2 KiB.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from itertools import chain
+from typing import Any, overload
+
+from ecrgc.errors import ConfigError
+from ecrgc.model import Action, Plan, PlannedAction, ProtectedImage, Reason
+from ecrgc.planfile.encode import header, sources_of, unclaimed
+from ecrgc.schemafiles import load_schema
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@cache
+def codes() -> tuple[tuple[Action, ...], tuple[Reason, ...]]:
+    """The action and reason codes: code n is the n-th value of the schema's table."""
+    definitions = load_schema("plan.schema.json")["$defs"]
+    return (
+        tuple(Action(a) for a in definitions["actionCodes"]["enum"]),
+        tuple(Reason(r) for r in definitions["reasonCodes"]["enum"]),
+    )
+
+
+def micros(moment: datetime) -> int:
+    """`moment` as integer microseconds since the epoch (exact, unlike `timestamp()`)."""
+    return (moment - EPOCH) // _MICROSECOND
+
+
+def digest_base64(digest: str) -> str:
+    return base64.b64encode(bytes.fromhex(digest.removeprefix("sha256:"))).decode("ascii")[:-1]
+
+
+def _digest(encoded: str) -> str:
+    return "sha256:" + base64.b64decode(encoded + "=").hex()
+
+
+def document(plan: Plan) -> dict[str, Any]:
+    """The columns layout of a canonical `plan`, without its content hash, for `write_document`."""
+    return {**header(plan), "columns": _repositories(plan)}
+
+
+def _repositories(plan: Plan) -> Iterator[dict[str, Any]]:
+    """Each repository's columns, by name (the canonical plan lists actions and kept images by repository)."""
+    sources: dict[str, dict[str, tuple[str, ...]]] = {}
+    for (repository, digest), names in sources_of(plan).items():
+        sources.setdefault(repository, {})[digest] = names
+    removed, kept = _grouped(plan.actions), _grouped(plan.kept)
+    for name in sorted(removed.keys() | kept.keys()):
+        yield encode_repository(removed.get(name, []), kept.get(name, []), sources.pop(name, {}))
+    unclaimed({(repository, digest): () for repository, mine in sources.items() for digest in mine})
+
+
+def _grouped(images: Sequence[PlannedAction]) -> dict[str, list[PlannedAction]]:
+    grouped: dict[str, list[PlannedAction]] = {}
+    for image in images:
+        grouped.setdefault(image.repository, []).append(image)
+    return grouped
+
+
+def encode_repository(
+    actions: Sequence[PlannedAction], kept: Sequence[PlannedAction], sources: Mapping[str, tuple[str, ...]]
+) -> dict[str, Any]:
+    """The columns of one repository's images (`actions` and `kept` in canonical order, not both empty);
+    `sources`: digest -> who uses it, for the in-use ones (each must be a kept image)."""
+    rows = [*actions, *kept]
+    unclaimed({(rows[0].repository, d): () for d in sources.keys() - {k.digest for k in kept}})
+    policies = {r.policy for r in rows}
+    if len(policies) != 1 or len({r.repository for r in rows}) != 1:
+        raise ValueError(f"one repository, one policy: {rows[0].repository} has {sorted(policies)}")
+    action_code = {a: n for n, a in enumerate(codes()[0])}
+    reason_code = {r: n for n, r in enumerate(codes()[1])}
+    row_of = {r.digest: n for n, r in enumerate(rows)}
+    media: dict[str, int] = {}
+    names: dict[str, int] = {}
+    return {
+        "repository": rows[0].repository,
+        "policy": rows[0].policy,
+        "imageDigest": "".join(digest_base64(r.digest) for r in rows),
+        "imageTags": [(r.tags[0] if len(r.tags) == 1 else r.tags) if r.tags else None for r in rows],
+        "pushedAt": [micros(r.pushed_at) for r in rows],
+        "lastPulledAt": [micros(r.last_pulled_at) if r.last_pulled_at else None for r in rows],
+        "sizeBytes": [r.size_bytes for r in rows],
+        "mediaType": [media.setdefault(r.media_type, len(media)) for r in rows],
+        "mediaTypes": list(media),
+        "action": [action_code[r.action] for r in rows],
+        "reason": [reason_code[r.reason] for r in rows],
+        "parent": [_parent_code(r.parent, row_of) for r in rows],
+        "sources": [
+            [names.setdefault(s, len(names)) for s in sorted(sources.get(r.digest, ()))]
+            for r in rows
+            if r.reason is Reason.IN_USE
+        ],
+        "sourceNames": list(names),
+    }
+
+
+def _parent_code(parent: str | None, row_of: Mapping[str, int]) -> int | str | None:
+    if parent is None:
+        return None
+    row = row_of.get(parent)
+    return digest_base64(parent) if row is None else row
+
+
+class RepositoryColumns:
+    """One repository's parsed columns, checked for what the schema cannot say (lengths, codes in range)."""
+
+    __slots__ = ("_columns", "name", "policy", "removed", "size")
+
+    def __init__(self, columns: Mapping[str, Any], where: str) -> None:
+        self._columns = columns
+        self.name: str = columns["repository"]
+        self.policy: str = columns["policy"]
+        self.size = len(columns["imageDigest"]) // _DIGEST
+        _check(columns, self.size, where)
+        keep = codes()[0].index(Action.KEEP)
+        self.removed = self.size - columns["action"].count(keep)
+
+    def record(self, row: int) -> PlannedAction:
+        c = self._columns
+        actions, reasons = codes()
+        pulled = c["lastPulledAt"][row]
+        return PlannedAction(
+            repository=self.name,
+            digest=self._digest(row),
+            tags=_tags(c["imageTags"][row]),
+            pushed_at=EPOCH + timedelta(microseconds=c["pushedAt"][row]),
+            last_pulled_at=None if pulled is None else EPOCH + timedelta(microseconds=pulled),
+            size_bytes=c["sizeBytes"][row],
+            media_type=c["mediaTypes"][c["mediaType"][row]],
+            action=actions[c["action"][row]],
+            reason=reasons[c["reason"][row]],
+            parent=self._parent(c["parent"][row]),
+            policy=self.policy,
+        )
+
+    def _parent(self, code: int | str | None) -> str | None:
+        if code is None:
+            return None
+        return _digest(code) if isinstance(code, str) else self._digest(code)
+
+    def _digest(self, row: int) -> str:
+        return _digest(self._columns["imageDigest"][row * _DIGEST : (row + 1) * _DIGEST])
+
+    @property
+    def action_codes(self) -> list[int]:
+        column: list[int] = self._columns["action"]
+        return column
+
+    def protected(self) -> Iterator[ProtectedImage]:
+        """The images kept in use, with their sources' names."""
+        c = self._columns
+        names = c["sourceNames"]
+        in_use = codes()[1].index(Reason.IN_USE)
+        rows = (n for n, reason in enumerate(c["reason"]) if reason == in_use)
+        for row, sources in zip(rows, c["sources"], strict=True):
+            yield ProtectedImage(
+                repository=self.name,
+                digest=self._digest(row),
+                tags=_tags(c["imageTags"][row]),
+                sources=tuple(names[n] for n in sources),
+            )
+
+
+_DIGEST = 43  # characters of base64 per digest in the imageDigest column
+_COLUMNS = ("imageTags", "pushedAt", "lastPulledAt", "sizeBytes", "mediaType", "action", "reason", "parent")
+
+
+def _tags(cell: str | list[str] | None) -> tuple[str, ...]:
+    if cell is None:
+        return ()
+    return (cell,) if isinstance(cell, str) else tuple(cell)
+
+
+def _check(c: Mapping[str, Any], size: int, where: str) -> None:
+    def refuse(field: str, what: str) -> ConfigError:
+        return ConfigError(f"{where}.{field}: {what}: the plan was edited by hand; re-run ecrgc plan")
+
+    for name in _COLUMNS:
+        if len(c[name]) != size:
+            raise refuse(name, f"{len(c[name])} rows where imageDigest has {size}")
+    if max(c["mediaType"], default=-1) >= len(c["mediaTypes"]):
+        raise refuse("mediaType", f"a code beyond the {len(c['mediaTypes'])} mediaTypes")
+    if max(chain.from_iterable(c["sources"]), default=-1) >= len(c["sourceNames"]):
+        raise refuse("sources", f"a code beyond the {len(c['sourceNames'])} sourceNames")
+    if max((p for p in c["parent"] if isinstance(p, int)), default=-1) >= size:
+        raise refuse("parent", f"a row beyond the {size} rows")
+    actions, reasons = codes()
+    pairs = {(actions[a], reasons[r]) for a, r in set(zip(c["action"], c["reason"], strict=True))}
+    if bad := sorted(f"{a} for {r}" for a, r in pairs if (a is Action.KEEP) != r.keeps):
+        raise refuse("action", f"{bad[0]} (an image is kept exactly when its reason keeps it)")
+    keep = actions.index(Action.KEEP)
+    if keep in c["action"] and c["action"].count(keep) != size - c["action"].index(keep):
+        raise refuse("action", "a deleted or archived image after a kept one (they come first)")
+    if len(c["sources"]) != (in_use := c["reason"].count(reasons.index(Reason.IN_USE))):
+        raise refuse("sources", f"{len(c['sources'])} entries for {in_use} images kept in use")
+
+
+class Rows(Sequence[PlannedAction]):
+    """The actions (or the kept images) of a plan's repositories, in order, built as they are read."""
+
+    def __init__(self, repositories: Sequence[RepositoryColumns], *, kept: bool) -> None:
+        self._parts = [(r, r.removed, r.size) if kept else (r, 0, r.removed) for r in repositories]
+        self._parts = [part for part in self._parts if part[1] < part[2]]
+        self._starts: list[int] = []
+        total = 0
+        for _, start, stop in self._parts:
+            self._starts.append(total)
+            total += stop - start
+        self._len = total
+
+    def __len__(self) -> int:
+        return self._len
+
+    @overload
+    def __getitem__(self, index: int) -> PlannedAction: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PlannedAction]: ...
+    def __getitem__(self, index: int | slice) -> PlannedAction | Sequence[PlannedAction]:
+        if isinstance(index, slice):
+            return [self[n] for n in range(*index.indices(self._len))]
+        if index < 0:
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError(index)
+        part = bisect.bisect_right(self._starts, index) - 1
+        repository, start, _ = self._parts[part]
+        return repository.record(start + index - self._starts[part])
+
+    def __iter__(self) -> Iterator[PlannedAction]:
+        for repository, start, stop in self._parts:
+            for row in range(start, stop):
+                yield repository.record(row)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(other) == self._len and all(map(_same, self, other))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking as a list: equal to any equal sequence
+
+    def __repr__(self) -> str:
+        return f"Rows({self._len} images)"
+
+
+def _same(a: object, b: object) -> bool:
+    return a == b
