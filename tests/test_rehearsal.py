@@ -556,3 +556,30 @@ def test_a_pull_request_of_policies_only_shows_each_target_s_what_if_and_the_loc
     titles = [f"`{t}` · {what_if}" for t in ("own-east", "own-tokyo", "other-east")]
     assert [s.splitlines()[0] for s in comment.split("\n\n---\n\n")[1:]] == [f"#### {t}" for t in titles]
     assert comment.count(f"{what_if}: **ecrgc: 3 images to delete") == 3
+
+
+@pytest.mark.e2e
+def test_a_compressed_plan_is_checked_and_applied_like_a_plain_one(world: World) -> None:
+    [plain] = schedule(world).plans
+    repo = world.runner.repo
+    plan = load_plan_file(repo / plain)
+    # What `plan --out X.json.gz` writes, committed in the scheduled plan's stead.
+    compressed = f"{plain}.gz"
+    write_plan_file(plan, repo / compressed)
+    assert (repo / compressed).read_bytes()[:2] == b"\x1f\x8b"  # gzip
+    (repo / plain).unlink()
+    git(repo, "add", "-A", "plans/")
+    git(repo, "commit", "--quiet", "-m", "compressed")
+
+    failed, comment = check_pull_request(world)
+
+    assert failed == "0"
+    assert f"\n\n---\n\n#### `{compressed}` ✅ passes its check" in comment
+    assert "**Merging this pull request deletes 5 images**" in comment
+    merge(world)
+    failed, _ = apply(world)
+
+    assert failed == "0"
+    assert present(world) == {world.builds[i] for i in (0, 1, 4)}
+    report = load_report_file(repo / "reports" / f"{Path(plain).stem}.jsonl")
+    assert report.plan_sha256 == content_hash(plan)
