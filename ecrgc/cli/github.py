@@ -145,18 +145,18 @@ def _github_summary(
     their full rendering (every per-image list), a section each."""
     if not summary:
         raise UsageError("GITHUB_STEP_SUMMARY is not set: run in GitHub Actions or pass --summary-file")
-    parts = github_command.read_bodies([body_file] if body_file else []) if body_file or not plans else []
+    bodies = [body_file] if body_file else []
     if plans:
         text = github_command.sections_body(
             _sections(plans, title or []),
-            parts,
+            github_command.read_bodies(bodies) if bodies else [],
             marker="ecrgc:summary",
             limit=SUMMARY_RENDERING,
             run_url=None,
         )
         source = ", ".join(str(p) for p in plans)
     else:
-        (text,) = parts
+        (text,) = github_command.read_bodies(bodies)  # none: the one-line error asking for --body-file
         source = str(body_file)
     result = github_command.run_summary(Path(summary), text, source=source)
     if result.truncated:
