@@ -261,15 +261,17 @@ _VARIABLE_OF_FIELD: dict[JsonPath, str] = {
 }
 
 
-def policy_from_env(env: SeedEnv, in_use: InUseSources = "both") -> Policy:
+def policy_from_env(env: SeedEnv, in_use: InUseSources = "both", *, directory: Path = Path()) -> Policy:
     """The validated policy for the seed's variables; every problem names the variable to fix.
 
     With PROTECT_INUSE_BY_K8S=true it protects what `in_use` says (`ecrgc run` picks one, as the seed did).
+    `directory`: where its list (`IMG_LIST/<ENV>_IMG_LIST.txt`) resolves; the seed read it from its working
+    directory.
     """
     document, errors = _document(env, in_use)
     errors += [f"{_where(env, path)}: {message}" for path, message in document_problems(document, {})]
     _raise_if(env, errors)
-    return policy_from_document(document, env.source)
+    return policy_from_document(document, env.source, directory=directory)
 
 
 def _where(env: SeedEnv, path: JsonPath) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 INDEX_MEDIA_TYPES = frozenset(
@@ -302,6 +303,9 @@ class Policy:
     action: Action = Action.DELETE
     delete_empty_repositories: bool = False
     source: str = ""
+    directory: Path = Path()
+    """Where the relative paths of `protect.imageLists` resolve: the policy file's directory (the working
+    directory for a policy made from the seed's variables, which the seed read its lists from)."""
     document: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def selects(self, repository: str) -> bool:

@@ -84,7 +84,8 @@ def _policy_files(paths: Sequence[Path], errors: list[str]) -> Iterator[Path]:
 
 
 def load_policy_text(text: str, source: str) -> Policy:
-    """Parse and validate one policy document; `source` names it in every error line."""
+    """Parse and validate one policy document; `source` is its file's path: it names the file in every
+    error line, and its directory is where the policy's image-list paths resolve."""
     try:
         parsed = read_yaml(text)
     except YamlProblem as problem:
@@ -93,23 +94,30 @@ def load_policy_text(text: str, source: str) -> Policy:
             for path, message in problem.problems
         ]
         raise _error(lines) from None
-    policy = policy_from_document(parsed.value, source, typed_scalars=parsed.typed_scalars)
+    policy = policy_from_document(
+        parsed.value, source, directory=Path(source).parent, typed_scalars=parsed.typed_scalars
+    )
     for path, message in pattern_warnings(policy.document):
         log.warning("%s::%s: %s", source, json_path(path), message)
     return policy
 
 
 def policy_from_document(
-    document: Any, source: str, *, typed_scalars: Mapping[JsonPath, str] | None = None
+    document: Any,
+    source: str,
+    *,
+    directory: Path,
+    typed_scalars: Mapping[JsonPath, str] | None = None,
 ) -> Policy:
     """Validate a parsed document (from YAML, or embedded in a plan) and build its `Policy`.
 
+    `directory`: where its relative image-list paths resolve (the policy file's directory).
     `typed_scalars` maps paths to the text of unquoted non-string YAML scalars, for better messages.
     """
     problems = document_problems(document, typed_scalars or {})
     _raise_if([f"{source}::{json_path(path)}: {message}" for path, message in problems])
     # A JSON round trip gives the plan an independent copy made of plain JSON types only.
-    return _build(json.loads(json.dumps(document)), source)
+    return _build(json.loads(json.dumps(document)), source, directory)
 
 
 def document_problems(document: Any, typed_scalars: Mapping[JsonPath, str]) -> list[tuple[JsonPath, str]]:
@@ -160,7 +168,7 @@ def _list_at(document: Any, field: JsonPath) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _build(document: dict[str, Any], source: str) -> Policy:
+def _build(document: dict[str, Any], source: str, directory: Path) -> Policy:
     spec = document["spec"]
     repositories, rules = spec["repositories"], spec["rules"]
     return Policy(
@@ -178,6 +186,7 @@ def _build(document: dict[str, Any], source: str) -> Policy:
         action=Action(spec.get("action", "delete")),
         delete_empty_repositories=spec.get("deleteEmptyRepositories", False),
         source=source,
+        directory=directory,
         document=document,
     )
 

@@ -216,7 +216,7 @@ def bound_policy(policy: Policy, target: Target) -> Policy:
     """The policy with the target's region and account written into its document (what the plan embeds)."""
     document = copy.deepcopy(dict(policy.document))
     document["spec"] = {**document["spec"], "region": target.region, "registryId": target.account}
-    return policy_from_document(document, policy.source)
+    return policy_from_document(document, policy.source, directory=policy.directory)
 
 
 def _error(source: str, errors: Sequence[str]) -> ConfigError:

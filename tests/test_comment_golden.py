@@ -140,10 +140,11 @@ def test_the_demo_plan_comment(github: FakeGitHub, tmp_path: Path, monkeypatch: 
             monkeypatch.setenv(name, value)
         for name in ("demo-policy.yaml", "demo-images.txt"):
             shutil.copyfile(Path(data) / name, tmp_path / name)
+        monkeypatch.chdir(tmp_path)  # the list is named from the working directory, as in a repository
         made = plan_command.run_plan(
             load_policies([tmp_path / "demo-policy.yaml"]),
             inventory=Registry(demo.REGION),
-            usage=collector(base=tmp_path),
+            usage=collector(),
             now=now,
         )
     plan_path = tmp_path / "plans" / "demo.json"

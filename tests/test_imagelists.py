@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ecrgc.errors import SourceUnavailable
-from ecrgc.imagelists import format_image_list, read_image_list, read_image_lists, write_image_list
+from ecrgc.imagelists import format_image_list, read_entry, read_image_list, write_image_list
 from ecrgc.model import THIS_REGISTRY, ImageRef, InputFingerprint, InputKind, Use
 from tests import strategies as s
 
@@ -23,10 +23,17 @@ ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 
 
 @pytest.fixture
-def lists(tmp_path: Path) -> Path:
-    """A private copy of the data directory, so a test may break files in it."""
+def lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the data directory, so a test may break files in it (the working directory)."""
     shutil.copytree(DATA, tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def in_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in the data directory: lists are named by their path from the working directory."""
+    monkeypatch.chdir(DATA)
 
 
 def test_read_image_list_keeps_every_reference_with_its_line() -> None:
@@ -62,8 +69,9 @@ def test_read_image_list_keeps_every_reference_with_its_line() -> None:
     )
 
 
-def test_read_image_lists_expands_globs_in_sorted_order_with_relative_names() -> None:
-    usage = read_image_lists(["IMG_LIST/*_IMG_LIST.txt"], DATA)
+@pytest.mark.usefixtures("in_data")
+def test_read_entry_expands_globs_in_sorted_order_named_from_the_working_directory() -> None:
+    usage = read_entry("IMG_LIST/*_IMG_LIST.txt", DATA)
     assert [fp.name for fp in usage.inputs] == [PRD, "IMG_LIST/stg_IMG_LIST.txt"]
     assert [use.source for use in usage.uses][-2:] == [
         "IMG_LIST/stg_IMG_LIST.txt:2",
@@ -72,9 +80,17 @@ def test_read_image_lists_expands_globs_in_sorted_order_with_relative_names() ->
     assert usage.uses[-1].ref.account == "210987654321"  # CRLF line ends and a foreign account both parse
 
 
-def test_read_image_lists_reads_plain_and_absolute_names() -> None:
-    usage = read_image_lists([PRD, str(DATA / "IMG_LIST" / "stg*.txt")], DATA)
-    assert [fp.name for fp in usage.inputs] == [PRD, str(DATA / "IMG_LIST" / "stg_IMG_LIST.txt")]
+def test_read_entry_reads_plain_and_absolute_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # DATA lies outside the working directory: named by its absolute path
+    assert [fp.name for fp in read_entry(PRD, DATA).inputs] == [str(DATA / PRD)]
+    absolute = read_entry(str(DATA / "IMG_LIST" / "stg*.txt"), tmp_path)
+    assert [fp.name for fp in absolute.inputs] == [str(DATA / "IMG_LIST" / "stg_IMG_LIST.txt")]
+
+
+@pytest.mark.usefixtures("in_data")
+def test_a_path_through_dot_dot_is_read_and_named_with_the_dots_folded() -> None:
+    usage = read_entry("../IMG_LIST/stg_IMG_LIST.txt", DATA / "IMG_LIST")
+    assert [fp.name for fp in usage.inputs] == ["IMG_LIST/stg_IMG_LIST.txt"]
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_reference(tmp_path: Path) -> None:
@@ -97,27 +113,32 @@ def test_a_configured_list_without_a_reference_stops_unless_allowed(tmp_path: Pa
     (tmp_path / "IMG_LIST").mkdir()
     (tmp_path / "IMG_LIST" / "PRE_IMG_LIST.txt").write_text(text)
     with pytest.raises(SourceUnavailable) as caught:
-        read_image_lists(["IMG_LIST/*_IMG_LIST.txt"], tmp_path)
+        read_entry("IMG_LIST/*_IMG_LIST.txt", tmp_path, where="p.yaml::$.spec.protect.imageLists[0]")
     assert str(caught.value) == (
-        "image list IMG_LIST/PRE_IMG_LIST.txt holds no reference, so it would protect nothing: restore its"
-        " references, or write {path: 'IMG_LIST/*_IMG_LIST.txt', allowEmpty: true} in protect.imageLists if"
-        " nothing in use is right"
+        "p.yaml::$.spec.protect.imageLists[0]: IMG_LIST/*_IMG_LIST.txt: "
+        f"{tmp_path}/IMG_LIST/PRE_IMG_LIST.txt (resolved to {tmp_path.resolve()}/IMG_LIST/PRE_IMG_LIST.txt)"
+        " holds no reference, so it would protect nothing: restore its references, or write"
+        " {path: 'IMG_LIST/*_IMG_LIST.txt', allowEmpty: true} in protect.imageLists if nothing in use is"
+        " right"
     )
-    assert read_image_lists(["IMG_LIST/*_IMG_LIST.txt"], tmp_path, allow_empty=True).uses == ()
+    assert read_entry("IMG_LIST/*_IMG_LIST.txt", tmp_path, allow_empty=True).uses == ()
 
 
-def test_a_missing_list_stops(lists: Path) -> None:
-    with pytest.raises(
-        SourceUnavailable, match=r"^image list IMG_LIST/dev_IMG_LIST.txt cannot be read \(no such"
-    ):
-        read_image_lists(["IMG_LIST/dev_IMG_LIST.txt"], lists)
+def test_a_missing_list_stops_naming_the_path_it_resolved_to(lists: Path) -> None:
+    with pytest.raises(SourceUnavailable) as caught:
+        read_entry("IMG_LIST/dev_IMG_LIST.txt", lists)
+    assert str(caught.value) == (
+        f"image list IMG_LIST/dev_IMG_LIST.txt (resolved to {lists.resolve()}/IMG_LIST/dev_IMG_LIST.txt)"
+        " does not exist (image-list paths are relative to the policy file): correct the path, create the"
+        " list or remove it from protect.imageLists"
+    )
 
 
 def test_an_unreadable_list_stops(lists: Path) -> None:
     (lists / PRD).unlink()
     (lists / PRD).mkdir()  # unreadable as a file for every user, root included
     with pytest.raises(SourceUnavailable, match=r"cannot be read \(is a directory\): restore it"):
-        read_image_lists([PRD], lists)
+        read_entry(PRD, lists)
 
 
 def test_a_list_that_is_not_text_stops(tmp_path: Path) -> None:
@@ -127,8 +148,13 @@ def test_a_list_that_is_not_text_stops(tmp_path: Path) -> None:
 
 
 def test_a_glob_that_matches_nothing_stops(lists: Path) -> None:
-    with pytest.raises(SourceUnavailable, match=r"'IMG_LIST/\*_LIST.json' matches no file under .*: create"):
-        read_image_lists(["IMG_LIST/*_LIST.json"], lists)
+    with pytest.raises(SourceUnavailable) as caught:
+        read_entry("IMG_LIST/*_LIST.json", lists / "IMG_LIST", where="p.yaml::$.spec.protect.imageLists[1]")
+    assert str(caught.value) == (
+        f"p.yaml::$.spec.protect.imageLists[1]: 'IMG_LIST/*_LIST.json' matches no file under"
+        f" {lists.resolve()}/IMG_LIST (image-list paths are relative to the policy file): create the list,"
+        " correct the pattern or remove it from protect.imageLists"
+    )
 
 
 def test_a_line_that_does_not_parse_stops_naming_file_and_line() -> None:
@@ -138,8 +164,9 @@ def test_a_line_that_does_not_parse_stops_naming_file_and_line() -> None:
         read_image_list(DATA / "bad_line.txt")
 
 
+@pytest.mark.usefixtures("in_data")
 def test_format_image_list_golden() -> None:
-    uses = list(read_image_lists(["IMG_LIST/*_IMG_LIST.txt"], DATA).uses)
+    uses = list(read_entry("IMG_LIST/*_IMG_LIST.txt", DATA).uses)
     uses += [Use(ref=uses[0].ref, source="prd · payments · Deployment/api")]
     random.Random(7).shuffle(uses)
     text = format_image_list(uses)
@@ -174,7 +201,7 @@ def test_this_registrys_references_are_written_as_the_seed_writes_them(tmp_path:
 
 
 def test_write_image_list_round_trips(tmp_path: Path) -> None:
-    usage = read_image_lists(["IMG_LIST/*_IMG_LIST.txt"], DATA)
+    usage = read_entry("IMG_LIST/*_IMG_LIST.txt", DATA)
     out = tmp_path / "export.txt"
     write_image_list(usage.uses, out)
     assert {use.ref for use in read_image_list(out).uses} == {use.ref for use in usage.uses}

@@ -41,7 +41,7 @@ spec:
     keepLatest: 3
     olderThan: 14d
   protect:
-    imageLists: ['IMG_LIST/*_IMG_LIST.txt']
+    imageLists: ['../IMG_LIST/*_IMG_LIST.txt']
 """
 
 
@@ -177,7 +177,7 @@ def test_plan_cli_what_if_writes_no_file(
 
 def test_policies_for_two_regions_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "a.yaml").write_text(
-        POLICY.replace("protect:\n    imageLists: ['IMG_LIST/*_IMG_LIST.txt']\n", "")
+        POLICY.replace("protect:\n    imageLists: ['../IMG_LIST/*_IMG_LIST.txt']\n", "")
     )
     other = (
         POLICY.replace("name: svc", "name: eu").replace("ap-northeast-1", "eu-west-1").replace("svc/", "eu/")

@@ -182,14 +182,16 @@ def test_the_document_is_the_validated_json_and_its_hash_is_canonical() -> None:
 
 def test_a_document_embedded_in_a_plan_rebuilds_the_same_policy() -> None:
     policy = _load(DATA / "valid" / "full.yaml")
-    again = policy_from_document(json.loads(json.dumps(policy.document)), "plans/x.json")
-    assert again == dataclasses.replace(policy, source="plans/x.json")
+    again = policy_from_document(json.loads(json.dumps(policy.document)), "plans/x.json", directory=Path("p"))
+    assert again == dataclasses.replace(policy, source="plans/x.json", directory=Path("p"))
     assert policy_sha256(again) == policy_sha256(policy)
 
 
 def test_a_document_from_a_plan_is_validated_too() -> None:
     with pytest.raises(ConfigError) as caught:
-        policy_from_document({"apiVersion": "ecrgc/v1"}, "plans/x.json::$.policies[0].document")
+        policy_from_document(
+            {"apiVersion": "ecrgc/v1"}, "plans/x.json::$.policies[0].document", directory=Path()
+        )
     assert caught.value.errors == (
         "plans/x.json::$.policies[0].document::$: 'kind' is a required property",
         "plans/x.json::$.policies[0].document::$: 'metadata' is a required property",

@@ -115,7 +115,7 @@ def test_the_installed_plan_shows_its_progress_on_a_terminal_and_plain_lines_in_
 ) -> None:
     build_world(sandbox, tmp_path)
     (tmp_path / "policies").mkdir()
-    write_policy(tmp_path / "policies")
+    write_policy(tmp_path / "policies", image_list="../in-use.txt")
     env = {**os.environ, "LOGDIR": str(tmp_path / "logs")}
     env.pop("NO_COLOR", None)
     argv = [ECRGC, "plan", "policies", "--out", "p.json"]

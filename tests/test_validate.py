@@ -127,7 +127,7 @@ def test_cli_policy_from_env_warns_on_stderr_and_in_the_yaml(workdir: Path) -> N
     )
     assert (code, stderr) == (0, f"ecrgc: warning: {warning}\n")
     assert f"# warning: {warning}\n" in stdout
-    assert "    imageLists: ['IMG_LIST/PRE_IMG_LIST.txt']   # ENV=pre: the list the seed read\n" in stdout
+    assert "    imageLists: ['../IMG_LIST/PRE_IMG_LIST.txt'] # ENV=pre: the seed's list\n" in stdout
 
 
 def test_cli_policy_from_env_errors_name_the_variable(workdir: Path) -> None:

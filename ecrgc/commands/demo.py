@@ -70,7 +70,7 @@ def run_demo(workdir: Path, *, now: datetime) -> DemoRun:
         plan = plan_command.run_plan(
             policies,
             inventory=Registry(REGION),
-            usage=collector(base=workdir),
+            usage=collector(),
             now=now,
         )
         plan_path = workdir / "plan.json"
@@ -80,7 +80,7 @@ def run_demo(workdir: Path, *, now: datetime) -> DemoRun:
             source=str(plan_path),
             policies=policies,
             registry=Registry(REGION),
-            usage=collector(base=workdir),
+            usage=collector(),
             now=now,
         )
         return DemoRun(

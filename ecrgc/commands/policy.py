@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ecrgc.envfile import SeedEnv, load_seed_env, policy_from_env
+from ecrgc.policy import DEFAULT_POLICIES
 from ecrgc.seedwarnings import env_warnings
 
 _COMMENT_COLUMN = 48
@@ -61,7 +63,8 @@ def _header(env: SeedEnv, warnings: tuple[str, ...]) -> str:
     if env.from_environment and env.source != "the environment":
         header += f"# Taken from the environment, not the file: {', '.join(env.from_environment)}.\n"
     header += "".join(f"# warning: {warning}\n" for warning in warnings)
-    return header + "# Review it, then commit it under policies/ (README: 'Migrating from .env').\n"
+    header += "# Review it, then commit it under policies/ (README: 'Migrating from .env'): image-list\n"
+    return header + "# paths are relative to the policy file.\n"
 
 
 def _optional(mapping: Mapping[str, Any], key: str, variable: str, indent: str) -> list[tuple[str, str]]:
@@ -88,8 +91,17 @@ def _protect(protect: Mapping[str, Any] | None, env: SeedEnv) -> list[tuple[str,
         ("  protect:", variable),
         ("    kubernetes:", ""),
         (f"      contexts: {_flow(protect['kubernetes']['contexts'])}", "the kubeconfig's current-context"),
-        (f"    imageLists: {_flow(protect['imageLists'])}", f"ENV={env.get('ENV')}: the list the seed read"),
+        (
+            f"    imageLists: {_flow(_from_policies(protect['imageLists']))}",
+            f"ENV={env.get('ENV')}: the seed's list",
+        ),
     ]
+
+
+def _from_policies(paths: list[str]) -> list[str]:
+    """The seed's lists (in the working directory, where it read them and `ecrgc run` reads them) as a
+    policy committed under policies/ names them: relative to the policy file, `../IMG_LIST/…`."""
+    return [Path(os.path.relpath(path, DEFAULT_POLICIES)).as_posix() for path in paths]
 
 
 def _line(text: str, comment: str) -> str:

@@ -76,15 +76,15 @@ def run_once(
     `connect(region)` builds the registry for the region the seed's AWS_REGION names; `on_plan` sees the
     plan as soon as it is made, `on_decided` each repository's decisions.
     """
-    policy = policy_from_env(env)
+    policy = policy_from_env(env, directory=base)
     registry = connect(plan_command.target_region([policy]))
-    usage = collector(base=base, kubeconfig=kubeconfig)
+    usage = collector(kubeconfig=kubeconfig)
     plan_usage, written = usage, False
     image_list = base / seed_image_list(env) if policy.protect.image_lists else None
     if image_list is not None and imagelists.has_references(image_list):
-        policy = policy_from_env(env, "list")
+        policy = policy_from_env(env, "list", directory=base)
     elif image_list is not None:
-        policy = policy_from_env(env, "cluster")
+        policy = policy_from_env(env, "cluster", directory=base)
         plan_usage, written = _exporting(usage, image_list, registry), True
     beyond = _BeyondNewest(on_decided)
     plan = plan_command.run_plan([policy], inventory=registry, usage=plan_usage, now=now, on_decided=beyond)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from pathlib import Path
 
 from ecrgc.model import Policy, Usage
 from ecrgc.usage import apprunner, awslambda, batch, ecs, imagelists, kubernetes
@@ -32,15 +31,15 @@ Collector = Callable[[Sequence[Policy]], Usage]
 def collect(
     policies: Sequence[Policy],
     *,
-    base: Path = Path(),
     kubeconfig: str | None = None,
     timeout: float = SOURCE_TIMEOUT,
 ) -> Usage:
-    """The union of every source the policies name (image lists relative to `base`), each read once."""
-    options = SourceOptions(base=base, kubeconfig=kubeconfig)
+    """The union of every source the policies name (image lists relative to each policy's file), each
+    read once."""
+    options = SourceOptions(kubeconfig=kubeconfig)
     return read_all([source for found in SOURCES for source in found(policies, options)], timeout=timeout)
 
 
-def collector(*, base: Path = Path(), kubeconfig: str | None = None) -> Collector:
+def collector(*, kubeconfig: str | None = None) -> Collector:
     """`collect` with the composition root's options bound: the shape run_plan and apply take."""
-    return partial(collect, base=base, kubeconfig=kubeconfig)
+    return partial(collect, kubeconfig=kubeconfig)

@@ -1,8 +1,8 @@
-"""Image-list files as a usage source: one source per `protect.imageLists` entry (a path, a glob, or an
-`s3://bucket/key` object read with the plan's credentials).
+"""Image-list files as a usage source: one source per distinct list a `protect.imageLists` entry names (a
+path, a glob, or an `s3://bucket/key` object read with the plan's credentials).
 
 The file format (and its reader) is `ecrgc.imagelists`; this module only finds the entries the policies
-name, each read once, relative to the directory the composition root gives (`SourceOptions.base`).
+name, each read once. A path resolves relative to the file of the policy that names it (`Policy.directory`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from ecrgc import imagelists
 from ecrgc.aws import s3
 from ecrgc.model import Policy, Usage
 from ecrgc.usage.source import SourceOptions
+from ecrgc.yamlfile import json_path
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,34 +23,51 @@ class ImageListSource:
     """The files one `protect.imageLists` entry names; a glob that matches nothing is unreadable."""
 
     pattern: str
-    base: Path
+    """As the policy writes it."""
+    directory: Path
+    """The policy file's directory, where a relative `pattern` resolves."""
+    where: str
+    """The policy file and field naming it: `policies/prd.yaml::$.spec.protect.imageLists[0]`."""
     allow_empty: bool = False
-    """Every policy naming the entry sets `allowEmpty: true` on it."""
+    """Every policy naming the list sets `allowEmpty: true` on it."""
 
     @property
     def name(self) -> str:
-        return f"image list {self.pattern}"
+        return f"image list {self.location}"
+
+    @property
+    def location(self) -> str:
+        """The list as plans name it: the S3 URL, else `imagelists.shown_path` (same on every machine)."""
+        return self.pattern if s3.is_s3(self.pattern) else imagelists.shown_path(self.directory, self.pattern)
 
     def read(self) -> Usage:
         if s3.is_s3(self.pattern):
             read = imagelists.parse_image_list(s3.read_object(self.pattern), self.pattern)
             return imagelists.require_references(
-                read, self.pattern, self.pattern, allow_empty=self.allow_empty
+                read, f"{self.where}: {self.pattern}", self.pattern, allow_empty=self.allow_empty
             )
-        return imagelists.read_image_lists([self.pattern], self.base, allow_empty=self.allow_empty)
+        return imagelists.read_entry(
+            self.pattern, self.directory, where=self.where, allow_empty=self.allow_empty
+        )
 
 
-def sources(policies: Sequence[Policy], options: SourceOptions) -> list[ImageListSource]:
-    """One source per distinct entry of the policies' image lists, in sorted order."""
-    patterns = sorted({pattern for policy in policies for pattern in policy.protect.image_lists})
-    return [
+def sources(policies: Sequence[Policy], _options: SourceOptions) -> list[ImageListSource]:
+    """One source per distinct list the policies' entries name, sorted by location; a list named by several
+    policies (even by different relative paths) is read once, and may be empty only if every entry naming
+    it says so."""
+    entries = [
         ImageListSource(
             pattern=pattern,
-            base=options.base,
-            # A list named twice may be empty only if every policy naming it says so.
-            allow_empty=all(
-                pattern in p.protect.empty_lists_allowed for p in policies if pattern in p.protect.image_lists
-            ),
+            directory=policy.directory,
+            where=f"{policy.source}::{json_path(('spec', 'protect', 'imageLists', index))}",
+            allow_empty=pattern in policy.protect.empty_lists_allowed,
         )
-        for pattern in patterns
+        for policy in policies
+        for index, pattern in enumerate(policy.protect.image_lists)
     ]
+    found: dict[str, ImageListSource] = {}
+    for entry in entries:
+        first = found.setdefault(entry.location, entry)
+        if not entry.allow_empty and first.allow_empty:
+            found[entry.location] = entry
+    return [found[location] for location in sorted(found)]

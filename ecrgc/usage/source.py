@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from ecrgc.errors import SourceUnavailable
@@ -39,9 +38,8 @@ class UsageSource(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SourceOptions:
-    """What the composition root knows and the policies do not: where lists live, which kubeconfig."""
+    """What the composition root knows and the policies do not: which kubeconfig."""
 
-    base: Path = Path()
     kubeconfig: str | None = None
 
 

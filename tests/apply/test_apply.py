@@ -255,7 +255,7 @@ def test_a_targets_plan_is_checked_against_the_repositorys_policies_bound_to_tha
     """targets.yaml leaves spec.region to the target: apply binds the repository's policy as plan did."""
     world = build_world(ecr, tmp_path)
     (tmp_path / "policies").mkdir()
-    policy = write_policy(tmp_path / "policies")
+    policy = write_policy(tmp_path / "policies", image_list="../in-use.txt")
     policy.write_text(policy.read_text().replace(f"  region: {REGION}\n", ""), encoding="utf-8")
     (tmp_path / "targets.yaml").write_text(
         "apiVersion: ecrgc/v1\nkind: Targets\nspec:\n  targets:\n"
@@ -264,7 +264,7 @@ def test_a_targets_plan_is_checked_against_the_repositorys_policies_bound_to_tha
     )
     monkeypatch.chdir(tmp_path)
     (bound,) = bind(load_targets(Path("targets.yaml")), load_policies([Path("policies")])).values()
-    made = plan_command.run_plan(bound, inventory=Registry(REGION), usage=collector(base=tmp_path), now=NOW)
+    made = plan_command.run_plan(bound, inventory=Registry(REGION), usage=collector(), now=NOW)
     plan = tmp_path / "plan.json"
     write_plan_file(made, plan)
     before = images(ecr)

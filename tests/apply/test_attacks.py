@@ -61,7 +61,7 @@ def test_plan_check_refuses_the_edited_policy_too(
 ) -> None:
     build_world(ecr, tmp_path)
     (tmp_path / "policies").mkdir()
-    plan = make_plan(tmp_path, write_policy(tmp_path / "policies"))
+    plan = make_plan(tmp_path, write_policy(tmp_path / "policies", image_list="../in-use.txt"))
     document = json.loads(plan.read_text())
     policy = document["policies"][0]
     policy["document"]["spec"]["rules"]["keepLatest"] = 0

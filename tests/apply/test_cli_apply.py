@@ -29,7 +29,7 @@ def plan(ecr: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     build_world(ecr, tmp_path)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "policies").mkdir()
-    return make_plan(tmp_path, write_policy(tmp_path / "policies"))
+    return make_plan(tmp_path, write_policy(tmp_path / "policies", image_list="../in-use.txt"))
 
 
 def test_apply_writes_the_report_and_prints_the_summary(ecr: Sandbox, plan: Path, tmp_path: Path) -> None:

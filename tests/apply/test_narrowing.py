@@ -37,7 +37,7 @@ _POLICY_EDITS = {
 def fresh_removals(directory: Path) -> set[tuple[str, str]]:
     """What deciding the live registry now, with the repository's policies and live usage, removes."""
     policies = load_policies([directory / "web.yaml"])
-    in_use = decide.in_use(collector(base=directory)(policies), account=ACCOUNT, region=REGION)
+    in_use = decide.in_use(collector()(policies), account=ACCOUNT, region=REGION)
     registry = Registry(REGION)
     removed: set[tuple[str, str]] = set()
     for name, _, _ in registry.list_repositories(lambda name: any(p.selects(name) for p in policies)):

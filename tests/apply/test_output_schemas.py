@@ -76,7 +76,7 @@ def test_the_golden_report_lines_match_the_schema() -> None:
 def test_the_installed_clis_outputs_match_the_schemas(ecr: Sandbox, tmp_path: Path) -> None:
     build_world(ecr, tmp_path)
     (tmp_path / "policies").mkdir()
-    plan = make_plan(tmp_path, write_policy(tmp_path / "policies"))
+    plan = make_plan(tmp_path, write_policy(tmp_path / "policies", image_list="../in-use.txt"))
 
     made, shown = (
         ecrgc(tmp_path, "plan", "policies", "--format", "json"),

@@ -71,7 +71,7 @@ def make_plan(
     plan = plan_command.run_plan(
         loaded,
         inventory=Registry(region, workers=workers),
-        usage=collector(base=directory),
+        usage=collector(),
         now=now,
     )
     path = directory / "plan.json"
@@ -155,7 +155,7 @@ def apply_file(path: Path, *, region: str = REGION, workers: int = 4, **options:
         source=str(path),
         policies=options.pop("policies", None) or load_policies([path.parent]),
         registry=Registry(region, workers=workers),
-        usage=collector(base=path.parent),
+        usage=collector(),
         now=options.pop("now", NOW),
         workers=workers,
         **options,

@@ -52,7 +52,7 @@ def test_every_service_with_an_ecr_image_is_in_use_across_pages(sandbox: Sandbox
         "SourceCodeVersion": {"Type": "BRANCH", "Value": "main"},
     }
     create("from-code", {"CodeRepository": code})
-    usage = collect([POLICY], base=tmp_path)
+    usage = collect([POLICY])
     assert [(str(u.ref), u.source) for u in usage.uses] == sorted(
         (f"{ECR}/web/site:v{n}", f"{WHERE} · service web-{n:02}") for n in range(23)
     )
@@ -64,7 +64,7 @@ def test_every_service_with_an_ecr_image_is_in_use_across_pages(sandbox: Sandbox
 
 
 def test_an_account_with_no_services_is_read_and_counted(sandbox: Sandbox, tmp_path: Path) -> None:
-    usage = collect([POLICY], base=tmp_path)
+    usage = collect([POLICY])
     assert usage.uses == ()
     assert [(i.kind, i.name, i.references) for i in usage.inputs] == [
         (InputKind.APP_RUNNER, f"{ACCOUNT}/{REGION}", 0)
@@ -79,7 +79,7 @@ def test_a_denied_api_stops_the_plan(sandbox: Sandbox, tmp_path: Path, operation
     create("web-00", image(f"{ECR}/web/site:v0"))
     sandbox.knobs.denied.add(operation)
     with pytest.raises(SourceUnavailable) as caught:
-        collect([POLICY], base=tmp_path)
+        collect([POLICY])
     assert str(caught.value) == (
         f"{message} failed (AccessDeniedException): nothing may be deleted while it cannot be read; grant the"
         " permission (docs/gitops.md) or remove the service from protect.aws"

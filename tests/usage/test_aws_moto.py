@@ -151,7 +151,7 @@ accounts:
 
 def plan_world(tmp_path: Path) -> Plan:
     policies = load_policies([policy_file(tmp_path, AWS)])
-    return run_plan(policies, inventory=Registry(REGION), usage=collector(base=tmp_path), now=NOW)
+    return run_plan(policies, inventory=Registry(REGION), usage=collector(), now=NOW)
 
 
 def test_the_union_of_every_service_in_both_accounts_and_regions_is_kept(
@@ -253,7 +253,7 @@ def test_a_denied_api_stops_the_plan_naming_account_region_service_and_api(
     denied(monkeypatch, action)  # (moto checks no IAM policy for Batch: its failing closed is tested below)
     policies = load_policies([policy_file(tmp_path, aws)])
     with pytest.raises(SourceUnavailable) as caught:
-        collect(policies, base=tmp_path)
+        collect(policies)
     # moto answers a denied call with a bare 403 (AWS: AccessDeniedException): the code
     # differs, the line and what it names do not
     text = str(caught.value)
@@ -273,7 +273,7 @@ def test_a_role_that_cannot_be_assumed_stops_the_plan(
     denied(monkeypatch, "sts:AssumeRole")
     aws = f"{service}\naccounts: [{{roleArn: '{ROLE}', regions: [{FAR}]}}]\n"
     with pytest.raises(SourceUnavailable) as caught:
-        collect(load_policies([policy_file(tmp_path, aws)]), base=tmp_path)
+        collect(load_policies([policy_file(tmp_path, aws)]))
     assert str(caught.value).startswith(
         f"aws account {OTHER}: cannot assume role {ROLE} (sts AssumeRole in {FAR}: AccessDenied)"
     )
@@ -285,7 +285,7 @@ def test_a_region_that_does_not_answer_stops_the_plan(
     monkeypatch.setenv("AWS_ENDPOINT_URL_BATCH", "http://127.0.0.1:9")  # nothing listens there
     policies = load_policies([policy_file(tmp_path, "batch: true\n")])
     with pytest.raises(SourceUnavailable) as caught:
-        collect(policies, base=tmp_path)
+        collect(policies)
     assert str(caught.value).startswith(
         f"batch {OWN}/{REGION}: DescribeJobDefinitions failed (EndpointConnectionError: "
     )

@@ -49,7 +49,7 @@ def put(bucket: str, key: str, text: str) -> None:
 def test_an_s3_list_is_read_like_a_file(bucket: str, tmp_path: Path) -> None:
     # as the seed's list_img.sh writes it: repository:tag without the registry host
     put(bucket, "prd/IMG_LIST.txt", "# prd\nweb/api:v1\n\nweb/worker@sha256:" + "1" * 64 + "\n")
-    usage = collect([policy("['s3://ecrgc-lists/prd/IMG_LIST.txt']")], base=tmp_path)
+    usage = collect([policy("['s3://ecrgc-lists/prd/IMG_LIST.txt']")])
     assert [(u.ref.repository, u.ref.tag, u.source) for u in usage.uses] == [
         ("web/api", "v1", "s3://ecrgc-lists/prd/IMG_LIST.txt:2"),
         ("web/worker", None, "s3://ecrgc-lists/prd/IMG_LIST.txt:4"),
@@ -59,17 +59,18 @@ def test_an_s3_list_is_read_like_a_file(bucket: str, tmp_path: Path) -> None:
 
 def test_a_missing_or_empty_s3_list_stops_the_plan(bucket: str, tmp_path: Path) -> None:
     with pytest.raises(SourceUnavailable) as caught:
-        collect([policy("['s3://ecrgc-lists/gone.txt']")], base=tmp_path)
+        collect([policy("['s3://ecrgc-lists/gone.txt']")])
     assert str(caught.value) == (
         "image list s3://ecrgc-lists/gone.txt cannot be read (s3 GetObject: NoSuchKey): restore it, grant"
         " s3:GetObject on it, or remove it from protect.imageLists"
     )
     put(bucket, "empty.txt", "# nothing yet\n")
     with pytest.raises(
-        SourceUnavailable, match=r"^image list s3://ecrgc-lists/empty\.txt holds no reference"
+        SourceUnavailable,
+        match=r"^web\.yaml::\$\.spec\.protect\.imageLists\[0\]: s3://ecrgc-lists/empty\.txt holds no",
     ):
-        collect([policy("['s3://ecrgc-lists/empty.txt']")], base=tmp_path)
-    allowed = collect([policy("[{path: 's3://ecrgc-lists/empty.txt', allowEmpty: true}]")], base=tmp_path)
+        collect([policy("['s3://ecrgc-lists/empty.txt']")])
+    allowed = collect([policy("[{path: 's3://ecrgc-lists/empty.txt', allowEmpty: true}]")])
     assert allowed.uses == ()
 
 
@@ -103,5 +104,5 @@ def test_the_export_writes_to_s3_and_the_plan_reads_it_back(bucket: str, tmp_pat
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    usage = collect([policy("['s3://ecrgc-lists/aws/IMG_LIST.txt']")], base=tmp_path)
+    usage = collect([policy("['s3://ecrgc-lists/aws/IMG_LIST.txt']")])
     assert [str(u.ref) for u in usage.uses] == [f"{ECR}/web/api:v7"]

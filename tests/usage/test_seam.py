@@ -97,7 +97,10 @@ def test_no_sources_read_nothing() -> None:
     assert read_all([]) == Usage()
 
 
-def test_each_list_and_each_context_is_one_source_read_once(tmp_path: Path) -> None:
+def test_each_list_and_each_context_is_one_source_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     policies = [
         policy(tmp_path, "web", "imageLists: [b.txt, 'lists/*.txt']\nkubernetes: {contexts: [prd, stg]}\n"),
         policy(
@@ -107,7 +110,7 @@ def test_each_list_and_each_context_is_one_source_read_once(tmp_path: Path) -> N
         ),
         policy(tmp_path, "job", "kubernetes: {contexts: [{name: dev, allowEmpty: true}]}\n"),
     ]
-    options = SourceOptions(base=tmp_path, kubeconfig="/k/config")
+    options = SourceOptions(kubeconfig="/k/config")
     assert [s.name for s in imagelists.sources(policies, options)] == [
         "image list b.txt",
         "image list lists/*.txt",
@@ -124,24 +127,29 @@ def test_each_list_and_each_context_is_one_source_read_once(tmp_path: Path) -> N
 def test_a_list_may_be_empty_only_if_every_policy_naming_it_says_so(tmp_path: Path) -> None:
     allowed = "imageLists: [{path: a.txt, allowEmpty: true}, {path: b.txt, allowEmpty: true}]\n"
     policies = [policy(tmp_path, "web", allowed), policy(tmp_path, "api", "imageLists: [b.txt]\n")]
-    options = SourceOptions(base=tmp_path)
+    options = SourceOptions()
     assert [(s.pattern, s.allow_empty) for s in imagelists.sources(policies, options)] == [
         ("a.txt", True),
         ("b.txt", False),
     ]
 
 
-def test_collect_reads_the_lists_relative_to_base_and_fails_closed_on_a_missing_one(tmp_path: Path) -> None:
+def test_collect_reads_the_lists_relative_to_the_policy_and_fails_closed_on_a_missing_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "lists").mkdir()
     (tmp_path / "lists" / "prd.txt").write_text(f"{ECR}/web/api:v1\n", encoding="utf-8")
     (tmp_path / "lists" / "stg.txt").write_text(f"# stg\n{ECR}/web/api:v2\n", encoding="utf-8")
     (web,) = [policy(tmp_path, "web", "imageLists: ['lists/*.txt']\n")]
-    usage = collect([web], base=tmp_path)
+    usage = collect([web])
     assert [(str(u.ref), u.source) for u in usage.uses] == [
         (f"{ECR}/web/api:v1", "lists/prd.txt:1"),
         (f"{ECR}/web/api:v2", "lists/stg.txt:2"),
     ]
     assert [(i.name, i.references) for i in usage.inputs] == [("lists/prd.txt", 1), ("lists/stg.txt", 1)]
     missing = policy(tmp_path, "api", "imageLists: [gone.txt, 'lists/*.txt']\n")
-    with pytest.raises(SourceUnavailable, match=r"^image list gone\.txt cannot be read"):
-        collect([missing], base=tmp_path)
+    with pytest.raises(
+        SourceUnavailable, match=r"/api\.yaml::\$\.spec\.protect\.imageLists\[0\]: gone\.txt \(resolved"
+    ):
+        collect([missing])
