@@ -175,7 +175,7 @@ def test_an_image_in_use_by_another_policys_source_stays_when_that_policys_actio
 
     (forged,) = [o for o in result.report.outcomes if o.digest == world.expired]
     assert (forged.status, why(forged)) == (OutcomeStatus.SKIPPED, Reason.IN_USE)
-    assert forged.detail == "in use by api-use.txt:1"  # the words of the live decision's evidence
+    assert forged.detail == f"in use by {tmp_path}/api-use.txt:1"  # the words of the live decision's evidence
     assert ("app/web", world.expired) in images(ecr)
     assert before - images(ecr) <= {(o.repository, o.digest) for o in load_plan_file(plan).actions}
 
