@@ -133,6 +133,7 @@ def apply(
     from ecrgc.apply.report import ReportFiles
     from ecrgc.apply.verification import repository_policies
     from ecrgc.aws import Registry
+    from ecrgc.cli.console import text_width
     from ecrgc.planfile import load_plan_file
     from ecrgc.replication import check_deletions
     from ecrgc.usage import collector
@@ -181,5 +182,5 @@ def apply(
         )
         files.finish(result.report)
     log.info("apply report: %s", ", ".join(str(p) for p in files.paths))
-    echo_view(render.report_text(result.report), Format.TEXT)
+    echo_view(render.report_text(result.report, width=text_width(sys.stdout)), Format.TEXT)
     raise typer.Exit(apply_exit_code(result))

@@ -99,7 +99,9 @@ def _render_report(report: ApplyReport, output: Format) -> str:
 
     match output:
         case Format.TEXT:
-            return render.report_text(report, details=True)
+            from ecrgc.cli.console import text_width
+
+            return render.report_text(report, width=text_width(sys.stdout), details=True)
         case Format.MARKDOWN:
             return render.report_markdown(report)
         case Format.JSON:
@@ -257,6 +259,7 @@ def _check_plan(
     from ecrgc import render
     from ecrgc.apply.verification import repository_policies
     from ecrgc.aws import Registry
+    from ecrgc.cli.console import text_width
     from ecrgc.cli.targets import RoleKind, plan_target
     from ecrgc.model import OnDrift
     from ecrgc.planfile import load_plan_file
@@ -277,7 +280,7 @@ def _check_plan(
         on_drift=OnDrift.ABORT,
         dry_run=True,
     )
-    echo_view(render.report_text(result.report, details=True), Format.TEXT)
+    echo_view(render.report_text(result.report, width=text_width(sys.stdout), details=True), Format.TEXT)
     drifted = result.drifted
     if drifted:
         reasons = ", ".join(sorted({render.outcome_reason(o) for o in drifted}))

@@ -73,6 +73,7 @@ def run(
     from ecrgc import render
     from ecrgc.apply.report import ReportFiles
     from ecrgc.aws import Registry
+    from ecrgc.cli.console import text_width
     from ecrgc.commands import run as run_command
     from ecrgc.envfile import load_seed_env, run_options_from_env
     from ecrgc.seedwarnings import env_warnings
@@ -104,7 +105,7 @@ def run(
             kubeconfig=kubeconfig,
             workers=workers,
             on_plan=lambda plan: _emit(
-                render.plan_text(plan, details=options.list_only),
+                render.plan_text(plan, width=text_width(sys.stdout), details=options.list_only),
                 options,
                 logged=render.plan_text(plan, details=True),
             ),
@@ -115,7 +116,8 @@ def run(
         if result.applied is not None:
             files.finish(result.applied.report)
             report = result.applied.report
-            _emit(render.report_text(report), options, logged=render.report_text(report, details=True))
+            shown = render.report_text(report, width=text_width(sys.stdout))
+            _emit(shown, options, logged=render.report_text(report, details=True))
     _emit(_run_notes(result, env), options)
     log.info("log file: %s", log_file)
     raise typer.Exit(0 if result.applied is None else apply_exit_code(result.applied))

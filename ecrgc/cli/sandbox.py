@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +92,7 @@ def demo(
 ) -> None:
     """Plan and apply against an embedded sample registry: no AWS account, no network."""
     from ecrgc import render
+    from ecrgc.cli.console import text_width
     from ecrgc.cli.plan import Format, echo_view
     from ecrgc.commands import demo as demo_command
 
@@ -103,13 +105,13 @@ def demo(
         f"== plan: the policy scanned {scanned} of the registry's {result.images_before} images;"
         f" the plan file is {result.plan_path}\n"
     )
-    echo_view(render.plan_text(result.plan), Format.TEXT)
+    echo_view(render.plan_text(result.plan, width=text_width(sys.stdout)), Format.TEXT)
     typer.echo(f"\n== kept because they run (a few of {len(result.plan.protected)}):")
     for kept in result.plan.protected[:DEMO_KEPT_SHOWN]:
         name = f"{kept.repository}:{','.join(kept.tags)}" if kept.tags else kept.repository
         typer.echo(f"   {name:<32} in use: {', '.join(kept.sources)}")
     typer.echo("\n== apply: every planned image re-verified against the live registry, then deleted\n")
-    echo_view(render.report_text(result.report), Format.TEXT)
+    echo_view(render.report_text(result.report, width=text_width(sys.stdout)), Format.TEXT)
     after = sum(result.images_after.values())
     typer.echo(f"\n== the registry now holds {after} of its {result.images_before} images:")
     for name, count in result.images_after.items():

@@ -21,8 +21,8 @@ from ecrgc.render.markup import (
     plural,
     short_digest,
     shortened,
-    text_table,
 )
+from ecrgc.render.table import text_table
 
 MARKER = "<!-- ecrgc:apply -->"
 """Finds the sticky apply comment to update."""
@@ -92,9 +92,7 @@ def report_text(report: ApplyReport, *, width: int = 100, details: bool = False)
     parts = [report_verdict(report), report_context(report)]
     if report.outcomes:
         header, body = _count_rows(report.outcomes)
-        parts.append(
-            text_table([*header, ""], "l" + "r" * len(header), [[*r, ""] for r in body], width=width)
-        )
+        parts.append(text_table(header, "l" + "r" * (len(header) - 1), body, width=width))
     if problems := [o for o in report.outcomes if o.status in _PROBLEMS]:
         parts.append("\n".join(_outcome_line(o) for o in problems))
     if details and (done := [o for o in report.outcomes if o.status not in _PROBLEMS]):

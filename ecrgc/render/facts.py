@@ -302,4 +302,9 @@ def reason_label(reason: Reason) -> str:
 
 def kept_breakdown(kept: Mapping[Reason, int]) -> str:
     """`3 in use, 10 newest`: the non-zero kept counts in precedence order."""
-    return ", ".join(f"{kept[r]:,} {reason_label(r)}" for r in Reason if kept.get(r))
+    return ", ".join(kept_phrases(kept))
+
+
+def kept_phrases(kept: Mapping[Reason, int]) -> tuple[str, ...]:
+    """`("3 in use", "10 newest")`: the non-zero kept counts in precedence order, one phrase each."""
+    return tuple(f"{kept[r]:,} {reason_label(r)}" for r in Reason if kept.get(r))

@@ -1,4 +1,4 @@
-"""Building blocks shared by the views: numbers, sizes, safe Markdown, plain tables, fitting a size limit.
+"""Building blocks shared by the views: numbers, sizes, safe Markdown, fitting a size limit.
 
 Names and tags come from the registry and from manifests other people pushed, so they are untrusted:
 every one that reaches Markdown goes through `code` (a code span: no links, mentions, HTML or emphasis)
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html as _html
 import re
-import textwrap
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -82,20 +81,6 @@ def markdown_table(header: Sequence[str], align: str, rows: Iterable[Sequence[st
 
 def _row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(cells) + " |"
-
-
-def text_table(header: Sequence[str], align: str, rows: Sequence[Sequence[str]], *, width: int) -> str:
-    """A plain-text table with aligned columns; the last column wraps to keep lines within `width`."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
-    indent = sum(widths) + 2 * len(widths)
-    last = max(width - indent, 20)
-    lines: list[str] = []
-    for row in [header, *rows]:
-        cells = [c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(row, widths, align, strict=False)]
-        wrapped = textwrap.wrap(row[-1], last) or [""]
-        lines.append(("  ".join(cells) + "  " + wrapped[0]).rstrip())
-        lines.extend(" " * indent + more for more in wrapped[1:])
-    return "\n".join(lines)
 
 
 def shortened(left_out: str, limit: int, where: str) -> str:

@@ -19,7 +19,8 @@ from ecrgc.model import (
 )
 from ecrgc.planfile import content_hash, format_timestamp, monthly_saving_usd
 from ecrgc.render import facts
-from ecrgc.render.markup import day, short_digest, size, text_table
+from ecrgc.render.markup import day, short_digest, size
+from ecrgc.render.table import Phrases, text_table
 
 # 2.0: warnings are objects (code, message, the facts), no longer sentences. Schema: plan-summary.schema.json.
 SUMMARY_FORMAT_VERSION = "2.0"
@@ -101,7 +102,7 @@ def _repository_table(table: list[facts.Row], width: int) -> str:
             f"{r.deleted:,}",
             f"{r.archived:,}",
             size(r.freed),
-            facts.kept_breakdown(r.kept) or "-",
+            Phrases(kept) if (kept := facts.kept_phrases(r.kept)) else "-",
         ]
         for r in table
     ]

@@ -1,0 +1,116 @@
+"""Plain-text tables laid out by rich: the columns fitted to a width, returned as a plain string.
+
+The width is the terminal's on a terminal and a fixed one for pipes, files and goldens (the CLI picks it:
+`ecrgc.cli.console.text_width`), so the same rows always give the same bytes at the same width. Numbers
+never wrap; a name too long for its column folds; a cell of `Phrases` (`3 in use, 10 newest`) breaks only
+between its phrases, never inside one. The string holds no markup, colour or control sequence: colour is
+added, on a terminal only, where the text is printed (`ecrgc.cli.console.echo_text`).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
+_SEPARATOR = ", "
+
+
+@dataclass(frozen=True, slots=True)
+class Phrases:
+    """A cell of comma-separated phrases that wraps between phrases only (unless one is wider than the
+    column: then it folds)."""
+
+    phrases: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return _SEPARATOR.join(self.phrases)
+
+    @property
+    def widest(self) -> int:
+        """The width of the widest phrase and its comma: the least the cell needs to break only between."""
+        return max((cell_len(p) + 1 for p in self.phrases), default=1)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.widest, max(cell_len(str(self)), 1)).clamp(max_width=options.max_width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text("\n".join(_lines(self.phrases, options.max_width)), overflow="fold")
+
+
+def _lines(phrases: Sequence[str], width: int) -> Iterable[str]:
+    """Greedy: as many phrases on a line as fit `width`; each line but the last ends with the comma."""
+    line = ""
+    for index, phrase in enumerate(phrases):
+        piece = phrase + ("," if index < len(phrases) - 1 else "")
+        if line and cell_len(line) + 1 + cell_len(piece) > width:
+            yield line
+            line = piece
+        else:
+            line = f"{line} {piece}" if line else piece
+    if line:
+        yield line
+
+
+_NAME_FLOOR = 12
+"""A name column keeps at least this width (or its own, if narrower) before a phrase is broken."""
+
+
+def _phrases_width(columns: Sequence[Sequence[str | Phrases]], align: str, width: int) -> int | None:
+    """The width to give the column of phrases (if any), or None while the table fits as it is.
+
+    rich shrinks every wrapping column alike when a table is too wide; this gives the phrases first the
+    width of their widest phrase (the names fold instead), so that a phrase breaks only when nothing fits.
+    """
+    kinds = [
+        "phrases" if any(isinstance(c, Phrases) for c in cells) else side
+        for cells, side in zip(columns, align, strict=True)
+    ]
+    if "phrases" not in kinds:
+        return None
+    natural = dict.fromkeys(("l", "r", "phrases"), 0)
+    for cells, kind in zip(columns, kinds, strict=True):
+        natural[kind] += max(cell_len(str(c)) for c in cells)
+    share = width - 2 * (len(columns) - 1) - natural["r"]  # what the names and the phrases share
+    if natural["l"] + natural["phrases"] <= share:
+        return None
+    widest = max(p.widest for cells in columns for p in cells if isinstance(p, Phrases))
+    return max(share - natural["l"], min(widest, share - min(natural["l"], _NAME_FLOOR)), 1)
+
+
+def text_table(
+    header: Sequence[str], align: str, rows: Sequence[Sequence[str | Phrases]], *, width: int
+) -> str:
+    """`rows` under `header` within `width` columns; `align` has one letter per column: `l` left, `r` right
+    (right-aligned columns hold numbers and never wrap). Cells are text, never read as rich markup."""
+    columns = list(zip(header, *rows, strict=True))
+    phrases = _phrases_width(columns, align, width)
+    table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="", show_edge=False)
+    for name, side, cells in zip(header, align, columns, strict=True):
+        fixed = phrases if any(isinstance(c, Phrases) for c in cells) else None
+        right = side == "r"
+        table.add_column(
+            name, justify="right" if right else "left", no_wrap=right, overflow="fold", width=fixed
+        )
+    for row in rows:
+        table.add_row(*(cell if isinstance(cell, Phrases) else Text(cell) for cell in row))
+    out = io.StringIO()
+    Console(
+        file=out,
+        width=width,
+        color_system=None,
+        force_terminal=False,
+        force_jupyter=False,
+        no_color=True,
+        emoji=False,
+        markup=False,
+        highlight=False,
+        legacy_windows=False,
+    ).print(table)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
