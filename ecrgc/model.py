@@ -434,6 +434,8 @@ class PlannedAction:
     reason: Reason
     parent: str | None = None
     policy: str
+    evidence: Evidence | None = None
+    """Why a kept image is kept (None for a removed image: its record says why; or when not known)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

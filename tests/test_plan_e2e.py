@@ -141,6 +141,9 @@ def test_planning_the_same_state_twice_gives_identical_actions(sandbox: Sandbox,
         for image in [*document["actions"], *document["kept"]]:
             if image["mediaType"] == "application/vnd.oci.image.index.v1+json":
                 image["lastPulledAt"] = None
+        for image in document["kept"]:  # ages are counted to the plan's time, which differs
+            if image["evidence"][0] == "ages":
+                image["evidence"] = None
         return {k: v for k, v in document.items() if k not in ("created_at", "expires_at", "content_sha256")}
 
     assert body("a.json") == body("b.json")

@@ -20,14 +20,24 @@ from ecrgc import planfile
 from ecrgc.errors import ConfigError, PlanRefused
 from ecrgc.model import (
     Action,
+    Ages,
+    Evidence,
+    HeldBy,
+    ImageStatus,
     InputFingerprint,
     InputKind,
+    ListsInUse,
+    MaybeChildOf,
+    Newest,
+    PartOf,
     Plan,
     PlannedAction,
     PolicyRecord,
     ProtectedImage,
     Reason,
+    Relation,
     RepositorySummary,
+    UsedBy,
 )
 from ecrgc.planfile import decode
 from ecrgc.planfile.recordcheck import compile_check
@@ -154,15 +164,55 @@ def small_plan() -> Plan:
     cron = [
         action("tools/legacy-cron", f"cron-{n}", tags=("release-2023",) if n == 0 else ()) for n in range(3)
     ]
-    live_index = kept("payments/api", "api-live", Reason.IN_USE, tags=("v2.4.0", "latest"), media_type=INDEX)
-    web_live = kept("web/frontend", "web-live", Reason.IN_USE, policy="frontend")
+    api_sources = ("IMG_LIST/prd_IMG_LIST.txt:12", "prd · payments · Deployment/api")
+    live_index = kept(
+        "payments/api",
+        "api-live",
+        Reason.IN_USE,
+        tags=("latest", "v2.4.0"),
+        media_type=INDEX,
+        evidence=UsedBy(api_sources),
+    )
+    web_live = kept(
+        "web/frontend",
+        "web-live",
+        Reason.IN_USE,
+        policy="frontend",
+        evidence=UsedBy(("prd · web · Deployment/web",)),
+    )
     keeps = [
         live_index,
-        kept("payments/api", "api-live-amd64", Reason.PART_OF_KEPT_IMAGE, parent=live_index.digest),
-        kept("payments/api", "api-v2.3", Reason.NEWEST_N, tags=("v2.3.0",), last_pulled_at=T0),
+        kept(
+            "payments/api",
+            "api-live-amd64",
+            Reason.PART_OF_KEPT_IMAGE,
+            parent=live_index.digest,
+            evidence=PartOf(live_index.digest, Relation.LISTED),
+        ),
+        kept(
+            "payments/api",
+            "api-v2.3",
+            Reason.NEWEST_N,
+            tags=("v2.3.0",),
+            last_pulled_at=T0,
+            evidence=Newest(2, 9, 10),
+        ),
         web_live,
-        kept("web/frontend", "web-held", Reason.HELD_TAG, tags=("release-1",), policy="frontend"),
-        kept("infra/base", "base-young", Reason.TOO_YOUNG, pushed_at=T0 - timedelta(hours=1, microseconds=5)),
+        kept(
+            "web/frontend",
+            "web-held",
+            Reason.HELD_TAG,
+            tags=("release-1",),
+            policy="frontend",
+            evidence=HeldBy("^release-", ("release-1",), together=False),
+        ),
+        kept(
+            "infra/base",
+            "base-young",
+            Reason.TOO_YOUNG,
+            pushed_at=T0 - timedelta(hours=1, microseconds=5),
+            evidence=Ages(3600, None),
+        ),
     ]
     return plan(
         policies=(
@@ -194,7 +244,7 @@ def small_plan() -> Plan:
         kept=tuple(keeps),
         repository_deletions=("tools/legacy-cron",),
         protected=(
-            in_use(live_index, "prd · payments · Deployment/api", "IMG_LIST/prd_IMG_LIST.txt:12"),
+            in_use(live_index, *api_sources),
             in_use(web_live, "prd · web · Deployment/web"),
         ),
         summary=(
@@ -308,6 +358,9 @@ def planned_images(
         parent = draw(st.none() | st.sampled_from([a.digest for a in earlier])) if earlier else None
         removal = Reason.WITH_PARENT if parent else Reason.EXPIRED
         reason = draw(st.sampled_from(KEEPING)) if keeps else removal
+        sources = sorted(
+            draw(st.lists(st.text(min_size=1, max_size=10), min_size=1, max_size=3, unique=True))
+        )
         listed.append(
             PlannedAction(
                 repository=repository,
@@ -321,16 +374,38 @@ def planned_images(
                 reason=reason,
                 parent=parent,
                 policy=policy_of[repository],
+                evidence=draw(evidence_of(parent, tuple(sources) if reason is Reason.IN_USE else ()))
+                if keeps
+                else None,
             )
         )
         if reason is Reason.IN_USE:
-            sources = draw(st.lists(st.text(min_size=1, max_size=10), min_size=1, max_size=3, unique=True))
             protected.append(in_use(listed[-1], *sources))
     shuffled = draw(st.permutations(listed))
     return (
         tuple(a for a in shuffled if a.action is not Action.KEEP),
         tuple(a for a in shuffled if a.action is Action.KEEP),
         tuple(draw(st.permutations(protected))),
+    )
+
+
+def evidence_of(parent: str | None, sources: tuple[str, ...]) -> st.SearchStrategy[Evidence | None]:
+    """Any evidence a kept image with this `parent` and these `sources` (in use, else none) may carry."""
+    free = st.one_of(
+        st.none(),
+        st.builds(ListsInUse, digests, st.lists(st.text(min_size=1, max_size=6), max_size=2).map(tuple)),
+        st.builds(HeldBy, st.text(max_size=6), tags, st.booleans()),
+        st.builds(Newest, st.integers(1, 99), st.integers(1, 99), st.integers(0, 99)),
+        st.builds(Ages, st.integers(-(10**9), 10**9), st.none() | st.integers(-(10**9), 10**9)),
+    )
+    if sources:
+        free |= st.just(UsedBy(sources))
+    if parent is None:
+        return free
+    return (
+        free
+        | st.builds(PartOf, st.just(parent), st.sampled_from(Relation))
+        | st.builds(MaybeChildOf, st.just(parent), st.sampled_from(ImageStatus))
     )
 
 
@@ -551,6 +626,27 @@ def test_an_unsupported_major_version_is_refused() -> None:
         planfile.loads(_rehash(document), source="p.json")
 
 
+@pytest.mark.parametrize(
+    ("evidence", "message"),
+    [
+        (["rank", 2], r"\['rank', 2\] is no known evidence"),
+        (["newest", 2, 3], r"\['newest', 2, 3\] is no known evidence"),
+        (["newest", "2", 3, 3], r"'2' is no rank of newest"),
+        (["newest", True, 3, 3], r"True is no rank of newest"),
+        (["held_by", "^r", "release-1", False], r"'release-1' is no tags of held_by"),
+        (["part_of", "adopted"], r"'adopted' is no relation of part_of"),
+        (["part_of", "listed"], r"part_of needs the image's parent"),
+    ],
+)
+def test_evidence_that_is_not_what_the_planner_writes_is_refused_in_one_line(
+    evidence: list[object], message: str
+) -> None:
+    document = json.loads(planfile.dumps(small_plan()))
+    document["kept"][0]["evidence"] = evidence  # infra/base: no parent
+    with pytest.raises(ConfigError, match=rf"^p\.json::\$\.kept\[0\]\.evidence: {message}: the plan was ed"):
+        planfile.loads(_rehash(document), source="p.json")
+
+
 def test_a_format_1_plan_is_refused_with_one_line_saying_to_re_plan() -> None:
     """A 1.0 plan as ecrgc 0.1 wrote it (a `protected` list, no `kept`): plans expire, so re-plan."""
     document = json.loads(planfile.dumps(small_plan()))
@@ -570,7 +666,7 @@ def test_a_newer_minor_version_may_add_keys_anywhere() -> None:
     document["format_version"] = "2.7"
     document["approvals"] = ["someone"]
     document["actions"][0]["artifactType"] = "application/spdx+json"
-    document["kept"][0]["evidence"] = {"rank": 1}
+    document["kept"][0]["explanation"] = {"rank": 1}
     loaded = planfile.loads(_rehash(document))
     assert loaded.actions == small_plan().actions
     assert loaded.kept == small_plan().kept
@@ -785,3 +881,16 @@ def test_a_digest_with_a_trailing_newline_is_refused() -> None:
 @given(plans())
 def test_the_written_hash_is_the_recipes(p: Plan) -> None:
     assert json.loads(planfile.dumps(p))["content_sha256"] == planfile.content_hash(p)
+
+
+_COLUMN_SCHEMAS = _SCHEMA["properties"]["columns"]["items"]["properties"]
+
+
+@settings(deadline=None, max_examples=400)
+@given(st.sampled_from(sorted(_COLUMN_SCHEMAS)), st.lists(edge_values | json_values, max_size=6))
+def test_the_bulk_checks_of_columns_agree_with_jsonschema(column: str, value: list[object]) -> None:
+    """A column of scalars is checked by C loops (types as a set, min and max): the same answers."""
+    schema = _COLUMN_SCHEMAS[column]
+    expected = jsonschema.Draft202012Validator(schema).is_valid(value)
+    event(f"{column} valid={expected}")
+    assert compile_check(schema)(value) is expected

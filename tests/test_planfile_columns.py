@@ -18,7 +18,7 @@ import pytest
 
 from ecrgc import planfile
 from ecrgc.errors import ConfigError
-from ecrgc.model import Action, Reason
+from ecrgc.model import Action, Reason, UsedBy
 from tests.test_planfile import INDEX, MANIFEST, _rehash, digest, policy_record
 
 POLICY = policy_record("default", {"name": "default"})
@@ -78,6 +78,7 @@ def hand_written() -> dict[str, Any]:
                 "parent": [None, 0, None],
                 "sourceNames": ["prd · payments · Deployment/api", "IMG_LIST/prd.txt:3"],
                 "sources": [[1, 0]],  # the one row kept in use
+                "evidence": [["used_by"]],  # one per kept row: used by its sources
             }
         ],
     }
@@ -103,6 +104,7 @@ def test_a_hand_written_columns_plan_loads_as_the_plan_it_describes() -> None:
     ((protected),) = loaded.protected
     assert protected.digest == LIVE
     assert protected.sources == ("IMG_LIST/prd.txt:3", "prd · payments · Deployment/api")
+    assert live.evidence == UsedBy(protected.sources)
     assert loaded.actions[-1] == loaded.actions[1]
     assert loaded.actions[0:1] == [loaded.actions[0]]
     with pytest.raises(IndexError):
@@ -156,7 +158,7 @@ def _kept_first(document: dict[str, Any]) -> None:
         (_set("action.0", "delete"), r"\$\.columns\[0\]\.action\[0\]: 'delete' is not of type 'integer'"),
         (_set("sizeBytes.2", "300"), r"\$\.columns\[0\]\.sizeBytes\[2\]: '300' is not of type 'integer'"),
         (_set("pushedAt.0", "2025-03-01T08:30:15Z"), r"\$\.columns\[0\]\.pushedAt\[0\]: .* is not of type"),
-        (_set("evidence", []), r"\$\.columns\[0\]: Additional properties are not allowed \('evidence'"),
+        (_set("explanation", []), r"\$\.columns\[0\]: Additional properties are not allowed \('explanation'"),
     ],
 )
 def test_a_bad_value_is_refused_by_the_schema_naming_its_field(
@@ -184,6 +186,8 @@ def test_a_bad_value_is_refused_by_the_schema_naming_its_field(
         (_set("reason.2", 8), r"\.action: keep for expired"),
         (_kept_first, r"\.action: a deleted or archived image after a kept one"),
         (_set("sources", [[0], [1]]), r"\.sources: 2 entries for 1 images kept in use"),
+        (_set("evidence", []), r"\.evidence: 0 entries for 1 kept images"),
+        (_set("evidence.0", ["newest", 1, 1]), r"\.evidence\[0\]: \['newest', 1, 1\] is no known"),
     ],
 )
 def test_what_the_schema_cannot_say_is_refused_in_one_line_naming_the_field(
@@ -203,6 +207,7 @@ def test_a_child_kept_for_its_index_names_the_row_of_its_parent() -> None:
     columns = document["columns"][0]
     columns["action"][1], columns["reason"][1], columns["parent"][1] = 0, 1, 2  # part_of_kept_image of LIVE
     assert columns["action"] == [1, 0, 0]  # the deleted row still comes before the kept ones
+    columns["evidence"].insert(0, ["part_of", "listed"])
     summary = document["summary"]
     summary["repositories"][0].update(
         deleted=1, kept={"in_use": 1, "part_of_kept_image": 1}, bytes_reclaimed=100

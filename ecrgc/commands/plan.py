@@ -255,6 +255,8 @@ def _planned(decision: Decision, policy: Policy) -> PlannedAction:
         reason=decision.reason,
         parent=decision.parent,
         policy=policy.name,
+        # Only kept images carry it in the plan file (see planfile.evidence): a removed one's is its record.
+        evidence=decision.evidence if decision.action is Action.KEEP else None,
     )
 
 

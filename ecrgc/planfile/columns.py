@@ -28,7 +28,8 @@ from itertools import chain
 from typing import Any, overload
 
 from ecrgc.errors import ConfigError
-from ecrgc.model import Action, Plan, PlannedAction, ProtectedImage, Reason
+from ecrgc.model import Action, Evidence, Plan, PlannedAction, ProtectedImage, Reason
+from ecrgc.planfile import evidence
 from ecrgc.planfile.encode import header, sources_of, unclaimed
 from ecrgc.schemafiles import load_schema
 
@@ -116,6 +117,7 @@ def encode_repository(
             if r.reason is Reason.IN_USE
         ],
         "sourceNames": list(names),
+        "evidence": [evidence.encode(k.evidence) for k in kept],
     }
 
 
@@ -129,7 +131,7 @@ def _parent_code(parent: str | None, row_of: Mapping[str, int]) -> int | str | N
 class RepositoryColumns:
     """One repository's parsed columns, checked for what the schema cannot say (lengths, codes in range)."""
 
-    __slots__ = ("_columns", "name", "policy", "removed", "size")
+    __slots__ = ("_columns", "_in_use", "name", "policy", "removed", "size")
 
     def __init__(self, columns: Mapping[str, Any], where: str) -> None:
         self._columns = columns
@@ -139,6 +141,18 @@ class RepositoryColumns:
         _check(columns, self.size, where)
         keep = codes()[0].index(Action.KEEP)
         self.removed = self.size - columns["action"].count(keep)
+        in_use = codes()[1].index(Reason.IN_USE)
+        # row -> its entry of `sources` (the rows kept in use, in order)
+        self._in_use = {
+            row: n for n, row in enumerate(r for r, x in enumerate(columns["reason"]) if x == in_use)
+        }
+        if len(columns["evidence"]) != self.size - self.removed:
+            raise ConfigError(
+                f"{where}.evidence: {len(columns['evidence'])} entries for {self.size - self.removed} kept"
+                " images: the plan was edited by hand; re-run ecrgc plan"
+            )
+        for row in range(self.removed, self.size):  # checked now, not when first read
+            self._evidence(row, f"{where}.evidence[{row - self.removed}]")
 
     def record(self, row: int) -> PlannedAction:
         c = self._columns
@@ -156,7 +170,15 @@ class RepositoryColumns:
             reason=reasons[c["reason"][row]],
             parent=self._parent(c["parent"][row]),
             policy=self.policy,
+            evidence=self._evidence(row, "") if row >= self.removed else None,
         )
+
+    def _evidence(self, row: int, where: str) -> Evidence | None:
+        c = self._columns
+        ordinal = self._in_use.get(row)
+        sources = [c["sourceNames"][n] for n in c["sources"][ordinal]] if ordinal is not None else []
+        record = {"parent": self._parent(c["parent"][row]), "sources": sorted(sources)}
+        return evidence.decode(c["evidence"][row - self.removed], record, where)
 
     def _parent(self, code: int | str | None) -> str | None:
         if code is None:

@@ -24,6 +24,7 @@ from ecrgc.model import (
     Reason,
     RepositorySummary,
 )
+from ecrgc.planfile import evidence
 from ecrgc.planfile.columns import RepositoryColumns, Rows, codes
 from ecrgc.planfile.encode import FORMAT_VERSION, summary_totals
 from ecrgc.planfile.recordcheck import compile_check
@@ -217,7 +218,7 @@ def plan_from(document: Mapping[str, Any], source: str) -> tuple[Plan, Counter[t
                     counted[r.name, action_of[code]] = n
     else:
         actions = tuple(_planned_action(a) for a in document["actions"])
-        kept = tuple(_planned_action(k) for k in document["kept"])
+        kept = tuple(_planned_action(k, f"{source}::$.kept[{n}]") for n, k in enumerate(document["kept"]))
         protected = tuple(
             _protected(k, f"{source}::$.kept[{n}]")
             for n, k in enumerate(document["kept"])
@@ -271,8 +272,8 @@ def _protected(record: Mapping[str, Any], where: str) -> ProtectedImage:
     )
 
 
-def _planned_action(entry: Mapping[str, Any]) -> PlannedAction:
-    """An action's record, or a kept image's (no `action` key: it is kept)."""
+def _planned_action(entry: Mapping[str, Any], where: str = "") -> PlannedAction:
+    """An action's record, or a kept image's (no `action` key: it is kept; `where` names it)."""
     return PlannedAction(
         repository=entry["repository"],
         digest=entry["imageDigest"],
@@ -285,6 +286,9 @@ def _planned_action(entry: Mapping[str, Any]) -> PlannedAction:
         reason=Reason(entry["reason"]),
         parent=entry["parent"],
         policy=entry["policy"],
+        evidence=evidence.decode(entry["evidence"], entry, f"{where}.evidence")
+        if "evidence" in entry
+        else None,
     )
 
 

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, BinaryIO
 
 from ecrgc.model import Plan, PlannedAction, ProtectedImage, RepositorySummary
+from ecrgc.planfile import evidence
 
 FORMAT_VERSION = "2.0"
 """The plan format this ecrgc writes; it reads any 2.x."""
@@ -205,6 +206,7 @@ def kept_record(image: PlannedAction, sources: tuple[str, ...]) -> dict[str, Any
     record = action_record(image)
     del record["action"]
     record["sources"] = sorted(sources)
+    record["evidence"] = evidence.encode(image.evidence)
     return record
 
 

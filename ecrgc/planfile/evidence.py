@@ -1,0 +1,108 @@
+"""A kept image's evidence (`model.Evidence`) as plan-file data: `[kind, field, ...]`, in both layouts.
+
+The fields are the evidence record's, in order (tuples as arrays, enums as their values), except those
+the image's record already holds, which are not written twice: a `part_of`'s parent and a `maybe_child_of`'s
+index are the record's `parent`; a `used_by`'s sources are the record's `sources` (a `lists_in_use` names
+its child's sources: the record's are the words saying which child, for the comment's in-use table).
+So `["newest", 2, 3, 3]` is #2 of the 3 newest kept (keepLatest 3), `["held_by", "^release-", ["release-1"],
+false]`, `["ages", 86400, null]`. Words are written by `render/`, never stored: rewording a message does not
+change a plan or its hash. Only kept images carry evidence in the file: a removed image's is its record
+(`expired` by its pushedAt and lastPulledAt against created_at, `with_parent` by its parent), and 1,000,000
+deletions could not afford the bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from enum import Enum
+from typing import Any
+
+from ecrgc.errors import ConfigError
+from ecrgc.model import (
+    Ages,
+    Evidence,
+    HeldBy,
+    ImageStatus,
+    ListsInUse,
+    MaybeChildOf,
+    Newest,
+    PartOf,
+    Relation,
+    UsedBy,
+)
+
+KINDS: dict[str, type[Evidence]] = {
+    "used_by": UsedBy,
+    "lists_in_use": ListsInUse,
+    "part_of": PartOf,
+    "maybe_child_of": MaybeChildOf,
+    "held_by": HeldBy,
+    "newest": Newest,
+    "ages": Ages,
+}
+_KIND_OF = {kind: name for name, kind in KINDS.items()}
+# kind -> {field: the key of the image's record that holds it (not written in the evidence)}
+_IMPLIED: dict[type[Evidence], dict[str, str]] = {
+    UsedBy: {"sources": "sources"},
+    PartOf: {"parent": "parent"},
+    MaybeChildOf: {"index": "parent"},
+}
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# A field's annotation -> (is this JSON value one, the model's value of it)
+_TYPES: dict[str, tuple[Callable[[Any], bool], Callable[[Any], Any]]] = {
+    "str": (lambda v: isinstance(v, str), str),
+    "int": (_integer, int),
+    "int | None": (lambda v: v is None or _integer(v), lambda v: v),
+    "bool": (lambda v: isinstance(v, bool), bool),
+    "tuple[str, ...]": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), tuple),
+    "Relation": (lambda v: v in set(Relation), Relation),
+    "ImageStatus": (lambda v: v in set(ImageStatus), ImageStatus),
+}
+_WRITTEN = {
+    kind: [(f.name, _TYPES[str(f.type)]) for f in fields(kind) if f.name not in _IMPLIED.get(kind, {})]
+    for kind in KINDS.values()
+}
+
+
+def encode(evidence: Evidence | None) -> list[Any] | None:
+    """`evidence` as `[kind, field, ...]` (None: not known, as for a plan assembled by hand)."""
+    if evidence is None:
+        return None
+    values = [getattr(evidence, name) for name, _ in _WRITTEN[type(evidence)]]
+    return [_KIND_OF[type(evidence)], *(_plain(v) for v in values)]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return value.value if isinstance(value, Enum) else value
+
+
+def decode(cell: Any, record: Mapping[str, Any], where: str) -> Evidence | None:
+    """The evidence of `cell` (see `encode`; `where` names it in errors); `record` gives the implied fields
+    (`parent`, `sources`)."""
+    if cell is None:
+        return None
+    kind = KINDS.get(cell[0]) if isinstance(cell, list) and cell else None
+    if kind is None or len(cell) != len(_WRITTEN[kind]) + 1:
+        raise _refused(where, f"{str(cell)[:80]} is no known evidence")
+    values: dict[str, Any] = {}
+    for (name, (valid, convert)), value in zip(_WRITTEN[kind], cell[1:], strict=True):
+        if not valid(value):
+            raise _refused(where, f"{value!r} is no {name} of {cell[0]}")
+        values[name] = convert(value)
+    for name, key in _IMPLIED.get(kind, {}).items():
+        if not record[key]:
+            raise _refused(where, f"{cell[0]} needs the image's {key}")
+        values[name] = tuple(record[key]) if key == "sources" else record[key]
+    return kind(**values)
+
+
+def _refused(where: str, what: str) -> ConfigError:
+    return ConfigError(f"{where}: {what}: the plan was edited by hand; re-run ecrgc plan")
