@@ -5,6 +5,7 @@ alone — when its deletions could replicate (unknown replication, or a rule wit
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from ecrgc.cli import app
+from ecrgc.model import ReplicaDestination, ReplicationRule
+from ecrgc.planfile import load_plan_file
 from ecrgc.sandbox import Sandbox
+from tests.test_planfile import _rehash
 
 OWN, OTHER = "123456789012", "210987654321"
 TOKYO, EAST, IRELAND = "ap-northeast-1", "us-east-1", "eu-west-1"
@@ -190,3 +194,48 @@ def test_run_notes_the_replication_and_stops_when_deletions_would_replicate(
     assert code == 1
     assert "replication rule 1 replicates deletions (deleteReplication)" in err
     assert len(sandbox.registry.get("svc/api").images) == 5
+
+
+def test_the_plan_file_records_the_replication_and_show_says_it(repo: Path) -> None:
+    assert _cli("plan", "--all-targets", "--out-dir", "plans")[0] == 0
+    (tokyo,) = (repo / "plans" / "tokyo").glob("*.json")
+    assert load_plan_file(tokyo).replication == (
+        ReplicationRule(
+            destinations=(
+                ReplicaDestination(account=OWN, region=EAST, target="east"),
+                ReplicaDestination(account=OTHER, region=IRELAND),
+            ),
+            prefixes=("svc/",),
+        ),
+        ReplicationRule(destinations=(ReplicaDestination(account=OTHER, region=EAST, target="other"),)),
+    )
+    (east,) = (repo / "plans" / "east").glob("*.json")
+    assert load_plan_file(east).replication == ()
+    code, out, _ = _cli("show", str(tokyo))
+    assert code == 0
+    assert NOTE in out.splitlines()
+    assert _cli("plan", "--target", "tokyo", "--out", "tokyo.json.gz")[0] == 0
+    assert load_plan_file(repo / "tokyo.json.gz").replication == load_plan_file(tokyo).replication
+
+
+def test_a_hand_written_replication_block_reads_and_a_bad_one_is_refused_naming_the_field(repo: Path) -> None:
+    """The attacker (or a migrant) writes the block by hand and rehashes it by the documented recipe."""
+    assert _cli("plan", "--target", "east", "--out", "east.json")[0] == 0
+    document = json.loads((repo / "east.json").read_text(encoding="utf-8"))
+    document["replication"] = json.loads(
+        '[{"delete_replication": true, "prefixes": ["web/", "svc/"],'
+        f' "destinations": [{{"target": null, "region": "{IRELAND}", "account_id": "{OTHER}"}}]}}]'
+    )
+    (repo / "east.json").write_text(_rehash(document), encoding="utf-8")
+    assert load_plan_file(repo / "east.json").replication == (
+        ReplicationRule(
+            destinations=(ReplicaDestination(account=OTHER, region=IRELAND),),
+            prefixes=("web/", "svc/"),
+            delete_replication=True,
+        ),
+    )
+    document["replication"][0]["delete_replication"] = "no"
+    (repo / "east.json").write_text(_rehash(document), encoding="utf-8")
+    code, out, err = _cli("show", "east.json")
+    assert (code, out) == (1, "")
+    assert "east.json::$.replication[0].delete_replication" in err, err

@@ -22,6 +22,8 @@ from ecrgc.model import (
     PolicyRecord,
     ProtectedImage,
     Reason,
+    ReplicaDestination,
+    ReplicationRule,
     RepositorySummary,
 )
 from ecrgc.planfile import evidence
@@ -254,8 +256,25 @@ def plan_from(document: Mapping[str, Any], source: str) -> tuple[Plan, Counter[t
         repository_deletions=tuple(document["repository_deletions"]),
         protected=protected,
         summary=tuple(_repository(s) for s in summary["repositories"]),
+        replication=_replication(document.get("replication")),
     )
     return plan, counted
+
+
+def _replication(rules: Sequence[Mapping[str, Any]] | None) -> tuple[ReplicationRule, ...] | None:
+    if rules is None:
+        return None
+    return tuple(
+        ReplicationRule(
+            destinations=tuple(
+                ReplicaDestination(account=d["account_id"], region=d["region"], target=d["target"])
+                for d in rule["destinations"]
+            ),
+            prefixes=tuple(rule["prefixes"]),
+            delete_replication=rule["delete_replication"],
+        )
+        for rule in rules
+    )
 
 
 def _protected(record: Mapping[str, Any], where: str) -> ProtectedImage:

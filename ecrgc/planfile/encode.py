@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, BinaryIO
 
-from ecrgc.model import Plan, PlannedAction, ProtectedImage, RepositorySummary
+from ecrgc.model import Plan, PlannedAction, ProtectedImage, ReplicationRule, RepositorySummary
 from ecrgc.planfile import evidence
 
 FORMAT_VERSION = "2.0"
@@ -36,6 +36,14 @@ def canonical(plan: Plan) -> Plan:
             _with_sorted_lists(p) for p in sorted(plan.protected, key=lambda p: (p.repository, p.digest))
         ),
         summary=tuple(sorted(plan.summary, key=lambda s: s.repository)),
+        replication=None
+        if plan.replication is None
+        else tuple(
+            sorted(
+                replace(r, destinations=tuple(sorted(r.destinations)), prefixes=tuple(sorted(r.prefixes)))
+                for r in plan.replication
+            )
+        ),
     )
 
 
@@ -138,6 +146,21 @@ def header(plan: Plan) -> dict[str, Any]:
             "repositories": map(_repository_summary, plan.summary),
         },
         "repository_deletions": list(plan.repository_deletions),
+        **(
+            {}
+            if plan.replication is None
+            else {"replication": list(map(_replication_rule, plan.replication))}
+        ),
+    }
+
+
+def _replication_rule(rule: ReplicationRule) -> dict[str, Any]:
+    return {
+        "destinations": [
+            {"account_id": d.account, "region": d.region, "target": d.target} for d in rule.destinations
+        ],
+        "prefixes": list(rule.prefixes),
+        "delete_replication": rule.delete_replication,
     }
 
 
