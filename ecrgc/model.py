@@ -439,6 +439,17 @@ class PlannedAction:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RecordedDecision:
+    """One image's decision as a plan file records it, the embedded policy that made it (None: the plan
+    embeds none of the record's name, a hand-edited plan) and who uses the image: explain's and
+    show --images's facts."""
+
+    image: PlannedAction
+    policy: Policy | None
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProtectedImage:
     """An image kept because it is in use, with every source that uses it."""
 

@@ -23,7 +23,7 @@ from typer._click.core import Context, ParameterSource  # typer vendors click; G
 from typer.core import TyperGroup
 
 from ecrgc import __version__
-from ecrgc.cli import apply, github, inuse, plan, policy, run, sandbox, targets
+from ecrgc.cli import apply, explain, github, inuse, plan, policy, run, sandbox, targets
 from ecrgc.errors import ConfigError, EcrgcError
 
 __all__ = ["app", "main", "setup_logging"]
@@ -165,6 +165,7 @@ app.add_typer(github.plans_app, name="plans")
 app.command("sandbox")(sandbox.sandbox)
 app.command("plan")(plan.plan)
 app.command("show")(plan.show)
+app.command("explain")(explain.explain)
 app.command("validate")(policy.validate)
 app.command("targets")(targets.targets)
 app.add_typer(policy.policy_app, name="policy")

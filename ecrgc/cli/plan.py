@@ -309,6 +309,14 @@ def show(
             help="A plan: say whether each embedded policy is the repository's (default: policies/ if any).",
         ),
     ] = None,
+    images: Annotated[
+        bool,
+        typer.Option(
+            "--images",
+            help="A plan: every image, one line each (by repository, then push time), with its action and"
+            " why (text or json; one image: ecrgc explain PLAN REF).",
+        ),
+    ] = False,
 ) -> None:
     """Render a plan file or an apply report as text, Markdown (PR comments) or JSON."""
     from ecrgc.apply.report import load_report_file
@@ -318,6 +326,11 @@ def show(
 
     if path.suffix == ".jsonl":
         echo_view(_render_report(load_report_file(path), output), output)
+        return
+    if images:
+        from ecrgc.cli.explain import show_images
+
+        show_images(path, output)
         return
     plan = load_plan_file(path)
     matches = None

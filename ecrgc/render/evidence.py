@@ -9,7 +9,7 @@ else whole hours.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import assert_never
+from typing import Any, assert_never
 
 from ecrgc.model import (
     Ages,
@@ -66,6 +66,28 @@ def evidence_words(
     return words
 
 
+def evidence_json(evidence: Evidence) -> dict[str, Any]:
+    """The evidence as JSON data (`schemas/explain.schema.json`: `kind`, then the record's fields)."""
+    match evidence:
+        case UsedBy(sources=used_by):
+            data: dict[str, Any] = {"kind": "used_by", "sources": list(used_by)}
+        case ListsInUse(child=child, sources=used_by):
+            data = {"kind": "lists_in_use", "child": child, "sources": list(used_by)}
+        case PartOf(parent=parent, relation=relation):
+            data = {"kind": "part_of", "parent": parent, "relation": relation.value}
+        case MaybeChildOf(index=index, status=status):
+            data = {"kind": "maybe_child_of", "index": index, "status": status.value}
+        case HeldBy(pattern=pattern, tags=tags, together=together):
+            data = {"kind": "held_by", "pattern": pattern, "tags": list(tags), "together": together}
+        case Newest(rank=rank, of=of, keep_latest=keep_latest):
+            data = {"kind": "newest", "rank": rank, "of": of, "keep_latest": keep_latest}
+        case Ages(pushed=pushed, pulled=pulled):
+            data = {"kind": "ages", "pushed_seconds": pushed, "pulled_seconds": pulled}
+        case unreachable:  # pragma: no cover  # mypy proves every kind of evidence is handled above
+            assert_never(unreachable)
+    return data
+
+
 def sources(names: tuple[str, ...], shown: int = SOURCES_SHOWN) -> str:
     """`a, b, c and 2 more`."""
     more = len(names) - shown
@@ -99,18 +121,19 @@ def _ages(reason: Reason, ages: Ages, policy: Policy) -> str:
     pulled = "never pulled" if ages.pulled is None else f"last pulled {age(ages.pulled)} ago"
     match reason:
         case Reason.TOO_YOUNG:
-            return f"{pushed}, younger than {_window(policy.older_than)}"
+            return f"{pushed}, younger than {window(policy.older_than)}"
         case Reason.RECENTLY_PULLED:
-            window = _window(policy.not_pulled_for)
+            within = window(policy.not_pulled_for)
             # The rule judges by the later of push and pull: a pull before the push is older news.
             if ages.pulled is not None and ages.pulled <= ages.pushed:
-                return f"{pulled}, within {window}"
-            return f"{pushed}, not pulled since, within {window}"
+                return f"{pulled}, within {within}"
+            return f"{pushed}, not pulled since, within {within}"
         case Reason.UNTAGGED_NOT_SELECTED:
             return "untagged, and the policy sets untagged: false"
         case _:
             return f"{pushed}, {pulled}"
 
 
-def _window(window: timedelta | None) -> str:
-    return "no limit" if window is None else age(window // timedelta(seconds=1))
+def window(duration: timedelta | None) -> str:
+    """A policy's window (olderThan, notPulledFor) as `age` says it; `no limit` when it sets none."""
+    return "no limit" if duration is None else age(duration // timedelta(seconds=1))

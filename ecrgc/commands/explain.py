@@ -1,0 +1,105 @@
+"""`ecrgc explain PLAN REF` and `ecrgc show PLAN --images`: the decisions a plan file records, found and
+ordered, each with the embedded policy that made it (whose windows and numbers the words quote).
+
+A reference is `REPO:TAG`, `REPO@DIGEST` or a bare `DIGEST` (which may name an image in several
+repositories), as `docker` spells them, with or without the registry's host; a digest may be shortened to
+the 12 hex digits the plan's views show. The plan file is loaded (hash and schema checked) as for `show`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from ecrgc.errors import UsageError
+from ecrgc.model import THIS_REGISTRY, Plan, PlannedAction, Policy, RecordedDecision
+from ecrgc.planfile import load_plan_file
+from ecrgc.policy import policy_from_document
+from ecrgc.refs import parse_list_reference
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{12,64}$")
+_REPOSITORIES_NAMED = 5
+
+
+def run_explain(path: Path, reference: str) -> tuple[Plan, tuple[RecordedDecision, ...]]:
+    """The images of the plan at `path` that `reference` names (one or more), or a UsageError saying why
+    none is (naming the plan's repositories when the repository is not one of them)."""
+    plan = load_plan_file(path)
+    repository, tag, digest = _reference(reference, plan, path)
+    found = [
+        image
+        for image in _recorded(plan)
+        if (repository is None or image.repository == repository)
+        and (tag is None or tag in image.tags)
+        and (digest is None or image.digest.startswith(digest))
+    ]
+    if not found:
+        raise UsageError(_not_found(plan, path, reference, repository))
+    return plan, tuple(_decided(plan, path, found))
+
+
+def run_images(path: Path) -> tuple[Plan, tuple[RecordedDecision, ...]]:
+    """Every image of the plan at `path`, sorted by repository, then push time (then digest)."""
+    plan = load_plan_file(path)
+    return plan, tuple(_decided(plan, path, _recorded(plan)))
+
+
+def _recorded(plan: Plan) -> list[PlannedAction]:
+    images = [*plan.actions, *plan.kept]
+    images.sort(key=lambda image: (image.repository, image.pushed_at, image.digest))
+    return images
+
+
+def _decided(plan: Plan, path: Path, images: Sequence[PlannedAction]) -> Iterator[RecordedDecision]:
+    policies = _policies(plan, path)
+    sources = {(p.repository, p.digest): p.sources for p in plan.protected}
+    for image in images:
+        yield RecordedDecision(
+            image=image,
+            policy=policies.get(image.policy),
+            sources=sources.get((image.repository, image.digest), ()),
+        )
+
+
+def _policies(plan: Plan, path: Path) -> Mapping[str, Policy]:
+    return {
+        record.name: policy_from_document(record.document, f"{path}::$.policies[{record.name}]")
+        for record in plan.policies
+    }
+
+
+def _reference(text: str, plan: Plan, path: Path) -> tuple[str | None, str | None, str | None]:
+    """(repository, tag, digest prefix) that `text` names; None: any."""
+    if _DIGEST.match(text):
+        return None, None, text
+    name, _, digest = text.partition("@")
+    if digest and not _DIGEST.match(digest):
+        raise UsageError(f"{text}: {digest!r} is no sha256 digest (sha256: and at least 12 hex digits)")
+    try:
+        ref = parse_list_reference(name)
+    except ValueError as error:
+        raise UsageError(f"{text}: {error}; give REPO:TAG, REPO@DIGEST or DIGEST") from None
+    if ref.account is not None and (ref.account, ref.region) != (plan.account, plan.region):
+        raise UsageError(
+            f"{text}: names the registry of account {ref.account} in {ref.region}; {path} plans account"
+            f" {plan.account} in {plan.region}"
+        )
+    if not (ref.tag or digest):
+        raise UsageError(
+            f"{text}: name a tag or a digest (REPO:TAG, REPO@DIGEST); every image of a repository:"
+            f" ecrgc show {path} --images"
+        )
+    # Any other host is read as the first part of the repository's name (an ECR name may hold a dot).
+    own = ref.host == THIS_REGISTRY or ref.account is not None
+    return ref.repository if own else f"{ref.host}/{ref.repository}", ref.tag, digest or None
+
+
+def _not_found(plan: Plan, path: Path, reference: str, repository: str | None) -> str:
+    repositories = sorted({image.repository for image in _recorded(plan)})
+    if repository is not None and repository not in repositories:
+        named = ", ".join(repositories[:_REPOSITORIES_NAMED]) or "none"
+        more = len(repositories) - _REPOSITORIES_NAMED
+        named += f" and {more} more" if more > 0 else ""
+        return f"{path}: no repository {repository!r} in the plan (its repositories: {named})"
+    return f"{path}: no image {reference} in the plan"
