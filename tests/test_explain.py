@@ -170,6 +170,13 @@ def test_show_images_lists_every_image_by_repository_then_push_time(
     document = json.loads(as_json.stdout)
     EXPLAIN.validate(document)
     assert (document["kind"], len(document["images"])) == ("ecrgc.images", len(lines))
+    # The compressed columns layout records the same decisions (the index's pull time moved: planning reads
+    # its manifest with BatchGetImage, which the registry counts as a pull).
+    made = run_ecrgc(sandbox, tmp_path, "plan", "policies", "--out", "plans/p.json.gz")
+    assert made.returncode == 0, made.stderr
+    again = run_ecrgc(sandbox, tmp_path, "show", "plans/p.json.gz", "--images")
+    assert again.returncode == 0, again.stderr
+    assert [line.split()[:3] for line in again.stdout.splitlines()] == [line.split()[:3] for line in lines]
 
 
 @pytest.mark.e2e
