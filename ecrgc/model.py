@@ -447,6 +447,8 @@ class RecordedDecision:
     image: PlannedAction
     policy: Policy | None
     sources: tuple[str, ...] = ()
+    evidence: Evidence | None = None
+    """The record's evidence, or what its record gives (an expired image's ages at the plan's time)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

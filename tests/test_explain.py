@@ -4,7 +4,7 @@ against the sandbox, and on a plan file written by hand (not by ecrgc's writer).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -300,10 +300,12 @@ def test_the_words_come_from_the_recorded_evidence() -> None:
         evidence=Newest(2, 3, 3),
     )
     pol = policy(keep_latest=3)
-    assert why(RecordedDecision(image=image, policy=pol)) == "#2 of 3 newest (keepLatest 3)"
-    held = RecordedDecision(image=replace(image, evidence=HeldBy("^prod", ("prod-1",), False)), policy=pol)
+    assert why(RecordedDecision(image=image, policy=pol, evidence=Newest(2, 3, 3))) == (
+        "#2 of 3 newest (keepLatest 3)"
+    )
+    held = RecordedDecision(image=image, policy=pol, evidence=HeldBy("^prod", ("prod-1",), False))
     assert why(held) == "tag 'prod-1' matches hold pattern '^prod'"
-    used = RecordedDecision(image=replace(image, evidence=UsedBy(("a", "b"))), policy=pol, sources=("a", "b"))
+    used = RecordedDecision(image=image, policy=pol, sources=("a", "b"), evidence=UsedBy(("a", "b")))
     assert why(used) == "in use by a, b"
     assert why(RecordedDecision(image=image, policy=None)) == "policy 'web' is not among the plan's policies"
 

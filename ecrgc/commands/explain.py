@@ -10,10 +10,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from ecrgc.errors import UsageError
-from ecrgc.model import THIS_REGISTRY, Plan, PlannedAction, Policy, RecordedDecision
+from ecrgc.model import (
+    THIS_REGISTRY,
+    Ages,
+    Evidence,
+    Plan,
+    PlannedAction,
+    Policy,
+    Reason,
+    RecordedDecision,
+    UsedBy,
+)
 from ecrgc.planfile import load_plan_file
 from ecrgc.policy import policy_from_document
 from ecrgc.refs import parse_list_reference
@@ -55,11 +66,30 @@ def _decided(plan: Plan, path: Path, images: Sequence[PlannedAction]) -> Iterato
     policies = _policies(plan, path)
     sources = {(p.repository, p.digest): p.sources for p in plan.protected}
     for image in images:
+        used_by = sources.get((image.repository, image.digest), ())
         yield RecordedDecision(
             image=image,
             policy=policies.get(image.policy),
-            sources=sources.get((image.repository, image.digest), ()),
+            sources=used_by,
+            evidence=_evidence(image, used_by, plan.created_at),
         )
+
+
+def _evidence(image: PlannedAction, sources: tuple[str, ...], planned_at: datetime) -> Evidence | None:
+    """The record's evidence, else what the record itself says: an expired image's ages at the plan's time
+    (its own pull: an index's children are other records), who uses an image in use (a hand-written plan)."""
+    if image.evidence is not None:
+        return image.evidence
+    if image.reason is Reason.EXPIRED:
+        pulled = image.last_pulled_at
+        return Ages(
+            _seconds(planned_at - image.pushed_at), None if pulled is None else _seconds(planned_at - pulled)
+        )
+    return UsedBy(sources) if sources and image.reason is Reason.IN_USE else None
+
+
+def _seconds(delta: timedelta) -> int:
+    return delta // timedelta(seconds=1)
 
 
 def _policies(plan: Plan, path: Path) -> Mapping[str, Policy]:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ecrgc.model import ImageStatus, Plan, Reason, RecordedDecision, UsedBy
+from ecrgc.model import ImageStatus, Plan, Reason, RecordedDecision
 from ecrgc.planfile import format_timestamp
 from ecrgc.render.evidence import evidence_json, evidence_words, window
 from ecrgc.render.facts import reason_label
@@ -26,8 +26,7 @@ def why(decided: RecordedDecision) -> str:
     image = decided.image
     if decided.policy is None:
         return f"policy {image.policy!r} is not among the plan's policies"
-    # A plan that records no evidence (hand-written) still names who uses an image in use.
-    evidence = image.evidence or (UsedBy(decided.sources) if decided.sources else None)
+    evidence = decided.evidence
     if evidence is None:
         return f"with {image.parent}" if image.parent else ""
     # The record has no image status: an image left archived is archived, or being restored.
@@ -128,5 +127,5 @@ def _image_json(decided: RecordedDecision) -> dict[str, Any]:
         "policy": image.policy,
         "parent": image.parent,
         "sources": list(decided.sources) if image.reason is Reason.IN_USE else [],
-        "evidence": evidence_json(image.evidence) if image.evidence is not None else None,
+        "evidence": evidence_json(decided.evidence) if decided.evidence is not None else None,
     }
