@@ -191,7 +191,7 @@ def _left_out_note(repositories: list[str], limit: int) -> str:
 
 _WHERE = (
     "The workflow run's job summary has every list; "
-    "`ecrgc show PLAN --format markdown --limit 1000000` renders them."
+    "`ecrgc show PLAN --images` lists every image, kept ones too, with its action and why."
 )
 
 
