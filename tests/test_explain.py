@@ -277,7 +277,8 @@ def test_a_hand_written_plan_is_explained_and_listed(sandbox: Sandbox, tmp_path:
     listed = run_ecrgc(sandbox, tmp_path, "show", "plans/p.json", "--images")
     assert (listed.returncode, listed.stderr) == (0, ""), listed.stderr
     assert listed.stdout == (
-        "delete web sha256:aaaaaaaaaaaa old pushed 2025-01-01 pulled never 1,000 B expired\n"
+        "delete web sha256:aaaaaaaaaaaa old pushed 2025-01-01 pulled never 1,000 B expired:"
+        " pushed 424d ago, never pulled\n"
         "keep web sha256:bbbbbbbbbbbb prod-1 pushed 2025-06-01 pulled never 1,000 B held tag\n"
         "keep web sha256:cccccccccccc v3 pushed 2026-02-01 pulled never 1,000 B"
         " in use: in use by prd · web · Pod/web-1\n"
@@ -297,7 +298,6 @@ def test_the_words_come_from_the_recorded_evidence() -> None:
         action=Action.KEEP,
         reason=Reason.NEWEST_N,
         policy="web",
-        evidence=Newest(2, 3, 3),
     )
     pol = policy(keep_latest=3)
     assert why(RecordedDecision(image=image, policy=pol, evidence=Newest(2, 3, 3))) == (
