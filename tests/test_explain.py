@@ -36,7 +36,7 @@ spec:
     keepLatest: 2
     olderThan: 14d
   protect:
-    imageLists: ['IMG_LIST/*_IMG_LIST.txt']
+    imageLists: ['../IMG_LIST/*_IMG_LIST.txt']
 """
 
 

@@ -94,7 +94,10 @@ def _seconds(delta: timedelta) -> int:
 
 def _policies(plan: Plan, path: Path) -> Mapping[str, Policy]:
     return {
-        record.name: policy_from_document(record.document, f"{path}::$.policies[{record.name}]")
+        # Its image lists are never read here: where they would resolve does not matter.
+        record.name: policy_from_document(
+            record.document, f"{path}::$.policies[{record.name}]", directory=path.parent
+        )
         for record in plan.policies
     }
 
