@@ -103,8 +103,14 @@ def test_explain_says_why_each_kind_of_image_is_kept_or_removed(
     assert used.startswith(f"svc/api@{planned.used}\n  decision  keep (in use)\n")
     assert "  why       in use by IMG_LIST/PRD_IMG_LIST.txt:1\n" in used
     assert "  policy    svc (keepLatest 2, olderThan 14d, holdTags '^release-', untagged true" in used
-    assert "decision  keep (held tag)" in _explain(sandbox, tmp_path, "svc/api:release-7")
-    assert "decision  keep (newest)" in _explain(sandbox, tmp_path, f"svc/api@{planned.second}")
+    held = _explain(sandbox, tmp_path, "svc/api:release-7")
+    assert (
+        "  decision  keep (held tag)\n  why       tag 'release-7' matches hold pattern '^release-'\n" in held
+    )
+    second = _explain(sandbox, tmp_path, f"svc/api@{planned.second}")
+    assert "  decision  keep (newest)\n  why       #2 of 2 newest (keepLatest 2)\n" in second
+    expired = _explain(sandbox, tmp_path, "svc/api:build-0")
+    assert "  decision  delete (expired)\n  why       pushed 30d ago, never pulled\n" in expired
     assert "decision  delete (expired)" in _explain(sandbox, tmp_path, planned.index[:19])  # a short digest
     child = _explain(sandbox, tmp_path, planned.children[0])
     assert "  decision  delete (goes with its parent)\n" in child
@@ -230,8 +236,22 @@ def hand_written_plan(path: Path) -> Path:
             "inputs": [],
             "actions": [_record(A, ["old"], "2025-01-01T00:00:00Z", "expired", action="delete")],
             "kept": [
-                _record(B, ["prod-1"], "2025-06-01T00:00:00Z", "held_tag", sources=[]),
-                _record(C, ["v3"], "2026-02-01T00:00:00Z", "in_use", sources=["prd · web · Pod/web-1"]),
+                _record(
+                    B,
+                    ["prod-1"],
+                    "2025-06-01T00:00:00Z",
+                    "held_tag",
+                    sources=[],
+                    evidence=["held_by", "^prod", ["prod-1"], False],
+                ),
+                _record(
+                    C,
+                    ["v3"],
+                    "2026-02-01T00:00:00Z",
+                    "in_use",
+                    sources=["prd · web · Pod/web-1"],
+                    evidence=["used_by"],
+                ),
             ],
             "repository_deletions": [],
             "summary": {
@@ -279,7 +299,8 @@ def test_a_hand_written_plan_is_explained_and_listed(sandbox: Sandbox, tmp_path:
     assert listed.stdout == (
         "delete web sha256:aaaaaaaaaaaa old pushed 2025-01-01 pulled never 1,000 B expired:"
         " pushed 424d ago, never pulled\n"
-        "keep web sha256:bbbbbbbbbbbb prod-1 pushed 2025-06-01 pulled never 1,000 B held tag\n"
+        "keep web sha256:bbbbbbbbbbbb prod-1 pushed 2025-06-01 pulled never 1,000 B held tag:"
+        " tag 'prod-1' matches hold pattern '^prod'\n"
         "keep web sha256:cccccccccccc v3 pushed 2026-02-01 pulled never 1,000 B"
         " in use: in use by prd · web · Pod/web-1\n"
     )
