@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# This machine (and CI's) is shared: a per-example deadline or the too-slow health check would measure the
+# neighbours, not the code, and fail a property at random. The properties keep their example counts.
+settings.register_profile("shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shared-machine")
 
 pytest_plugins: list[str] = ["tests.kube.fixtures", "tests.sandbox.fixtures"]
 
