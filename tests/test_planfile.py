@@ -393,13 +393,12 @@ def evidence_of(parent: str | None, sources: tuple[str, ...]) -> st.SearchStrate
     """Any evidence a kept image with this `parent` and these `sources` (in use, else none) may carry."""
     free = st.one_of(
         st.none(),
-        st.builds(ListsInUse, digests, st.lists(st.text(min_size=1, max_size=6), max_size=2).map(tuple)),
         st.builds(HeldBy, st.text(max_size=6), tags, st.booleans()),
         st.builds(Newest, st.integers(1, 99), st.integers(1, 99), st.integers(0, 99)),
         st.builds(Ages, st.integers(-(10**9), 10**9), st.none() | st.integers(-(10**9), 10**9)),
     )
-    if sources:
-        free |= st.just(UsedBy(sources))
+    if sources:  # an in-use image's sources are its record's, whether it is used or lists a used child
+        free |= st.just(UsedBy(sources)) | st.builds(ListsInUse, digests, st.just(sources))
     if parent is None:
         return free
     return (

@@ -23,6 +23,7 @@ from ecrgc.model import (
     Action,
     Decision,
     InputFingerprint,
+    ListsInUse,
     Plan,
     PlannedAction,
     Policy,
@@ -36,7 +37,6 @@ from ecrgc.model import (
 )
 from ecrgc.planfile import FORMAT_VERSION, canonical
 from ecrgc.policy import check_overlaps, policy_sha256
-from ecrgc.render.evidence import decision_words
 from ecrgc.usage import Collector
 
 DEFAULT_EXPIRY = timedelta(days=7)
@@ -200,7 +200,7 @@ class _PlanBuilder:
         removed = [d for d in decisions if d.action is not Action.KEEP]
         self.actions.extend(_planned(d, policy) for d in removed)
         self.kept.extend(_planned(d, policy) for d in decisions if d.action is Action.KEEP)
-        self.protected.extend(_protected(d, policy) for d in decisions if d.reason is Reason.IN_USE)
+        self.protected.extend(_protected(d) for d in decisions if d.reason is Reason.IN_USE)
         empties = bool(decisions) and len(removed) == len(decisions) and policy.action is Action.DELETE
         delete_repository = empties and policy.delete_empty_repositories
         if delete_repository:
@@ -260,11 +260,11 @@ def _planned(decision: Decision, policy: Policy) -> PlannedAction:
     )
 
 
-def _protected(decision: Decision, policy: Policy) -> ProtectedImage:
+def _protected(decision: Decision) -> ProtectedImage:
     image = decision.image
-    # An index kept for an in-use child has no use of its own: the words of its evidence say which child.
+    # An index kept for an in-use child is used by whoever uses the child (its evidence names the child).
     used = decision.evidence
-    sources = used.sources if isinstance(used, UsedBy) else (decision_words(decision, policy),)
+    sources = used.sources if isinstance(used, UsedBy | ListsInUse) else ()
     return ProtectedImage(repository=image.repository, digest=image.digest, tags=image.tags, sources=sources)
 
 

@@ -2,8 +2,8 @@
 
 The fields are the evidence record's, in order (tuples as arrays, enums as their values), except those
 the image's record already holds, which are not written twice: a `part_of`'s parent and a `maybe_child_of`'s
-index are the record's `parent`; a `used_by`'s sources are the record's `sources` (a `lists_in_use` names
-its child's sources: the record's are the words saying which child, for the comment's in-use table).
+index are the record's `parent`; the sources of a `used_by` and of a `lists_in_use` (who uses the child it
+lists) are the record's `sources`.
 So `["newest", 2, 3, 3]` is #2 of the 3 newest kept (keepLatest 3), `["held_by", "^release-", ["release-1"],
 false]`, `["ages", 86400, null]`. Words are written by `render/`, never stored: rewording a message does not
 change a plan or its hash. Only kept images carry evidence in the file: a removed image's is its record
@@ -45,6 +45,7 @@ _KIND_OF = {kind: name for name, kind in KINDS.items()}
 # kind -> {field: the key of the image's record that holds it (not written in the evidence)}
 _IMPLIED: dict[type[Evidence], dict[str, str]] = {
     UsedBy: {"sources": "sources"},
+    ListsInUse: {"sources": "sources"},
     PartOf: {"parent": "parent"},
     MaybeChildOf: {"index": "parent"},
 }
