@@ -106,7 +106,7 @@ def trusted_policies(plan: Plan, source: str, policies: Sequence[Policy]) -> dic
                     " re-run ecrgc plan"
                 )
             case PolicyMatch.MATCHES:
-                pass
+                continue  # the plan's copy is the repository's policy
             case unreachable:  # pragma: no cover  # mypy proves every PolicyMatch is handled above
                 assert_never(unreachable)
     return mine
