@@ -12,6 +12,10 @@ moto 5.2 gaps and how this file works around each, never so that a test passes t
 - ListTaskDefinitions ignores `sort` and `maxResults`: the reader ranks revisions by number itself.
 - PublishVersion shares the code object: no function's code is updated after publishing, so every version
   here has the image AWS would report for it.
+- With its IAM checks on, moto rejects every Lambda call as SignatureDoesNotMatch (it cannot verify the
+  signature of a signed Lambda request): a Deny on Lambda could not be told apart from that, so Lambda's
+  refusals are served here as AWS documents them (`denying_lambda`), and Lambda sits out the tests that turn
+  moto's IAM checks on.
 - `ResolvedImageUri` is a fake digest unless MOTO_LAMBDA_STUB_ECR=false, which resolves only by the last path
   segment in the function's own account: the own-account function is created with it false (its digest is
   the pushed image's); the other account's function points at this registry, so its fake digest matches
@@ -22,7 +26,9 @@ from __future__ import annotations
 
 import json
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -237,7 +243,6 @@ def denied(moto: str) -> Iterator[Callable[[pytest.MonkeyPatch, str], None]]:
             "ecs:DescribeTaskDefinition",
             f"ecs {OWN}/{REGION}: DescribeTaskDefinition (api:",
         ),
-        ("lambda: true", "lambda:ListFunctions", f"lambda {OWN}/{REGION}: ListFunctions"),
     ],
 )
 def test_a_denied_api_stops_the_plan_naming_account_region_service_and_api(
@@ -263,7 +268,54 @@ def test_a_denied_api_stops_the_plan_naming_account_region_service_and_api(
     assert text.endswith("grant the permission (docs/gitops.md) or remove the service from protect.aws")
 
 
-@pytest.mark.parametrize("service", ["ecs: {taskDefinitionRevisions: 1}", "lambda: true", "batch: true"])
+class _Refusing(BaseHTTPRequestHandler):
+    """Lambda refusing a caller as AWS does (REST-JSON: 403, `x-amzn-ErrorType`, a JSON message)."""
+
+    def do_GET(self) -> None:
+        body = json.dumps(
+            {
+                "Type": "User",
+                "message": f"User: arn:aws:iam::{OWN}:user/planner is not authorized to perform:"
+                f" lambda:ListFunctions on resource: arn:aws:lambda:{REGION}:{OWN}:function:*",
+            }
+        ).encode()
+        self.send_response(403)
+        self.send_header("x-amzn-ErrorType", "AccessDeniedException")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def denying_lambda(moto: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Lambda's endpoint answering every call with AccessDeniedException; the other services are moto's."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", f"http://127.0.0.1:{server.server_port}")
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.usefixtures("denying_lambda")
+def test_lambda_refusing_the_plan_stops_it_naming_account_region_and_api(tmp_path: Path) -> None:
+    with pytest.raises(SourceUnavailable) as caught:
+        collect(load_policies([policy_file(tmp_path, "lambda: true\n")]))
+    assert str(caught.value) == (
+        f"lambda {OWN}/{REGION}: ListFunctions failed (AccessDeniedException): nothing may be deleted while"
+        " it cannot be read; grant the permission (docs/gitops.md) or remove the service from protect.aws"
+    )
+
+
+# Lambda sits out: with moto's IAM checks on, the own account's Lambda is refused too (module docstring)
+@pytest.mark.parametrize("service", ["ecs: {taskDefinitionRevisions: 1}", "batch: true"])
 def test_a_role_that_cannot_be_assumed_stops_the_plan(
     denied: Callable[[pytest.MonkeyPatch, str], None],
     monkeypatch: pytest.MonkeyPatch,
@@ -279,13 +331,14 @@ def test_a_role_that_cannot_be_assumed_stops_the_plan(
     )
 
 
+@pytest.mark.parametrize(
+    ("service", "api"), [("batch", "DescribeJobDefinitions"), ("lambda", "ListFunctions")]
+)
 def test_a_region_that_does_not_answer_stops_the_plan(
-    moto: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    moto: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, service: str, api: str
 ) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BATCH", "http://127.0.0.1:9")  # nothing listens there
-    policies = load_policies([policy_file(tmp_path, "batch: true\n")])
+    monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service.upper()}", "http://127.0.0.1:9")  # nothing listens there
+    policies = load_policies([policy_file(tmp_path, f"{service}: true\n")])
     with pytest.raises(SourceUnavailable) as caught:
         collect(policies)
-    assert str(caught.value).startswith(
-        f"batch {OWN}/{REGION}: DescribeJobDefinitions failed (EndpointConnectionError: "
-    )
+    assert str(caught.value).startswith(f"{service} {OWN}/{REGION}: {api} failed (EndpointConnectionError: ")
