@@ -169,6 +169,7 @@ def apply_everything(environ: Mapping[str, str], plan_path: str, mode: RetryMode
     result = apply_plan(
         plan,
         source=plan_path,
+        policies=[load_policy_text(POLICY, "bench.yaml")],
         registry=Registry(environ["AWS_DEFAULT_REGION"], workers=WORKERS, retry_mode=mode),
         usage=collect,
         now=datetime.now(UTC),

@@ -183,7 +183,7 @@ def _medians(runs: list[dict[str, Any]], *keys: str) -> dict[str, float]:
 def _ratio(runs: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> float:
     """The median over runs of each run's wall time over its own baseline's."""
     pairs = zip(runs, baselines, strict=True)
-    return round(statistics.median(run["wall_s"] / baseline["wall_s"] for run, baseline in pairs), 2)
+    return round(statistics.median(float(run["wall_s"] / baseline["wall_s"]) for run, baseline in pairs), 2)
 
 
 def _plan_once(ecrgc: str, work: Path, environ: dict[str, str], out: str = "plan.json") -> dict[str, Any]:

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -30,6 +30,9 @@ from ecrgc.aws.accounts import WORKERS
 from ecrgc.policy import load_policy_text
 from ecrgc.usage import collect
 from tests.bench.sandboxproc import served
+
+if TYPE_CHECKING:
+    from types_boto3_ecs.type_defs import ContainerDefinitionTypeDef, DeploymentControllerTypeDef
 
 SCALES = {"full": (100, 20, 1000, 5), "small": (10, 20, 50, 5)}
 """(ECS families = services, revisions per family, Lambda functions, versions per function)."""
@@ -128,9 +131,11 @@ def _seed(families: int, revisions: int, functions: int, versions: int) -> None:
 
     def family(n: int) -> None:
         for r in range(1, revisions + 1):
-            definition = [{"name": "app", "image": f"{ECR}/svc{n}:r{r}", "memory": 128}]
+            definition: list[ContainerDefinitionTypeDef] = [
+                {"name": "app", "image": f"{ECR}/svc{n}:r{r}", "memory": 128}
+            ]
             ecs.register_task_definition(family=f"svc{n}", containerDefinitions=definition)
-        controller = {"type": "EXTERNAL"}
+        controller: DeploymentControllerTypeDef = {"type": "EXTERNAL"}
         ecs.create_service(
             cluster="prod", serviceName=f"svc{n}", desiredCount=0, deploymentController=controller
         )
@@ -161,7 +166,7 @@ def _each(work: Callable[[int], None], items: Iterable[int]) -> None:
 
 def _serve(pipe: Connection, _scale: object) -> None:
     """moto behind a WSGI layer that adds the latency and counts every call by service and operation."""
-    from moto.server import DomainDispatcherApplication, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
