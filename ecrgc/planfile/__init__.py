@@ -111,7 +111,7 @@ def _encode(plan: Plan, out: BinaryIO | None, *, columns: bool) -> str:
     if plan.format_version != FORMAT_VERSION:
         raise ValueError(f"ecrgc writes plan format {FORMAT_VERSION}, not {plan.format_version}")
     ordered = canonical(plan)
-    return write_document(columns_document(ordered) if columns else document(ordered), out)
+    return write_document(columns_document(ordered) if columns else document(ordered), out, ours=True)
 
 
 def loads(text: str, *, source: str = "plan") -> Plan:
