@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import islice
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import msgspec
 
@@ -23,8 +22,19 @@ USD_PER_GB_MONTH = Decimal("0.10")
 BYTES_PER_GB = 10**9
 
 
+_T = TypeVar("_T")
+
+
+class InOrder(tuple[_T, ...]):
+    """An image list that `canonical` put in order: a tuple cannot be reordered, so a canonical plan's
+    lists are not sorted again (`run_plan` canonicalises the plan, then `write_plan_file` does)."""
+
+    __slots__ = ()
+
+
 def canonical(plan: Plan) -> Plan:
     """`plan` with every list in canonical order and policy documents as plain JSON values."""
+    actions, kept, protected = plan.actions, plan.kept, plan.protected
     return replace(
         plan,
         policies=tuple(
@@ -32,11 +42,17 @@ def canonical(plan: Plan) -> Plan:
             for p in sorted(plan.policies, key=lambda p: p.name)
         ),
         inputs=tuple(sorted(plan.inputs)),
-        actions=order_actions(_with_sorted_tags(a) for a in plan.actions),
-        kept=tuple(sorted(map(_with_sorted_tags, plan.kept), key=lambda k: (k.repository, k.digest))),
+        actions=actions
+        if isinstance(actions, InOrder)
+        else InOrder(order_actions(_with_sorted_tags(a) for a in actions)),
+        kept=kept
+        if isinstance(kept, InOrder)
+        else InOrder(sorted(map(_with_sorted_tags, kept), key=lambda k: (k.repository, k.digest))),
         repository_deletions=tuple(sorted(plan.repository_deletions)),
-        protected=tuple(
-            _with_sorted_lists(p) for p in sorted(plan.protected, key=lambda p: (p.repository, p.digest))
+        protected=protected
+        if isinstance(protected, InOrder)
+        else InOrder(
+            _with_sorted_lists(p) for p in sorted(protected, key=lambda p: (p.repository, p.digest))
         ),
         summary=tuple(sorted(plan.summary, key=lambda s: s.repository)),
         replication=None
@@ -267,7 +283,7 @@ _ONE_LINE_EACH = {("actions",), ("kept",), ("columns",), ("summary", "repositori
 _ON_THE_WAY = {path[:n] for path in _ONE_LINE_EACH for n in range(len(path))}
 _compact = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 _pretty = json.JSONEncoder(sort_keys=True, indent=2, ensure_ascii=False).encode
-_BATCH = 1024  # records encoded, joined and written at a time
+_BATCH, _BATCH_BYTES = 1024, 2**18  # records encoded, joined and written at a time (see _batch)
 _HASH_KEY = "content_sha256"
 _HASH_SLOT = b"0" * 64
 # (file piece, hashed piece): the file's bytes and the compact bytes the content hash is taken of, side by
@@ -326,6 +342,19 @@ def write_document(document: Mapping[str, Any], out: BinaryIO | None, *, ours: b
     return sha256
 
 
+def _batch(items: Iterator[Any], record: Callable[[Any], bytes]) -> list[bytes]:
+    """The next records of `items`, encoded: up to _BATCH records or _BATCH_BYTES (a columns record holds
+    a whole repository), so that joining them for the file and for the hash copies little."""
+    batch: list[bytes] = []
+    size = 0
+    for item in items:
+        batch.append(encoded := record(item))
+        size += len(encoded)
+        if len(batch) == _BATCH or size >= _BATCH_BYTES:
+            break
+    return batch
+
+
 def _pieces(
     value: Any, path: tuple[str, ...], indent: str, record: Callable[[Any], bytes]
 ) -> Iterator[_Piece]:
@@ -338,7 +367,7 @@ def _pieces(
         items = iter(value)
         between = f",\n{inner}".encode()
         first = True
-        while batch := [record(item) for item in islice(items, _BATCH)]:
+        while batch := _batch(items, record):
             lines, compact = between.join(batch), b",".join(batch)
             yield (f"\n{inner}".encode() + lines, compact) if first else (between + lines, b"," + compact)
             first = False
