@@ -188,6 +188,14 @@ class RepositoryColumns:
     def _digest(self, row: int) -> str:
         return _digest(self._columns["imageDigest"][row * _DIGEST : (row + 1) * _DIGEST])
 
+    def tags(self, start: int, stop: int) -> list[str]:
+        """Every tag of rows `start` to `stop`, in order, without building their records."""
+        found: list[str] = []
+        for cell in self._columns["imageTags"][start:stop]:
+            if cell is not None:
+                found.extend((cell,) if isinstance(cell, str) else cell)
+        return found
+
     @property
     def action_codes(self) -> list[int]:
         column: list[int] = self._columns["action"]
@@ -277,6 +285,12 @@ class Rows(Sequence[PlannedAction]):
         for repository, start, stop in self._parts:
             for row in range(start, stop):
                 yield repository.record(row)
+
+    def tags_by_repository(self) -> Iterator[tuple[str, list[str]]]:
+        """Each repository of these images with every tag they carry (what a view's warnings read),
+        without building a record per image."""
+        for repository, start, stop in self._parts:
+            yield repository.name, repository.tags(start, stop)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and len(other) == self._len and all(map(_same, self, other))
