@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import event, given, settings
@@ -292,3 +293,19 @@ def test_the_views_take_the_hash_the_caller_already_has() -> None:
     assert render.plan_text(sample, sha256=sha256) == render.plan_text(sample)
     assert f"plan sha256 {sha256[:12]}" in render.plan_text(sample)
     assert '"content_sha256": "' + "f" * 64 in render.plan_json(sample, sha256="f" * 64)
+
+
+@pytest.mark.parametrize("made", [small_plan(), big_plan(3_000, 40, keeps=100)], ids=["small", "big"])
+def test_a_loaded_columns_plan_renders_as_the_plan_it_was_made_from(made: Plan, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json.gz"
+    planfile.write_plan_file(made, path)
+    loaded = planfile.load_plan_file(path)
+    # The views read the repositories and tags of its columns, not a record per image.
+    assert isinstance(loaded.actions, facts.TagsByRepository)
+    assert not isinstance(made.actions, facts.TagsByRepository)
+    assert facts.tags_by_repository(loaded.actions) == facts.tags_by_repository(made.actions)
+    sha256 = loaded.sha256
+    assert render.plan_text(loaded) == render.plan_text(made, sha256=sha256)
+    assert render.plan_json(loaded) == render.plan_json(made, sha256=sha256)
+    assert render.plan_markdown(loaded) == render.plan_markdown(made, sha256=sha256)
+    assert "release-looking tags" in render.plan_text(loaded)

@@ -7,10 +7,10 @@ come from its summary (the only place that has them).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import assert_never
+from typing import Protocol, assert_never, runtime_checkable
 
 from ecrgc.model import Action, InputFingerprint, Plan, PlannedAction, PolicyMatch, PolicyRecord, Reason
 from ecrgc.planfile import monthly_saving_usd
@@ -101,14 +101,43 @@ def rows(plan: Plan) -> list[Row]:
     }
     # A plan read from a file has a summary entry for every repository it touches (planfile checks it);
     # one still being assembled may not, and must not look smaller than it is.
-    summarized = set(found)
-    for action in plan.actions:
-        if action.repository not in summarized:
-            row = found.get(action.repository) or Row(repository=action.repository, policy=action.policy)
-            found[action.repository] = _count(row, action)
+    if unsummarized := _repositories(plan.actions) - found.keys():
+        for action in plan.actions:
+            if action.repository in unsummarized:
+                row = found.get(action.repository) or Row(repository=action.repository, policy=action.policy)
+                found[action.repository] = _count(row, action)
     for name in plan.repository_deletions:
         found[name] = replace(found.get(name) or Row(repository=name), delete_repository=True)
     return [found[name] for name in sorted(found)]
+
+
+@runtime_checkable
+class TagsByRepository(Protocol):
+    """Images that can list their repositories and tags without building a record per image (a loaded
+    `.json.gz` plan's `planfile.columns.Rows`): what the views read of 1,000,000 actions."""
+
+    def tags_by_repository(self) -> Iterable[tuple[str, Sequence[str]]]:
+        """Each repository of the images, with every tag they carry."""
+        ...
+
+
+def _repositories(images: Sequence[PlannedAction]) -> set[str]:
+    if isinstance(images, TagsByRepository):
+        return {name for name, _ in images.tags_by_repository()}
+    return {image.repository for image in images}
+
+
+def tags_by_repository(images: Sequence[PlannedAction]) -> dict[str, list[str]]:
+    """Every tag of `images`, by repository."""
+    pairs = (
+        images.tags_by_repository()
+        if isinstance(images, TagsByRepository)
+        else ((image.repository, image.tags) for image in images)
+    )
+    found: dict[str, list[str]] = {}
+    for repository, tags in pairs:
+        found.setdefault(repository, []).extend(tags)
+    return found
 
 
 def _count(row: Row, action: PlannedAction) -> Row:
@@ -165,9 +194,10 @@ def saving(freed: int) -> str:
 
 def alerts(plan: Plan, table: list[Row]) -> list[Alert]:
     """Repositories losing more than half their images, release-looking tags deleted, repositories deleted."""
-    release_tags: dict[str, list[str]] = {}
-    for action in plan.actions:
-        release_tags.setdefault(action.repository, []).extend(t for t in action.tags if RELEASE_TAG.search(t))
+    release_tags = {
+        repository: [t for t in tags if RELEASE_TAG.search(t)]
+        for repository, tags in tags_by_repository(plan.actions).items()
+    }
     found: list[Alert] = []
     for row in table:
         removed = row.deleted + row.archived
