@@ -151,8 +151,9 @@ class RepositoryColumns:
                 f"{where}.evidence: {len(columns['evidence'])} entries for {self.size - self.removed} kept"
                 " images: the plan was edited by hand; re-run ecrgc plan"
             )
-        for row in range(self.removed, self.size):  # checked now, not when first read
-            self._evidence(row, f"{where}.evidence[{row - self.removed}]")
+        for n, cell in enumerate(columns["evidence"]):  # checked now, not when first read
+            if not evidence.plainly_valid(cell):
+                self._evidence(self.removed + n, f"{where}.evidence[{n}]")
 
     def record(self, row: int) -> PlannedAction:
         c = self._columns
