@@ -62,6 +62,7 @@ from ecrgc.planfile.decode import (
     check_policy_hashes,
     check_summary,
     check_version,
+    content_sha256,
     parse,
     plan_from,
     validate,
@@ -135,8 +136,8 @@ def check_content_hash(parsed: Mapping[str, Any], source: str) -> str:
     A checksum, not a signature: whoever edits the file can recompute it. What apply trusts of a plan is
     only what can narrow it (see ecrgc.apply)."""
     sha256: str = parsed["content_sha256"]
-    # Hashed as it would be written: one record (or repository) encoded at a time, never the whole text.
-    if write_document({k: v for k, v in parsed.items() if k != "content_sha256"}, None) != sha256:
+    # Hashed one record (or repository) at a time, never the whole text.
+    if content_sha256({k: v for k, v in parsed.items() if k != "content_sha256"}) != sha256:
         raise PlanRefused(
             f"{source}: content hash mismatch: the plan was edited after it was made; re-run ecrgc plan"
         )

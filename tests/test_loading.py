@@ -1,0 +1,93 @@
+"""Loading a plan quickly: the compiled checks of the summary agree with jsonschema, and a loaded plan's
+checks still refuse what they refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import jsonschema
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from ecrgc import planfile
+from ecrgc.planfile import decode, evidence
+from ecrgc.planfile.recordcheck import compile_check
+from tests.test_planfile import json_values, small_plan
+
+_SUMMARY_SCHEMA = decode._inlined_schema()["properties"]["summary"]
+_VALID_SUMMARY = json.loads(planfile.dumps(small_plan()))["summary"]
+_EDGES = st.sampled_from(
+    [None, True, 0, -1, 1, 2.0, 2.5, "", "0.10", "0.1", "x", [], {}, {"in_use": 1}, {"in_use": -1},
+     {"expired": 1}, {"newest_n": True}, {"held_tag": 2.0}]
+)  # fmt: skip
+
+
+@st.composite
+def mutated_summaries(draw: st.DrawFn) -> object:
+    """The small plan's summary with a few of its values (or of one repository's) replaced or removed."""
+    summary = json.loads(json.dumps(_VALID_SUMMARY))
+    for _ in range(draw(st.integers(0, 2))):
+        repositories = summary.get("repositories")
+        entries = [r for r in repositories if isinstance(r, dict)] if isinstance(repositories, list) else []
+        target = draw(st.sampled_from(entries)) if entries and draw(st.booleans()) else summary
+        field = draw(st.sampled_from([*target, "extra"]))
+        if draw(st.booleans()):
+            target[field] = draw(_EDGES | json_values)
+        else:
+            target.pop(field, None)
+    return summary
+
+
+@settings(deadline=None, max_examples=400)
+@given(mutated_summaries())
+def test_the_compiled_summary_check_agrees_with_jsonschema(summary: object) -> None:
+    expected = jsonschema.Draft202012Validator(_SUMMARY_SCHEMA).is_valid(summary)
+    event(f"valid={expected}")
+    assert compile_check(_SUMMARY_SCHEMA)(summary) is expected
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.dictionaries(st.text(max_size=3) | st.sampled_from(["a", "b"]), json_values, max_size=4))
+def test_property_names_agree_with_jsonschema(value: dict[str, object]) -> None:
+    schema = {"type": "object", "propertyNames": {"enum": ["a", "b"]}}
+    assert compile_check(schema)(value) is jsonschema.Draft202012Validator(schema).is_valid(value)
+
+
+_CELLS = st.lists(
+    st.sampled_from([*evidence.KINDS, "other"]) | _EDGES | json_values, min_size=0, max_size=5
+) | st.builds(
+    lambda kind, rest: [kind, *rest], st.sampled_from(list(evidence.KINDS)), st.lists(_EDGES, max_size=4)
+)
+
+
+@settings(deadline=None, max_examples=500)
+@given(_CELLS, st.sampled_from([None, "sha256:" + "a" * 64]), st.sampled_from([[], ["list.txt:1"]]))
+def test_a_plainly_valid_evidence_cell_decodes_whatever_the_record(
+    cell: list[object], parent: str | None, sources: list[str]
+) -> None:
+    """The load skips decoding the cells `plainly_valid` vouches for: `decode` must accept each of them."""
+    event(f"plainly valid={evidence.plainly_valid(cell)}")
+    if evidence.plainly_valid(cell):
+        assert evidence.decode(cell, {"parent": parent, "sources": sources}, "$.x") is not None
+
+
+_ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=6) | st.sampled_from(
+    ['\x00\x1f\x7f"\\', "\u2028é😀"]
+)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(-(2**80), 2**80) | st.floats() | _ANY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_ANY_TEXT, inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(deadline=None, max_examples=400)
+@given(st.dictionaries(_ANY_TEXT, _JSON, max_size=5))
+def test_the_content_hash_of_a_parsed_document_is_the_recipes(document: dict[str, object]) -> None:
+    """msgspec's bytes where they are json's (a document holding a float is hashed by json itself)."""
+    parsed = decode.parse(json.dumps({**document, "content_sha256": ""}), "p.json")
+    del parsed["content_sha256"]
+    compact = json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    event(f"floats={'.' in compact or 'e' in compact}")
+    assert decode.content_sha256(parsed) == hashlib.sha256(compact.encode("utf-8")).hexdigest()
