@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import Counter
@@ -12,7 +11,6 @@ from functools import cache
 from typing import Any
 
 import jsonschema
-import msgspec
 
 from ecrgc.errors import ConfigError, PlanRefused
 from ecrgc.model import (
@@ -67,9 +65,8 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 class _ParsedFloat(float):
-    """A float as parsed from a plan file: msgspec writes floats unlike json (`1e16`, not `1e+16`), so its
-    encoder refuses this type (`_not_exact`) and the content hash of a document holding one is taken by
-    the recipe itself."""
+    """A float as parsed from a plan file: msgspec writes floats unlike json (`1e16`, not `1e+16`) and
+    refuses this type, so the content hash of a document holding one is taken by json (`content_sha256`)."""
 
 
 def _parsed_float(text: str) -> _ParsedFloat:
@@ -95,39 +92,15 @@ def parse(text: str, source: str) -> dict[str, Any]:
     return document
 
 
-class _NotExact(TypeError):
-    """A value msgspec would not encode exactly as json does (a float)."""
-
-
-def _not_exact(value: Any) -> Any:
-    raise _NotExact(type(value).__name__)
-
-
-# As the recipe's json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) for what json.loads
-# makes of a plan (dicts of str keys, lists, str, int, bool, None; floats refused): the same bytes (the
-# same escapes, keys sorted by code point as UTF-8 sorts them, ints of any size), about 6 times faster.
-_exact = msgspec.json.Encoder(enc_hook=_not_exact, order="sorted").encode
-
-
 def content_sha256(document: Mapping[str, Any]) -> str:
     """The content hash of a parsed `document` given without its `content_sha256` (the package docstring's
-    recipe), each element of a top-level list encoded on its own (never the whole text at once)."""
+    recipe), one record (or repository) encoded at a time, never the whole text: by msgspec, which writes
+    what json.loads makes (dicts, lists, str, int, bool, None) as the recipe's json.dumps does; a document
+    holding a float (which msgspec writes otherwise: 1e16, not 1e+16) by json itself."""
     try:
-        digest = hashlib.sha256(b"{")
-        for n, key in enumerate(sorted(document)):
-            digest.update(b"," + _exact(key) + b":" if n else _exact(key) + b":")
-            value = document[key]
-            if isinstance(value, list):
-                digest.update(b"[")
-                for m, item in enumerate(value):
-                    digest.update(b"," + _exact(item) if m else _exact(item))
-                digest.update(b"]")
-            else:
-                digest.update(_exact(value))
-        digest.update(b"}")
-    except _NotExact:
+        return write_document(document, None, ours=True)
+    except TypeError:  # msgspec refuses a _ParsedFloat
         return write_document(document, None)
-    return digest.hexdigest()
 
 
 def check_version(document: Mapping[str, Any], source: str) -> bool:
