@@ -15,6 +15,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 INDEX_MEDIA_TYPES = frozenset(
     {
         "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -62,9 +64,14 @@ class Reason(StrEnum):
         return self not in (Reason.EXPIRED, Reason.WITH_PARENT)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Image:
-    """One manifest in one repository, as the registry describes it."""
+class Image(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One manifest in one repository, as the registry describes it.
+
+    A msgspec Struct, not a dataclass: one is built per image scanned, and its constructor runs in C (0.3 µs
+    against a frozen dataclass's 3 µs, issue 14). `gc=False`: it holds only strings, datetimes, an enum and
+    tuples of strings, so it can be in no reference cycle and the cyclic collector need not track a million
+    of them. Copy one with `msgspec.structs.replace`.
+    """
 
     repository: str
     digest: str

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec import structs
 
 from ecrgc.decide import InUse, decide, in_use
 from ecrgc.model import (
@@ -492,7 +493,7 @@ def test_parents_are_named_in_the_evidence() -> None:
     assert evidence(kept)[1:] == [listed, attached]
     removed = [image("a", children=["b"]), image("b"), image("c", subject="a")]
     assert evidence(removed)[1:] == [listed, attached]
-    archived = [replace(i, status=ImageStatus.ARCHIVED) for i in removed]
+    archived = [structs.replace(i, status=ImageStatus.ARCHIVED) for i in removed]
     assert evidence(archived, action=ARCHIVE)[1:] == [listed, attached]
 
 
@@ -650,7 +651,7 @@ def test_input_order_never_changes_the_output(
     case: tuple[Repository, InUse, Policy], rnd: random.Random
 ) -> None:
     repository, uses, pol = case
-    images = [replace(i, tags=tuple(rnd.sample(i.tags, len(i.tags)))) for i in repository.images]
+    images = [structs.replace(i, tags=tuple(rnd.sample(i.tags, len(i.tags)))) for i in repository.images]
     rnd.shuffle(images)
     shuffled_uses = InUse(
         account=uses.account,

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec import structs
 
 from ecrgc.decide import InUse, decide, in_use
 from ecrgc.model import (
@@ -78,7 +79,7 @@ def checks(live: Repository, uses: InUse | None = None, pol: Policy = POLICY) ->
 
 
 def with_image(name: str, **fields: object) -> Repository:
-    images = [replace(i, **fields) if i.digest == digest(name) else i for i in REPOSITORY.images]  # type: ignore[arg-type]
+    images = [structs.replace(i, **fields) if i.digest == digest(name) else i for i in REPOSITORY.images]
     return replace(REPOSITORY, images=tuple(images))
 
 
@@ -266,7 +267,7 @@ def test_a_removed_digest_is_gone(case: tuple[Repository, InUse, Policy], data: 
 
 def _retag(repository: Repository, target: str, tags: tuple[str, ...]) -> Repository:
     def retagged(i: Image) -> Image:
-        return replace(i, tags=tags) if i.digest == target else i
+        return structs.replace(i, tags=tags) if i.digest == target else i
 
     return replace(repository, images=tuple(retagged(i) for i in repository.images))
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from sys import intern
 from typing import TYPE_CHECKING, cast
+
+from msgspec.structs import replace
 
 from ecrgc.aws.client import batches, registry_argument, translated
 from ecrgc.aws.wire import ImageDetail, UnreadableReply
