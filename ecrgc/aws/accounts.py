@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ecrgc.aws.client import DEFAULT_MAX_ATTEMPTS, Credentials, client_config, error_code
+from ecrgc.aws.client import DEFAULT_MAX_ATTEMPTS, Credentials, botocore_session, client_config, error_code
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import Use
 from ecrgc.refs import parse_reference
@@ -78,7 +78,7 @@ def role_credentials(region: str, role_arn: str) -> Credentials:
     reader's role, or a target's planRoleArn or applyRoleArn for its registry's clients."""
     account = role_arn.split(":")[4]
     try:
-        reply = _sts(boto3.session.Session(), region).assume_role(
+        reply = _sts(boto3.session.Session(botocore_session=botocore_session()), region).assume_role(
             RoleArn=role_arn, RoleSessionName=SESSION_NAME
         )
     except (BotoCoreError, ClientError) as exc:
