@@ -406,9 +406,10 @@ Evidence = UsedBy | ListsInUse | PartOf | MaybeChildOf | HeldBy | Newest | Ages
 with its parent, `Ages`: expired); its status is the image's."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Decision:
-    """The one decision for one image, and the evidence it stands on."""
+class Decision(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The one decision for one image, and the evidence it stands on.
+
+    A msgspec Struct, as `Image` is (one per image; its records hold no reference back, so no cycle)."""
 
     image: Image
     action: Action
