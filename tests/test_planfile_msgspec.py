@@ -43,13 +43,13 @@ def _recipe(value: Any) -> bytes:
 @properties
 @given(st.dictionaries(_text, _values, max_size=6))
 def test_msgspec_writes_a_record_as_the_recipe_does(record: dict[str, Any]) -> None:
-    assert encode._writer_record(record) == _recipe(record)
+    assert encode.writer_record(record) == _recipe(record)
 
 
 @properties
 @given(_moments)
 def test_msgspec_writes_a_utc_timestamp_as_format_timestamp(moment: datetime) -> None:
-    assert encode._writer_record({"pushedAt": moment}) == _recipe({"pushedAt": format_timestamp(moment)})
+    assert encode.writer_record({"pushedAt": moment}) == _recipe({"pushedAt": format_timestamp(moment)})
 
 
 @properties
@@ -61,11 +61,11 @@ def test_msgspec_writes_a_utc_timestamp_as_format_timestamp(moment: datetime) ->
     )
 )
 def test_a_timestamp_of_another_zone_is_handed_over_as_text(moment: datetime) -> None:
-    assert encode._writer_record(encode.timestamp(moment)) == _recipe(format_timestamp(moment))
+    assert encode.writer_record(encode.timestamp(moment)) == _recipe(format_timestamp(moment))
 
 
 def test_a_surrogate_is_refused_by_both() -> None:
-    for write in (encode._writer_record, _recipe):
+    for write in (encode.writer_record, _recipe):
         try:
             write({"imageTags": ["\ud800"]})
         except UnicodeEncodeError:

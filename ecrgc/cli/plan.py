@@ -215,7 +215,7 @@ def plan(
     from ecrgc.aws import Registry
     from ecrgc.cli.policy import policy_paths
     from ecrgc.commands import plan as plan_command
-    from ecrgc.planfile import write_plan_file
+    from ecrgc.planfile import is_compressed, write_plan_file
     from ecrgc.policy import duration_option, load_policies
     from ecrgc.replication import with_replication
     from ecrgc.usage import collector
@@ -232,6 +232,7 @@ def plan(
             now=datetime.now(UTC),
             expires_in=expiry,
             progress=_plan_progress(display),
+            columns=out is not None and is_compressed(out),  # encoded as decided, in the file's layout
         )
         made = with_replication(made, registry.replication(), {})  # no targets.yaml: no replica is a target
         display.end_all()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
+from itertools import chain
 from typing import Protocol
 
 from ecrgc import __version__, decide
@@ -36,6 +37,8 @@ from ecrgc.model import (
     UsedBy,
 )
 from ecrgc.planfile import FORMAT_VERSION, canonical
+from ecrgc.planfile.encode import InOrder
+from ecrgc.planfile.spool import ACTIONS_IN_MEMORY, Spool, Spooled
 from ecrgc.policy import check_overlaps, policy_sha256
 from ecrgc.usage import Collector
 
@@ -117,12 +120,15 @@ def run_plan(
     expires_in: timedelta = DEFAULT_EXPIRY,
     progress: Callable[[PlanProgress], None] | None = None,
     on_decided: Callable[[Policy, Sequence[Decision]], None] | None = None,
+    columns: bool = False,
 ) -> Plan:
     """Plan the policies against the live registry and in-use sources, as of `now`.
 
     `progress` is told when the in-use sources are being read, after each repository has been scanned and
     decided (repositories and images so far), and when the plan is being assembled; `on_decided` sees
-    each repository's decisions (`ecrgc run` logs every image scanned, as the seed did).
+    each repository's decisions (`ecrgc run` logs every image scanned, as the seed did). `columns`: the
+    plan file will be written in the columns layout (`.json.gz`), so its records are encoded in it as each
+    repository is decided (a plan written in the other layout is encoded again when written).
     """
     region = target_region(policies)
     account = inventory.caller_account()
@@ -135,7 +141,7 @@ def run_plan(
     tell(PlanProgress(phase=PlanPhase.USAGE, total=len(names)))
     collected = usage(policies)
     in_use = decide.in_use(collected, account=account, region=region)
-    builder = _PlanBuilder()
+    builder = _PlanBuilder(Spool(columns=columns))
     images = 0
     tell(PlanProgress(phase=PlanPhase.SCAN, total=len(names)))
     for done, repository in enumerate(inventory.scan(names), start=1):
@@ -188,19 +194,29 @@ def input_figures(
 
 @dataclass
 class _PlanBuilder:
-    """Accumulates the per-repository results of `decide` into the plan's lists."""
+    """Accumulates the per-repository results of `decide`: the images go to the spool as each repository
+    is decided (encoded in the plan file's layout), the summaries and the images in use stay."""
 
-    actions: list[PlannedAction] = field(default_factory=list)
-    kept: list[PlannedAction] = field(default_factory=list)
+    spool: Spool
+    actions: dict[str, tuple[PlannedAction, ...]] | None = field(default_factory=dict)
+    """Each repository's actions, while there are at most ACTIONS_IN_MEMORY (None beyond: spooled only)."""
+    held: int = 0
     protected: list[ProtectedImage] = field(default_factory=list)
     summaries: list[RepositorySummary] = field(default_factory=list)
     deletions: list[str] = field(default_factory=list)
 
     def add(self, repository: Repository, policy: Policy, decisions: Sequence[Decision]) -> None:
         removed = [d for d in decisions if d.action is not Action.KEEP]
-        self.actions.extend(_planned(d, policy) for d in removed)
-        self.kept.extend(_planned(d, policy) for d in decisions if d.action is Action.KEEP)
-        self.protected.extend(_protected(d) for d in decisions if d.reason is Reason.IN_USE)
+        protected = [_protected(d) for d in decisions if d.reason is Reason.IN_USE]
+        self.protected.extend(protected)
+        if decisions:
+            kept = (_planned(d, policy) for d in decisions if d.action is Action.KEEP)
+            ordered = self.spool.add((_planned(d, policy) for d in removed), kept, protected)
+            if self.actions is not None and ordered:
+                self.actions[repository.name] = ordered
+                self.held += len(ordered)
+                if self.held > ACTIONS_IN_MEMORY:
+                    self.actions = None
         empties = bool(decisions) and len(removed) == len(decisions) and policy.action is Action.DELETE
         delete_repository = empties and policy.delete_empty_repositories
         if delete_repository:
@@ -219,8 +235,10 @@ class _PlanBuilder:
         now: datetime,
         expires_in: timedelta,
     ) -> Plan:
-        # `canonical` puts every list in the plan file's order: the plan in memory is the plan on disk.
-        return canonical(
+        # `canonical` puts every list in the plan file's order (the spool's lists are in it already): the
+        # plan in memory is the plan on disk.
+        actions = self.actions
+        plan = canonical(
             Plan(
                 format_version=FORMAT_VERSION,
                 ecrgc_version=__version__,
@@ -232,13 +250,17 @@ class _PlanBuilder:
                     PolicyRecord(name=p.name, sha256=policy_sha256(p), document=p.document) for p in policies
                 ),
                 inputs=tuple(set(inputs)),
-                actions=tuple(self.actions),
-                kept=tuple(self.kept),
+                actions=Spooled(self.spool, "actions")
+                if actions is None
+                else InOrder(chain.from_iterable(actions[name] for name in sorted(actions))),
+                kept=Spooled(self.spool, "kept"),
                 repository_deletions=tuple(self.deletions),
                 protected=tuple(self.protected),
                 summary=tuple(self.summaries),
             )
         )
+        self.spool.held, self.spool.protected = plan.actions, plan.protected
+        return plan
 
 
 def _planned(decision: Decision, policy: Policy) -> PlannedAction:

@@ -79,6 +79,7 @@ from ecrgc.planfile.encode import (
     order_actions,
     write_document,
 )
+from ecrgc.planfile.spool import spool_of
 
 __all__ = [
     "BYTES_PER_GB",
@@ -112,6 +113,9 @@ def _encode(plan: Plan, out: BinaryIO | None, *, columns: bool) -> str:
     if plan.format_version != FORMAT_VERSION:
         raise ValueError(f"ecrgc writes plan format {FORMAT_VERSION}, not {plan.format_version}")
     ordered = canonical(plan)
+    spool = spool_of(ordered)
+    if spool is not None and spool.columns == columns:  # encoded as it was made: written from its spool
+        return write_document(spool.document(ordered), out, ours=True)
     return write_document(columns_document(ordered) if columns else document(ordered), out, ours=True)
 
 

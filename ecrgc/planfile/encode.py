@@ -32,6 +32,15 @@ class InOrder(tuple[_T, ...]):
     __slots__ = ()
 
 
+class Canonical(Sequence[_T]):
+    """An image list known to be in canonical order, which `canonical` leaves as it is (a spooled plan's:
+    see spool.py)."""
+
+
+def _ordered(images: Sequence[_T]) -> bool:
+    return isinstance(images, InOrder | Canonical)
+
+
 def canonical(plan: Plan) -> Plan:
     """`plan` with every list in canonical order and policy documents as plain JSON values."""
     actions, kept, protected = plan.actions, plan.kept, plan.protected
@@ -43,14 +52,14 @@ def canonical(plan: Plan) -> Plan:
         ),
         inputs=tuple(sorted(plan.inputs)),
         actions=actions
-        if isinstance(actions, InOrder)
-        else InOrder(order_actions(_with_sorted_tags(a) for a in actions)),
+        if _ordered(actions)
+        else InOrder(order_actions(with_sorted_tags(a) for a in actions)),
         kept=kept
-        if isinstance(kept, InOrder)
-        else InOrder(sorted(map(_with_sorted_tags, kept), key=lambda k: (k.repository, k.digest))),
+        if _ordered(kept)
+        else InOrder(sorted(map(with_sorted_tags, kept), key=lambda k: (k.repository, k.digest))),
         repository_deletions=tuple(sorted(plan.repository_deletions)),
         protected=protected
-        if isinstance(protected, InOrder)
+        if _ordered(protected)
         else InOrder(
             _with_sorted_lists(p) for p in sorted(protected, key=lambda p: (p.repository, p.digest))
         ),
@@ -66,7 +75,7 @@ def canonical(plan: Plan) -> Plan:
     )
 
 
-def _with_sorted_tags(action: PlannedAction) -> PlannedAction:
+def with_sorted_tags(action: PlannedAction) -> PlannedAction:
     # Copy only when needed: a canonical plan of 700,000 actions would otherwise be rebuilt on every write.
     if len(action.tags) < 2:
         return action
@@ -301,7 +310,7 @@ def _json_record(value: Any) -> bytes:
 # keys sorted by code point (UTF-8 byte order is code point order), integers of any size, tuples as arrays,
 # and a UTC datetime as format_timestamp writes it (`timestamp` hands it only those). A record holds no
 # float (their shortest forms differ: json 1e+16, msgspec 1e16). tests/test_planfile_msgspec.py checks it.
-_writer_record = msgspec.json.Encoder(order="sorted").encode
+writer_record = msgspec.json.Encoder(order="sorted").encode
 
 
 def timestamp(moment: datetime) -> datetime | str:
@@ -321,7 +330,7 @@ def write_document(document: Mapping[str, Any], out: BinaryIO | None, *, ours: b
     so only the records being written are in memory, never the document's text."""
     digest = hashlib.sha256()
     slot = None
-    record = _writer_record if ours else _json_record
+    record = writer_record if ours else _json_record
     for piece, hashed in _pieces({**document, _HASH_KEY: None}, (), "", record):
         digest.update(hashed)
         if out is None:
@@ -348,7 +357,7 @@ def _batch(items: Iterator[Any], record: Callable[[Any], bytes]) -> list[bytes]:
     batch: list[bytes] = []
     size = 0
     for item in items:
-        batch.append(encoded := record(item))
+        batch.append(encoded := item if isinstance(item, bytes) else record(item))  # bytes: a spool's
         size += len(encoded)
         if len(batch) == _BATCH or size >= _BATCH_BYTES:
             break

@@ -1,0 +1,167 @@
+"""A plan's image records, encoded as `run_plan` decides each repository and kept in a scratch file.
+
+So a plan being made holds one repository's images at a time, not the registry's: the kept images are
+never held (`Plan.kept` reads them back from here), nor the actions once there are more than
+ACTIONS_IN_MEMORY (beyond, `Plan.actions` reads them back too: each pass of a view then costs their
+decoding, the price of a bounded memory). The records are encoded once, in the layout the plan file will
+have (`columns`: the `.json.gz` layout), in canonical order within their repository; `write_plan_file`
+writes them from here, repositories by name, hashing as it writes (`write_document`): nothing is sorted
+or encoded twice.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import tempfile
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal, overload
+
+import msgspec
+
+from ecrgc.model import Plan, PlannedAction, ProtectedImage
+from ecrgc.planfile import encode
+from ecrgc.planfile.columns import RepositoryColumns, encode_repository
+from ecrgc.planfile.decode import _planned_action
+
+ACTIONS_IN_MEMORY = 200_000
+"""A plan being made keeps its actions in memory up to this many (about 100 MB), for its views' passes."""
+
+_Which = Literal["actions", "kept"]
+
+
+class Spool:
+    """One plan's image records, one repository at a time (see the module docstring)."""
+
+    def __init__(self, *, columns: bool) -> None:
+        self.columns = columns
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115  # closed with the spool (finalize)
+        weakref.finalize(self, self._file.close)
+        self._blobs: dict[str, dict[str, tuple[int, int]]] = {}  # repository -> list -> (offset, length)
+        self.counts: dict[str, tuple[int, int]] = {}
+        """repository -> (actions, kept images)"""
+        self.held: Sequence[PlannedAction] | None = None
+        """The actions of the plan made from this spool (in memory, or a view of the spool)."""
+        self.protected: Sequence[ProtectedImage] | None = None
+        """The plan's images in use (their sources are in the kept images' records)."""
+
+    def add(
+        self,
+        actions: Iterable[PlannedAction],
+        kept: Iterable[PlannedAction],
+        protected: Iterable[ProtectedImage],
+    ) -> tuple[PlannedAction, ...]:
+        """Encode one repository's images (any order; not none), `protected` those of them in use; return
+        its actions in canonical order."""
+        ordered = encode.order_actions(map(encode.with_sorted_tags, actions))
+        keeps = sorted(map(encode.with_sorted_tags, kept), key=lambda k: k.digest)
+        sources = {p.digest: tuple(sorted(p.sources)) for p in protected}
+        name = (ordered or keeps)[0].repository
+        if name in self.counts:
+            raise ValueError(f"repository {name} is spooled twice")
+        self.counts[name] = (len(ordered), len(keeps))
+        if self.columns:
+            self._append(name, "columns", [encode_repository(ordered, keeps, sources)])
+            return ordered
+        self._append(name, "actions", map(encode.action_record, ordered))
+        self._append(name, "kept", [encode.kept_record(k, sources.pop(k.digest, ())) for k in keeps])
+        encode.unclaimed({(name, digest): () for digest in sources})
+        return ordered
+
+    def _append(self, name: str, which: str, records: Iterable[Mapping[str, Any]]) -> None:
+        blob = b"\n".join(encode.writer_record(r) for r in records)  # a JSON record holds no raw newline
+        if not blob:
+            return
+        offset = self._file.seek(0, os.SEEK_END)
+        self._file.write(blob)
+        self._file.flush()
+        self._blobs.setdefault(name, {})[which] = (offset, len(blob))
+
+    def _read(self, name: str, which: str) -> bytes:
+        offset, length = self._blobs[name][which]
+        return os.pread(self._file.fileno(), length, offset)
+
+    def records(self, which: str) -> Iterator[bytes]:
+        """The encoded records of the file's list `which` (actions, kept, columns), repositories by name."""
+        for name in sorted(self._blobs):
+            if which in self._blobs[name]:
+                yield from self._read(name, which).split(b"\n")
+
+    def document(self, plan: Plan) -> dict[str, Any]:
+        """The document of canonical `plan` (made from this spool) for `write_document`."""
+        if self.columns:
+            return {**encode.header(plan), "columns": self.records("columns")}
+        return {**encode.header(plan), "actions": self.records("actions"), "kept": self.records("kept")}
+
+    def images(self, name: str, which: _Which) -> Iterator[PlannedAction]:
+        """The actions or kept images of repository `name`, built from their records."""
+        actions, kept = self.counts[name]
+        if not (actions if which == "actions" else kept):
+            return
+        if self.columns:
+            columns = RepositoryColumns(msgspec.json.decode(self._read(name, "columns")), name)
+            rows = range(actions) if which == "actions" else range(actions, actions + kept)
+            yield from map(columns.record, rows)
+            return
+        for line in self._read(name, which).split(b"\n"):
+            yield _planned_action(msgspec.json.decode(line), name)
+
+
+def spool_of(plan: Plan) -> Spool | None:
+    """The spool `plan` was made from, when its image lists are still the spool's own."""
+    kept = plan.kept
+    if not isinstance(kept, Spooled):
+        return None
+    spool = kept.spool
+    own = plan.actions is spool.held and plan.protected is spool.protected
+    return spool if own else None
+
+
+class Spooled(encode.Canonical[PlannedAction]):
+    """The actions or kept images of a spooled plan, in canonical order, built as they are read."""
+
+    def __init__(self, spool: Spool, which: _Which) -> None:
+        self.spool, self._which = spool, which
+        index = 0 if which == "actions" else 1
+        self._names = [name for name in sorted(spool.counts) if spool.counts[name][index]]
+        self._starts: list[int] = []
+        total = 0
+        for name in self._names:
+            self._starts.append(total)
+            total += spool.counts[name][index]
+        self._len = total
+
+    def __len__(self) -> int:
+        return self._len
+
+    @overload
+    def __getitem__(self, index: int) -> PlannedAction: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PlannedAction]: ...
+    def __getitem__(self, index: int | slice) -> PlannedAction | Sequence[PlannedAction]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        if index < 0:
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError(index)
+        part = bisect.bisect_right(self._starts, index) - 1
+        images = self.spool.images(self._names[part], self._which)
+        return next(image for n, image in enumerate(images) if n == index - self._starts[part])
+
+    def __iter__(self) -> Iterator[PlannedAction]:
+        for name in self._names:
+            yield from self.spool.images(name, self._which)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Sequence)
+            and len(other) == self._len
+            and all(a == b for a, b in zip(self, other, strict=True))
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # equal to any equal sequence, as a list is
+
+    def __repr__(self) -> str:
+        return f"Spooled({self._len} {self._which})"
