@@ -482,6 +482,17 @@ def test_decisions_carry_their_evidence() -> None:
     assert evidence([image("a", status=ImageStatus.ACTIVATING)], action=ARCHIVE) == [Ages(400 * DAY, None)]
 
 
+@given(
+    st.timedeltas(min_value=timedelta(days=-3650), max_value=timedelta(days=3650)),
+    st.timedeltas(min_value=timedelta(days=-3650), max_value=timedelta(days=3650)),
+)
+def test_ages_are_whole_seconds_rounded_down(pushed: timedelta, pulled: timedelta) -> None:
+    """To the microsecond, and for times after the plan's (a clock ahead of ecrgc's) too."""
+    one = Image(repository="app", digest=digest("a"), pushed_at=s.NOW - pushed, last_pulled_at=s.NOW - pulled)
+    second = timedelta(seconds=1)
+    assert evidence([one])[0] == Ages(pushed // second, pulled // second)
+
+
 def test_an_index_carries_the_pull_age_it_is_judged_by() -> None:
     images = [image("i", children=("a",), pulled=0), image("a", pulled=200)]
     assert evidence(images)[0] == Ages(400 * DAY, 200 * DAY)
