@@ -426,10 +426,14 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True, gc=False):
                 return None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlannedAction:
+class PlannedAction(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One image's decision as recorded in the plan file: an image the plan deletes or archives
-    (`Plan.actions`), or one it keeps (`Plan.kept`, action KEEP, with the reason that keeps it)."""
+    (`Plan.actions`), or one it keeps (`Plan.kept`, action KEEP, with the reason that keeps it).
+
+    A msgspec Struct, as `Image` is: a plan builds one per image it records and a loaded plan one per
+    image read, and its constructor runs in C (0.7 µs against the frozen dataclass's 5 µs here, issue 14).
+    `gc=False`: its evidence and the rest are frozen values that cannot refer back to it. Copy one with
+    `msgspec.structs.replace`."""
 
     repository: str
     digest: str

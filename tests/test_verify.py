@@ -159,7 +159,7 @@ def test_a_claimed_parent_that_neither_lists_nor_is_the_subject_is_a_changed_rel
     actions = plan(REPOSITORY, usage(), POLICY)
     d, f = digest("d"), digest("f")
     claims = {digest("b"): f, digest("e"): f, digest("d"): digest("a")}  # f lists nothing, a does not list d
-    edited = [replace(a, parent=claims.get(a.digest, a.parent)) for a in actions]
+    edited = [structs.replace(a, parent=claims.get(a.digest, a.parent)) for a in actions]
 
     found = {c.action.digest: c for c in verify(edited, REPOSITORY, usage(), POLICY, now=s.NOW)}
 
@@ -175,7 +175,7 @@ def test_a_claimed_parent_no_longer_there_claims_nothing_and_the_fresh_rules_dec
     """The fake-parent attack: an image kept as newest, given a parent the registry never had, stays kept."""
     (newest,) = [d for d in decide(REPOSITORY, usage(), POLICY, now=s.NOW) if d.image.digest == digest("f")]
     assert newest.reason is Reason.NEWEST_N
-    crafted = replace(
+    crafted = structs.replace(
         planned(newest), action=Action.DELETE, reason=Reason.WITH_PARENT, parent=digest("nowhere")
     )
 

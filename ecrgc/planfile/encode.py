@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, BinaryIO, TypeVar
 
 import msgspec
+from msgspec import structs
 
 from ecrgc.model import Plan, PlannedAction, ProtectedImage, ReplicationRule, RepositorySummary
 from ecrgc.planfile import evidence
@@ -80,7 +81,7 @@ def with_sorted_tags(action: PlannedAction) -> PlannedAction:
     if len(action.tags) < 2:
         return action
     tags = tuple(sorted(action.tags))
-    return action if tags == action.tags else replace(action, tags=tags)
+    return action if tags == action.tags else structs.replace(action, tags=tags)
 
 
 def _with_sorted_lists(image: ProtectedImage) -> ProtectedImage:
