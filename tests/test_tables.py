@@ -9,10 +9,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ecrgc import render
+from ecrgc.render import table
 from ecrgc.render.table import Phrases, text_table
 from tests.terminal import run_in_terminal
 from tests.test_render import small_plan
@@ -159,3 +160,36 @@ def test_through_a_pipe_the_demo_writes_plain_text_at_the_fixed_width(tmp_path: 
     assert not CONTROL.search(done.stdout)
     plan, _ = demo_tables(done.stdout)
     assert 80 < max(map(len, plan.splitlines())) <= 100
+
+
+_CELL_TEXT = (
+    st.text(st.characters(codec="ascii"), max_size=14)
+    | st.from_regex(r"[a-z0-9/.,() -]{0,14}", fullmatch=True)
+    | st.sampled_from(["", " a", "b ", "é", "宽", "1,234", "12.5 MiB"])
+)
+_CELLS = _CELL_TEXT | st.lists(_CELL_TEXT.filter(bool), min_size=1, max_size=3).map(
+    lambda p: Phrases(tuple(p))
+)
+
+
+@settings(deadline=None, max_examples=400)
+@given(
+    st.integers(1, 5).flatmap(
+        lambda n: st.tuples(
+            st.lists(_CELL_TEXT, min_size=n, max_size=n),
+            st.text("lr", min_size=n, max_size=n),
+            st.lists(st.lists(_CELLS, min_size=n, max_size=n), max_size=6),
+        )
+    ),
+    st.integers(10, 200),
+)
+def test_a_table_that_fits_is_laid_out_as_rich_lays_it_out(
+    case: tuple[list[str], str, list[list[str | Phrases]]], width: int
+) -> None:
+    """The quick layout of a table whose cells need no wrapping gives rich's bytes (else rich lays it out)."""
+    header, align, rows = case
+    columns = list(zip(header, *rows, strict=True))
+    event(f"quick layout: {table._fitted(columns, align, width) is not None}")
+    assert text_table(header, align, rows, width=width) == table._laid_out(
+        header, align, rows, columns, width
+    )
