@@ -3,6 +3,7 @@ checks still refuse what they refused."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 
@@ -33,7 +34,7 @@ def mutated_summaries(draw: st.DrawFn) -> object:
         target = draw(st.sampled_from(entries)) if entries and draw(st.booleans()) else summary
         field = draw(st.sampled_from([*target, "extra"]))
         if draw(st.booleans()):
-            target[field] = draw(_EDGES | json_values)
+            target[field] = copy.deepcopy(draw(_EDGES | json_values))
         else:
             target.pop(field, None)
     return summary
@@ -88,7 +89,7 @@ _JSON = st.recursive(
 )
 
 
-@settings(deadline=None, max_examples=400)
+@settings(deadline=None, max_examples=200)
 @given(
     st.dictionaries(
         st.sampled_from(["actions", "kept", "columns", "policies"]) | _ANY_TEXT,
@@ -115,3 +116,37 @@ def _holds_float(value: object) -> bool:
     if isinstance(value, dict):
         value = list(value.values())
     return isinstance(value, float) or (isinstance(value, list) and any(map(_holds_float, value)))
+
+
+_DOCUMENTS = {
+    "records": json.loads(planfile.dumps(small_plan())),
+    "columns": json.loads(planfile.dumps(small_plan(), columns=True)),
+}
+
+
+@st.composite
+def mutated_documents(draw: st.DrawFn) -> object:
+    """A small plan's document (either layout) with a few top-level or nested values replaced or removed."""
+    document = json.loads(json.dumps(_DOCUMENTS[draw(st.sampled_from(sorted(_DOCUMENTS)))]))
+    for _ in range(draw(st.integers(0, 2))):
+        target = document
+        while isinstance(target, dict) and target and draw(st.booleans()):
+            inner = target[draw(st.sampled_from(sorted(target)))]
+            target = inner[0] if isinstance(inner, list) and inner and draw(st.booleans()) else inner
+        if not isinstance(target, dict):
+            continue
+        field = draw(st.sampled_from([*target, "extra", "columns", "actions"]))
+        if draw(st.booleans()):
+            target[field] = copy.deepcopy(draw(_EDGES | json_values))
+        else:
+            target.pop(field, None)
+    return document
+
+
+@settings(deadline=None, max_examples=400)
+@given(mutated_documents())
+def test_the_compiled_plan_check_agrees_with_jsonschema(document: object) -> None:
+    """The whole schema compiled (oneOf, $refs beside descriptions inlined): jsonschema only names errors."""
+    expected = jsonschema.Draft202012Validator(decode._inlined_schema()).is_valid(document)
+    event(f"valid={expected}")
+    assert decode._compiled_check()(document) is expected

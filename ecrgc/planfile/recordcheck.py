@@ -1,9 +1,9 @@
-"""A small subset of JSON Schema compiled into a plain yes/no predicate, for the plan's image records.
+"""A small subset of JSON Schema compiled into a plain yes/no predicate, for plan files.
 
 jsonschema spends about half a millisecond on each action of a plan: six minutes for the 700,000 actions
 of a 1,000,000-image registry. `compile_check(schema)` turns a schema that uses only `type`, `enum` (of
 strings), `pattern`, `minLength`, `maxLength`, `minimum`, `maximum`, `items`, `required`, `properties`,
-`propertyNames` and `additionalProperties` (false or a schema) into a function that agrees with
+`propertyNames`, `oneOf` and `additionalProperties` (false or a schema) into a function that agrees with
 `Draft202012Validator(schema).is_valid` (tests/test_planfile.py and tests/test_loading.py check that with
 hypothesis) at a fraction of the cost. Any other keyword is refused
 with ValueError, so a schema change cannot loosen the check unnoticed. It only says yes or no: on a no the
@@ -18,7 +18,9 @@ from typing import Any
 
 Check = Callable[[Any], bool]
 
-_ANNOTATIONS = {"description", "title", "$comment"}
+# Words that check nothing: annotations, and where a schema keeps the definitions its `$ref`s (inlined
+# before compiling) pointed to.
+_ANNOTATIONS = {"description", "title", "$comment", "$schema", "$id", "$defs"}
 _TYPES: dict[str, Check] = {
     "string": lambda v: isinstance(v, str),
     # As jsonschema: a bool is no number, and 2.0 is an integer.
@@ -173,6 +175,11 @@ def _property_names(argument: Any, _: Mapping[str, Any]) -> Check:
     return lambda v: not isinstance(v, dict) or all(map(name, v))
 
 
+def _one_of(argument: Any, _: Mapping[str, Any]) -> Check:
+    checks = [compile_check(one) for one in argument]
+    return lambda v: sum(1 for one in checks if one(v)) == 1
+
+
 def _closed(argument: Any, schema: Mapping[str, Any]) -> Check | None:
     known = frozenset(schema.get("properties", {}))
     if argument is False:
@@ -196,4 +203,5 @@ _KEYWORDS: dict[str, Callable[[Any, Mapping[str, Any]], Check | None]] = {
     "properties": _properties,
     "additionalProperties": _closed,
     "propertyNames": _property_names,
+    "oneOf": _one_of,
 }
