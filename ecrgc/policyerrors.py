@@ -11,11 +11,12 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from ecrgc.yamlfile import JsonPath
+
+if TYPE_CHECKING:
+    import jsonschema
 
 _TYPE_NAMES = {
     "string": "a string",

@@ -17,9 +17,7 @@ import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from ecrgc.errors import ConfigError
 from ecrgc.model import Policy
@@ -27,6 +25,9 @@ from ecrgc.policy import policy_from_document
 from ecrgc.policyerrors import problem_order, schema_problem
 from ecrgc.schemafiles import load_schema
 from ecrgc.yamlfile import JsonPath, YamlProblem, json_path, read_yaml
+
+if TYPE_CHECKING:
+    import jsonschema
 
 DEFAULT_TARGETS = Path("targets.yaml")
 
@@ -67,6 +68,8 @@ class Targets:
 
 @functools.cache
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema  # noqa: PLC0415  # when a file is validated: importing it costs 0.1 s at start-up
+
     return jsonschema.Draft202012Validator(load_schema("targets.schema.json"))
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ecrgc.apply.batches import Batches, order, skipped
 from ecrgc.apply.executor import Executor, Guard, Mutator, OutcomeSink, Sink
@@ -44,7 +44,9 @@ from ecrgc.model import (
     expired,
 )
 from ecrgc.planfile import content_hash, format_timestamp
-from ecrgc.usage import Collector
+
+if TYPE_CHECKING:
+    from ecrgc.usage import Collector  # its sources import the AWS SDK: not for a plan's loading
 
 DEFAULT_WORKERS = DEFAULT_APPLY_WORKERS  # in ecrgc.model, so that the CLI's options need not import apply
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, assert_never
+from typing import TYPE_CHECKING, Protocol, assert_never
 
 from ecrgc import decide
 from ecrgc.errors import PlanRefused
@@ -23,8 +23,10 @@ from ecrgc.model import Plan, PlannedAction, Policy, PolicyMatch, Repository
 from ecrgc.policy import DEFAULT_POLICIES, check_overlaps, load_policies, policy_sha256
 from ecrgc.render.evidence import decision_words
 from ecrgc.targets import DEFAULT_TARGETS, bind, load_targets
-from ecrgc.usage import Collector
 from ecrgc.verify import Check, Verdict, verify
+
+if TYPE_CHECKING:
+    from ecrgc.usage import Collector  # its sources import the AWS SDK: not for show's policy check
 
 
 class LiveState(Protocol):

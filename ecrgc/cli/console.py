@@ -14,26 +14,17 @@ from collections.abc import Mapping
 from typing import TextIO
 
 import typer
-from rich.console import Console
-from rich.highlighter import RegexHighlighter
-from rich.theme import Theme
 
+# rich is imported only to colour text on a terminal: a pipe or a file gets the bytes as they are.
 # A word, not part of a name: repository names and tags hold letters, digits and `._/-`.
 _WORD = r"(?<![\w./-]){}(?![\w./-])"
-
-
-class ActionHighlighter(RegexHighlighter):
-    """Styles the action words of the text views."""
-
-    base_style = "ecrgc."
-    highlights = [  # noqa: RUF012 (rich reads the class attribute)
-        _WORD.format(r"(?P<delete>delete[ds]?|deleting)"),
-        _WORD.format(r"(?P<archive>archive[ds]?|archiving)"),
-        _WORD.format(r"(?P<keep>keep|kept|keeps)"),
-    ]
-
-
-THEME = Theme({"ecrgc.delete": "bold red", "ecrgc.archive": "yellow", "ecrgc.keep": "green"})
+HIGHLIGHTS = (
+    _WORD.format(r"(?P<delete>delete[ds]?|deleting)"),
+    _WORD.format(r"(?P<archive>archive[ds]?|archiving)"),
+    _WORD.format(r"(?P<keep>keep|kept|keeps)"),
+)
+"""The action words of the text views, styled `ecrgc.<group>` (STYLES)."""
+STYLES = {"ecrgc.delete": "bold red", "ecrgc.archive": "yellow", "ecrgc.keep": "green"}
 
 
 def color_enabled(stream: TextIO, environ: Mapping[str, str]) -> bool:
@@ -61,11 +52,21 @@ def echo_text(text: str, environ: Mapping[str, str]) -> None:
     if not color_enabled(sys.stdout, environ):
         typer.echo(text, nl=False)
         return
+    from rich.console import Console
+    from rich.highlighter import RegexHighlighter
+    from rich.theme import Theme
+
+    class ActionHighlighter(RegexHighlighter):
+        """Styles the action words of the text views."""
+
+        base_style = "ecrgc."
+        highlights = list(HIGHLIGHTS)  # noqa: RUF012 (rich reads the class attribute)
+
     console = Console(
         file=sys.stdout,
         force_terminal=True,
         color_system="standard",
-        theme=THEME,
+        theme=Theme(STYLES),
         highlighter=ActionHighlighter(),
         soft_wrap=True,  # the views lay out their own lines: never re-wrap them
         emoji=False,

@@ -12,12 +12,14 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.measure import Measurement
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.measure import Measurement
+
+# rich is imported where a table is laid out by it (`_laid_out`): a table that fits as it is needs none of
+# it, and every command would pay for its import at start-up.
 
 _SEPARATOR = ", "
 
@@ -35,17 +37,26 @@ class Phrases:
     @property
     def widest(self) -> int:
         """The width of the widest phrase and its comma: the least the cell needs to break only between."""
+        from rich.cells import cell_len
+
         return max((cell_len(p) + 1 for p in self.phrases), default=1)
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        from rich.cells import cell_len
+        from rich.measure import Measurement
+
         return Measurement(self.widest, max(cell_len(str(self)), 1)).clamp(max_width=options.max_width)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.text import Text
+
         yield Text("\n".join(_lines(self.phrases, options.max_width)), overflow="fold")
 
 
 def _lines(phrases: Sequence[str], width: int) -> Iterable[str]:
     """Greedy: as many phrases on a line as fit `width`; each line but the last ends with the comma."""
+    from rich.cells import cell_len
+
     line = ""
     for index, phrase in enumerate(phrases):
         piece = phrase + ("," if index < len(phrases) - 1 else "")
@@ -74,6 +85,8 @@ def _phrases_width(columns: Sequence[Sequence[str | Phrases]], align: str, width
     ]
     if "phrases" not in kinds:
         return None
+    from rich.cells import cell_len
+
     natural = dict.fromkeys(("l", "r", "phrases"), 0)
     for cells, kind in zip(columns, kinds, strict=True):
         natural[kind] += max(cell_len(str(c)) for c in cells)
@@ -123,6 +136,10 @@ def _laid_out(
     width: int,
 ) -> str:
     """The table laid out by rich: columns shrunk and cells wrapped or folded to fit `width`."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     phrases = _phrases_width(columns, align, width)
     table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="", show_edge=False)
     for name, side, cells in zip(header, align, columns, strict=True):
