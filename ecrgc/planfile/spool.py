@@ -12,10 +12,12 @@ or encoded twice.
 from __future__ import annotations
 
 import bisect
+import io
 import os
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from typing import Any, Literal, overload
 
 import msgspec
@@ -65,18 +67,22 @@ class Spool:
             self._append(name, "columns", [encode_repository(ordered, keeps, sources)])
             return ordered
         self._append(name, "actions", map(encode.action_record, ordered))
-        self._append(name, "kept", [encode.kept_record(k, sources.pop(k.digest, ())) for k in keeps])
+        self._append(name, "kept", (encode.kept_record(k, sources.pop(k.digest, ())) for k in keeps))
         encode.unclaimed({(name, digest): () for digest in sources})
         return ordered
 
     def _append(self, name: str, which: str, records: Iterable[Mapping[str, Any]]) -> None:
-        blob = b"\n".join(encode.writer_record(r) for r in records)  # a JSON record holds no raw newline
-        if not blob:
-            return
+        """Append `records` encoded, one a line (a JSON record holds no raw newline), a batch at a time (a
+        repository may hold 100,000 images)."""
         offset = self._file.seek(0, os.SEEK_END)
-        self._file.write(blob)
+        encoded = map(encode.writer_record, records)
+        separator = b""
+        while batch := list(islice(encoded, _BATCH)):
+            self._file.write(separator + b"\n".join(batch))
+            separator = b"\n"
         self._file.flush()
-        self._blobs.setdefault(name, {})[which] = (offset, len(blob))
+        if length := self._file.tell() - offset:
+            self._blobs.setdefault(name, {})[which] = (offset, length)
 
     def _read(self, name: str, which: str) -> bytes:
         offset, length = self._blobs[name][which]
@@ -86,7 +92,7 @@ class Spool:
         """The encoded records of the file's list `which` (actions, kept, columns), repositories by name."""
         for name in sorted(self._blobs):
             if which in self._blobs[name]:
-                yield from self._read(name, which).split(b"\n")
+                yield from _lines(self._read(name, which))
 
     def document(self, plan: Plan) -> dict[str, Any]:
         """The document of canonical `plan` (made from this spool) for `write_document`."""
@@ -104,8 +110,17 @@ class Spool:
             rows = range(actions) if which == "actions" else range(actions, actions + kept)
             yield from map(columns.record, rows)
             return
-        for line in self._read(name, which).split(b"\n"):
+        for line in _lines(self._read(name, which)):
             yield _planned_action(msgspec.json.decode(line), name)
+
+
+_BATCH = 1024
+
+
+def _lines(blob: bytes) -> Iterator[bytes]:
+    """The records of a blob, one at a time (not a list of a repository's records at once)."""
+    for line in io.BytesIO(blob):
+        yield line.rstrip(b"\n")
 
 
 def spool_of(plan: Plan) -> Spool | None:
