@@ -193,3 +193,30 @@ def test_a_table_that_fits_is_laid_out_as_rich_lays_it_out(
     assert text_table(header, align, rows, width=width) == table._laid_out(
         header, align, rows, columns, width
     )
+
+
+_WORDS = st.from_regex(r"[a-z0-9]{1,8}( [a-z0-9]{1,8}){0,3}", fullmatch=True)
+
+
+@settings(deadline=None, max_examples=400)
+@given(
+    st.lists(
+        st.tuples(
+            st.from_regex(r"[a-z][a-z0-9/-]{0,30}", fullmatch=True),
+            st.integers(0, 10**7).map("{:,}".format),
+            st.lists(_WORDS, max_size=5).map(lambda p: Phrases(tuple(p)) if p else "-"),
+        ),
+        max_size=8,
+    ),
+    st.integers(20, 110),
+)
+def test_a_table_of_wrapped_phrases_is_laid_out_as_rich_lays_it_out(
+    rows: list[tuple[str, str, str | Phrases]], width: int
+) -> None:
+    """Names, numbers and phrases as the plan's table has them: the phrases broken between phrases."""
+    header = ["repository", "scanned", "kept"]
+    columns = list(zip(header, *rows, strict=True))
+    event(f"quick layout: {table._fitted(columns, 'lrl', width) is not None}")
+    assert text_table(header, "lrl", rows, width=width) == table._laid_out(
+        header, "lrl", rows, columns, width
+    )

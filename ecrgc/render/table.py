@@ -108,24 +108,46 @@ def text_table(
 
 
 def _fitted(columns: Sequence[Sequence[str | Phrases]], align: str, width: int) -> str | None:
-    """The table as rich lays it out when every cell is printable ASCII (no space at its ends, which rich
-    drops) and each column as wide as its widest cell fits `width`: nothing wraps, each cell is padded to
-    its column, 2 spaces between columns. Without rich's cost per cell (seconds for 2,000 repositories);
-    None when the table is not such a one."""
-    texts = [[str(cell) for cell in cells] for cells in columns]
-    widths = [max(map(len, cells)) for cells in texts]
-    if sum(widths) + 2 * (len(widths) - 1) > width or not all(
-        text.isascii() and text.isprintable() and text == text.strip() for cells in texts for text in cells
-    ):
+    """The table as rich lays it out, without rich's cost per cell (seconds for 2,000 repositories), when
+    every cell is printable ASCII (no space at its ends, which rich drops) and only phrases wrap: each
+    column as wide as its widest cell, the column of phrases as wide as `_phrases_width` gives it when the
+    table is too wide (each cell broken between phrases, top-aligned), 2 spaces between columns. None when
+    the table is not such a one (then rich lays it out)."""
+    texts = [str(c) for cells in columns for c in cells]
+    texts += [p for cells in columns for c in cells if isinstance(c, Phrases) for p in c.phrases]
+    if not all(text.isascii() and text.isprintable() and text == text.strip() for text in texts):
         return None
-    lines = zip(
-        *(
-            [text.rjust(size) if side == "r" else text.ljust(size) for text in cells]
-            for cells, side, size in zip(texts, align, widths, strict=True)
-        ),
-        strict=True,
+    fixed = _phrases_width(columns, align, width)
+    cells = [[_cell_lines(cell, fixed) for cell in column] for column in columns]
+    widths = [
+        fixed
+        if fixed is not None and any(isinstance(c, Phrases) for c in column)
+        else max(len(line) for cell in laid for line in cell)
+        for column, laid in zip(columns, cells, strict=True)
+    ]
+    too_wide = any(
+        len(line) > size for laid, size in zip(cells, widths, strict=True) for c in laid for line in c
     )
-    return "\n".join("  ".join(line).rstrip() for line in lines)
+    if too_wide or sum(widths) + 2 * (len(widths) - 1) > width:
+        return None
+    lines = []
+    for row in zip(*cells, strict=True):
+        for n in range(max(map(len, row))):
+            parts = (cell[n] if n < len(cell) else "" for cell in row)
+            lines.append(
+                "  ".join(
+                    part.rjust(size) if side == "r" else part.ljust(size)
+                    for part, side, size in zip(parts, align, widths, strict=True)
+                ).rstrip()
+            )
+    return "\n".join(lines)
+
+
+def _cell_lines(cell: str | Phrases, width: int | None) -> list[str]:
+    """A cell's lines: phrases broken to `width` (None: on one line), anything else as it is."""
+    if isinstance(cell, Phrases) and width is not None:
+        return list(_lines(cell.phrases, width)) or [""]
+    return [str(cell)]
 
 
 def _laid_out(
