@@ -4,14 +4,17 @@ checks still refuse what they refused."""
 from __future__ import annotations
 
 import copy
+import gc
 import hashlib
 import json
 
 import jsonschema
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ecrgc import planfile
+from ecrgc.errors import ConfigError
 from ecrgc.planfile import decode, evidence
 from ecrgc.planfile.recordcheck import compile_check
 from tests.test_planfile import json_values, small_plan
@@ -150,3 +153,22 @@ def test_the_compiled_plan_check_agrees_with_jsonschema(document: object) -> Non
     expected = jsonschema.Draft202012Validator(decode._inlined_schema()).is_valid(document)
     event(f"valid={expected}")
     assert decode._compiled_check()(document) is expected
+
+
+def test_the_collector_is_paused_while_a_plan_loads_and_left_as_it_was() -> None:
+    seen: list[bool] = []
+    assert gc.isenabled()
+    with decode.collector_paused():
+        seen.append(gc.isenabled())
+    assert seen == [False]
+    assert gc.isenabled()
+    with pytest.raises(ConfigError):  # a refused plan too
+        planfile.loads("{}", source="p.json")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with decode.collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -62,6 +62,7 @@ from ecrgc.planfile.decode import (
     check_policy_hashes,
     check_summary,
     check_version,
+    collector_paused,
     content_sha256,
     parse,
     plan_from,
@@ -123,11 +124,12 @@ def loads(text: str, *, source: str = "plan") -> Plan:
     """Parse and verify a plan: no duplicate keys, version, content hash, schema, each embedded policy's
     hash and the summary totals; the Plan carries the content hash verified. `source` names the file in
     error messages. Raises PlanRefused (tampered, unsupported major version) or ConfigError."""
-    parsed = parse(text, source)
-    newer_minor = check_version(parsed, source)
-    sha256 = check_content_hash(parsed, source)
-    validate(parsed, source, forgive_unknown_keys=newer_minor)
-    made, counted = plan_from(parsed, source)
+    with collector_paused():
+        parsed = parse(text, source)
+        newer_minor = check_version(parsed, source)
+        sha256 = check_content_hash(parsed, source)
+        validate(parsed, source, forgive_unknown_keys=newer_minor)
+        made, counted = plan_from(parsed, source)
     plan = replace(made, sha256=sha256)
     check_policy_hashes(plan, source)
     check_summary(plan, counted, parsed["summary"], source)
