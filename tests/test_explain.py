@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import msgspec
 import pytest
 
 from ecrgc.model import Action, HeldBy, Newest, PlannedAction, Reason, RecordedDecision, UsedBy
+from ecrgc.render import images
 from ecrgc.render.images import why
 from ecrgc.sandbox import Sandbox
 from ecrgc.schemafiles import load_schema
+from tests import test_planfile
 from tests.apply.tamper import sha256_of, write
 from tests.test_decide import policy
 from tests.test_plan_e2e import HOST, run_ecrgc
@@ -329,6 +332,27 @@ def test_the_words_come_from_the_recorded_evidence() -> None:
     used = RecordedDecision(image=image, policy=pol, sources=("a", "b"), evidence=UsedBy(("a", "b")))
     assert why(used) == "in use by a, b"
     assert why(RecordedDecision(image=image, policy=None)) == "policy 'web' is not among the plan's policies"
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_show_images_json_in_pieces_is_the_whole_documents_json(count: int) -> None:
+    """show --images prints its JSON image by image: the bytes of the document dumped whole."""
+    plan = test_planfile.small_plan()
+    sizes = [1_000, 1e16, 2.0]  # a hand-edited plan's size may be a float: json writes it its way
+    decided = [
+        RecordedDecision(
+            image=msgspec.structs.replace(
+                image, repository=f'we"b/{n}', tags=(*image.tags, "é\\"), size_bytes=sizes[n % 3]
+            ),
+            policy=policy(keep_latest=3),
+        )
+        for n, image in enumerate([*plan.actions, *plan.kept][:count])
+    ]
+    pieces = list(images.images_json(plan, 'plans/"images": [].json', decided))
+    assert len(pieces) == count + 2
+    whole = images._json(plan, 'plans/"images": [].json', decided, reference=None)
+    assert "".join(pieces) == whole
+    assert len(json.loads(whole)["images"]) == count
 
 
 def test_the_schema_is_valid_and_tells_the_two_kinds_apart() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, assert_never
 
@@ -40,9 +41,13 @@ def show_images(path: Path, output: Format) -> None:
 
     _text_or_json(output)
     plan, decided = run_images(path)
-    echo_view(
-        images_json(plan, str(path), decided) if output is Format.JSON else images_text(decided), output
-    )
+    pieces = images_json(plan, str(path), decided) if output is Format.JSON else images_text(decided)
+    # Printed as they come, in batches (each print of a text view on a terminal sets up its colouring).
+    while batch := "".join(islice(pieces, _BATCH)):
+        echo_view(batch, output)
+
+
+_BATCH = 10_000  # images printed at a time
 
 
 def _text_or_json(output: Format) -> None:

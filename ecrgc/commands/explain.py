@@ -8,9 +8,11 @@ the 12 hex digits the plan's views show. The plan file is loaded (hash and schem
 
 from __future__ import annotations
 
+import heapq
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from itertools import chain, groupby, pairwise
 from pathlib import Path
 
 from ecrgc.errors import UsageError
@@ -28,6 +30,7 @@ from ecrgc.model import (
 from ecrgc.planfile import load_plan_file
 from ecrgc.policy import policy_from_document
 from ecrgc.refs import parse_list_reference
+from ecrgc.render.facts import TagsByRepository
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{12,64}$")
 _REPOSITORIES_NAMED = 5
@@ -40,29 +43,48 @@ def run_explain(path: Path, reference: str) -> tuple[Plan, tuple[RecordedDecisio
     repository, tag, digest = _reference(reference, plan, path)
     found = [
         image
-        for image in _recorded(plan)
+        for image in chain(plan.actions, plan.kept)  # each image read once, none held but those found
         if (repository is None or image.repository == repository)
         and (tag is None or tag in image.tags)
         and (digest is None or image.digest.startswith(digest))
     ]
     if not found:
         raise UsageError(_not_found(plan, path, reference, repository))
+    found.sort(key=_order)
     return plan, tuple(_decided(plan, path, found))
 
 
-def run_images(path: Path) -> tuple[Plan, tuple[RecordedDecision, ...]]:
-    """Every image of the plan at `path`, sorted by repository, then push time (then digest)."""
+def run_images(path: Path) -> tuple[Plan, Iterator[RecordedDecision]]:
+    """Every image of the plan at `path`, sorted by repository, then push time (then digest), as they are
+    read: one repository's images at a time when the plan lists them by repository (as ecrgc writes it)."""
     plan = load_plan_file(path)
-    return plan, tuple(_decided(plan, path, _recorded(plan)))
+    return plan, _decided(plan, path, _in_order(plan))
 
 
-def _recorded(plan: Plan) -> list[PlannedAction]:
-    images = [*plan.actions, *plan.kept]
-    images.sort(key=lambda image: (image.repository, image.pushed_at, image.digest))
-    return images
+def _order(image: PlannedAction) -> tuple[str, datetime, str]:
+    return image.repository, image.pushed_at, image.digest
 
 
-def _decided(plan: Plan, path: Path, images: Sequence[PlannedAction]) -> Iterator[RecordedDecision]:
+def _in_order(plan: Plan) -> Iterator[PlannedAction]:
+    lists = (plan.actions, plan.kept)
+    if not all(_by_repository(images) for images in lists):  # a plan edited by hand: all at once
+        yield from sorted(chain(*lists), key=_order)
+        return
+    merged = heapq.merge(*lists, key=lambda image: image.repository)
+    for _, images in groupby(merged, key=lambda image: image.repository):
+        yield from sorted(images, key=_order)
+
+
+def _by_repository(images: Sequence[PlannedAction]) -> bool:
+    """Whether `images` come repository by repository, by name (a columns plan's are read by repository)."""
+    if isinstance(images, TagsByRepository):
+        names = [name for name, _ in images.tags_by_repository()]
+    else:
+        names = [name for name, _ in groupby(image.repository for image in images)]
+    return all(a < b for a, b in pairwise(names))
+
+
+def _decided(plan: Plan, path: Path, images: Iterable[PlannedAction]) -> Iterator[RecordedDecision]:
     policies = _policies(plan, path)
     sources = {(p.repository, p.digest): p.sources for p in plan.protected}
     for image in images:
@@ -129,7 +151,7 @@ def _reference(text: str, plan: Plan, path: Path) -> tuple[str | None, str | Non
 
 
 def _not_found(plan: Plan, path: Path, reference: str, repository: str | None) -> str:
-    repositories = sorted({image.repository for image in _recorded(plan)})
+    repositories = sorted({image.repository for image in chain(plan.actions, plan.kept)})
     if repository is not None and repository not in repositories:
         named = ", ".join(repositories[:_REPOSITORIES_NAMED]) or "none"
         more = len(repositories) - _REPOSITORIES_NAMED

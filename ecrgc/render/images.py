@@ -7,8 +7,10 @@ The reason's words come from `render.evidence`, quoting the policy that decided.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+import msgspec
 
 from ecrgc.model import ImageStatus, Plan, Reason, RecordedDecision
 from ecrgc.planfile import format_timestamp
@@ -67,32 +69,57 @@ def _policy(decided: RecordedDecision) -> str:
     return f"{policy.name} ({', '.join(rules)})"
 
 
-def images_text(decided: Iterable[RecordedDecision]) -> str:
-    """One line per image, in the order given (the plan's: by repository, then push time)."""
-    return "".join(
-        " ".join(
-            [
-                str(d.image.action),
-                d.image.repository,
-                short_digest(d.image.digest),
-                ",".join(d.image.tags) or "-",
-                f"pushed {day(d.image.pushed_at)}",
-                f"pulled {day(d.image.last_pulled_at)}",
-                size(d.image.size_bytes),
-                ": ".join(filter(None, (reason_label(d.image.reason), why(d)))),
-            ]
+def images_text(decided: Iterable[RecordedDecision]) -> Iterator[str]:
+    """One line per image, in the order given (the plan's: by repository, then push time), each as it
+    comes (a 1,000,000-image plan's list is never held)."""
+    for d in decided:
+        yield (
+            " ".join(
+                [
+                    str(d.image.action),
+                    d.image.repository,
+                    short_digest(d.image.digest),
+                    ",".join(d.image.tags) or "-",
+                    f"pushed {day(d.image.pushed_at)}",
+                    f"pulled {day(d.image.last_pulled_at)}",
+                    size(d.image.size_bytes),
+                    ": ".join(filter(None, (reason_label(d.image.reason), why(d)))),
+                ]
+            )
+            + "\n"
         )
-        + "\n"
-        for d in decided
-    )
 
 
 def explain_json(plan: Plan, path: str, reference: str, decided: Iterable[RecordedDecision]) -> str:
     return _json(plan, path, decided, reference=reference)
 
 
-def images_json(plan: Plan, path: str, decided: Iterable[RecordedDecision]) -> str:
-    return _json(plan, path, decided, reference=None)
+def images_json(plan: Plan, path: str, decided: Iterable[RecordedDecision]) -> Iterator[str]:
+    """The JSON of every image (`_json`'s bytes), in pieces: each image's as it comes."""
+    head, tail = _json(plan, path, (), reference=None).split(_NO_IMAGES)
+    yield head + '"images": ['
+    between = "\n    "
+    for d in decided:
+        yield between + _pretty_image(d).replace("\n", "\n    ")
+        between = ",\n    "
+    yield ("]" if between == "\n    " else "\n  ]") + tail
+
+
+_NO_IMAGES = '"images": []'  # once in the document: a string holding it has its quotes escaped
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+
+
+def _pretty_image(decided: RecordedDecision) -> str:
+    """`_pretty` of the image's JSON, by msgspec (6 times faster): the same bytes for what it holds (the
+    same escapes, indent and separators, keys sorted), unless a hand-edited plan made its size a float,
+    which msgspec writes otherwise (1e16, not 1e+16): then by json."""
+    document = _image_json(decided)
+    if type(decided.image.size_bytes) is not int:
+        return _pretty(document)
+    return msgspec.json.format(msgspec.json.encode(document, order="sorted"), indent=2).decode("utf-8")
 
 
 def _json(plan: Plan, path: str, decided: Iterable[RecordedDecision], *, reference: str | None) -> str:
@@ -107,7 +134,7 @@ def _json(plan: Plan, path: str, decided: Iterable[RecordedDecision], *, referen
         **({"reference": reference} if reference is not None else {}),
         "images": [_image_json(d) for d in decided],
     }
-    return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return _pretty(document) + "\n"
 
 
 def _image_json(decided: RecordedDecision) -> dict[str, Any]:
