@@ -11,7 +11,7 @@ nothing only notes what it knows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -31,7 +31,9 @@ class ReplicationReader(Protocol):
 def with_replication(plan: Plan, rules: Sequence[ReplicationRule] | None, targets: Registries) -> Plan:
     """`plan` with its registry's replication rules, each destination named after its target (if any);
     `SourceUnavailable` when the plan's deletions could be replicated (see the module docstring)."""
-    check_deletions(plan.account, plan.region, plan.actions, rules)
+    # The summaries' counts, not a pass over the actions: a large plan's actions are read back from its spool.
+    deleting = [summary.repository for summary in plan.summary if summary.deleted]
+    check_deletions(plan.account, plan.region, deleting, rules)
     if rules is None:
         return plan
     named = (
@@ -46,11 +48,17 @@ def with_replication(plan: Plan, rules: Sequence[ReplicationRule] | None, target
     return replace(plan, replication=tuple(sorted(named)))
 
 
+def deleted_in(actions: Iterable[PlannedAction]) -> list[str]:
+    """The repositories `actions` delete images in (archiving is not replicated), by name."""
+    return sorted({a.repository for a in actions if a.action is Action.DELETE})
+
+
 def check_deletions(
-    account: str, region: str, actions: Sequence[PlannedAction], rules: Sequence[ReplicationRule] | None
+    account: str, region: str, repositories: Sequence[str], rules: Sequence[ReplicationRule] | None
 ) -> None:
-    """Refuse deletions that ECR might replicate: under unknown replication, or a deleteReplication rule."""
-    deleting = sorted({a.repository for a in actions if a.action is Action.DELETE})
+    """Refuse deletions in `repositories` (by name) that ECR might replicate: under unknown replication, or
+    a deleteReplication rule."""
+    deleting = sorted(repositories)
     if not deleting:
         return
     where = f"registry {account}/{region}"

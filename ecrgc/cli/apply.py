@@ -135,7 +135,7 @@ def apply(
     from ecrgc.aws import Registry
     from ecrgc.cli.console import text_width
     from ecrgc.planfile import load_plan_file
-    from ecrgc.replication import check_deletions
+    from ecrgc.replication import check_deletions, deleted_in
     from ecrgc.usage import collector
 
     plan = load_plan_file(plan_path)
@@ -151,7 +151,7 @@ def apply(
     registry = Registry(where, workers=workers, profile=profile, credentials=credentials)
     # The live replication, not the plan's record of it: a deleteReplication rule enabled since the plan
     # was made would delete in replicas whose in-use images nothing has read.
-    check_deletions(plan.account, plan.region, plan.actions, registry.replication())
+    check_deletions(plan.account, plan.region, deleted_in(plan.actions), registry.replication())
     from ecrgc.cli.plan import progress_display
 
     step = "checking (dry run)" if dry_run else "applying"
