@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from ecrgc import planfile, render
 from ecrgc.model import Plan, Reason, RepositorySummary
 from ecrgc.render import facts
-from ecrgc.render.markup import code, html, size
+from ecrgc.render.markup import code, day, html, size
 from ecrgc.render.plan_markdown import MARKER
 from tests import test_planfile
 from tests.golden_files import assert_golden
@@ -309,3 +310,8 @@ def test_a_loaded_columns_plan_renders_as_the_plan_it_was_made_from(made: Plan, 
     assert render.plan_json(loaded) == render.plan_json(made, sha256=sha256)
     assert render.plan_markdown(loaded) == render.plan_markdown(made, sha256=sha256)
     assert "release-looking tags" in render.plan_text(loaded)
+
+
+@given(st.datetimes(timezones=st.none() | st.timezones()))
+def test_a_day_is_written_as_strftime_writes_it(moment: datetime) -> None:
+    assert day(moment) == moment.strftime("%Y-%m-%d")

@@ -42,7 +42,11 @@ def money(amount: Decimal) -> str:
 
 def day(moment: datetime | None) -> str:
     """The UTC date of `moment`, or `never` (for an image never pulled)."""
-    return moment.strftime("%Y-%m-%d") if moment else "never"
+    if not moment:
+        return "never"
+    # isoformat is several times faster than strftime (a line per image of 1,000,000); before the year
+    # 1000 they differ (0999 against the C library's 999), so strftime keeps those.
+    return moment.date().isoformat() if moment.year >= 1000 else moment.strftime("%Y-%m-%d")
 
 
 def second(moment: datetime | None) -> str:
