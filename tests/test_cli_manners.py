@@ -58,6 +58,33 @@ def test_plan_out_says_where_the_plan_is_and_how_to_apply_it(workdir: Path) -> N
     assert not ANSI.search(result.stdout)  # not a terminal: no colour
 
 
+@pytest.mark.parametrize(
+    ("out", "fix"),
+    [
+        ("plan.json", "write it compressed, about 7 times smaller (plan --out NAME.json.gz)"),
+        ("plan.json.gz", "the plan is compressed already: narrow the policies' repositories"),
+    ],
+)
+def test_a_plan_file_too_big_for_a_pull_request_is_written_and_warned_about(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, out: str, fix: str
+) -> None:
+    monkeypatch.setattr("ecrgc.cli.plan.PULL_REQUEST_WARNING_BYTES", 0)  # this small plan is "too big"
+    result = ecrgc("plan", "--out", out)
+
+    assert result.exit_code == 0, result.output
+    saved, warning = result.stderr.splitlines()[-2:]
+    assert saved.startswith(f"Saved the plan to {out}.")
+    written = (workdir / out).stat().st_size
+    assert warning.startswith(
+        f"warning: {out} is {written / 1e6:.1f} MB: GitHub warns about a file over 50 MB in a pull request"
+        f" and refuses one over 100 MB; {fix}"
+    )
+
+
+def test_a_plan_file_that_fits_a_pull_request_is_not_warned_about(workdir: Path) -> None:
+    assert "warning" not in ecrgc("plan", "--out", "plan.json.gz").stderr
+
+
 def test_a_what_if_plan_saves_nothing_and_says_nothing_about_it(workdir: Path) -> None:
     result = ecrgc("plan")
 

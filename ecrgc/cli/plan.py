@@ -48,6 +48,30 @@ def echo_view(text: str, output: Format) -> None:
         typer.echo(text, nl=False)
 
 
+PULL_REQUEST_WARNING_BYTES = 50_000_000
+"""GitHub warns about a file over 50 MB pushed in a pull request (and refuses one over 100 MB)."""
+
+
+def echo_saved(path: Path, whose: str) -> None:
+    """Where a plan went (`whose`: "the plan", "NAME's plan") and how to apply it, on stderr; a warning
+    when the file is too big for a pull request."""
+    typer.echo(f"Saved {whose} to {path}. To apply it: ecrgc apply {shlex.quote(str(path))}", err=True)
+    size = path.stat().st_size
+    if size > PULL_REQUEST_WARNING_BYTES:
+        from ecrgc.planfile import is_compressed
+
+        fix = (
+            "the plan is compressed already: narrow the policies' repositories to plan fewer images at once"
+            if is_compressed(path)
+            else "write it compressed, about 7 times smaller (plan --out NAME.json.gz)"
+        )
+        typer.echo(
+            f"warning: {path} is {size / 1e6:.1f} MB: GitHub warns about a file over 50 MB in a pull request"
+            f" and refuses one over 100 MB; {fix}",
+            err=True,
+        )
+
+
 def _render_plan(
     plan: Plan,
     output: Format,
@@ -241,7 +265,7 @@ def plan(
         sha256 = write_plan_file(made, out) if out is not None else None
     echo_view(_render_plan(made, output, sha256=sha256), output)
     if out is not None:
-        typer.echo(f"Saved the plan to {out}. To apply it: ecrgc apply {shlex.quote(str(out))}", err=True)
+        echo_saved(out, "the plan")
     if detailed_exitcode and made.actions:
         raise typer.Exit(2)
 

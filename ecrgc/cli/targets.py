@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, assert_never
 
 import typer
 
-from ecrgc.cli.plan import Format, _render_plan, echo_view
+from ecrgc.cli.plan import Format, _render_plan, echo_saved, echo_view
 from ecrgc.errors import PlanRefused, UsageError
 from ecrgc.targets import DEFAULT_TARGETS, Target
 
@@ -132,11 +131,7 @@ def plan_targets(
             count = len(result.plan.actions)
             typer.echo(f"{result.target.name}: {count} image{'' if count == 1 else 's'} planned, {path}")
         if path is not None:
-            typer.echo(
-                f"Saved {result.target.name}'s plan to {path}."
-                f" To apply it: ecrgc apply {shlex.quote(str(path))}",
-                err=True,
-            )
+            echo_saved(path, f"{result.target.name}'s plan")
     if any(result.plan is None for result in results):
         raise typer.Exit(1)
     if detailed_exitcode and any(result.plan and result.plan.actions for result in results):
