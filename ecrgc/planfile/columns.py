@@ -20,17 +20,17 @@ only when one is read (`Rows`), so 1,000,000 images cost about 300 bytes each, n
 from __future__ import annotations
 
 import base64
-import bisect
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from itertools import chain
-from typing import Any, overload
+from typing import Any
 
 from ecrgc.errors import ConfigError
 from ecrgc.model import Action, Evidence, Plan, PlannedAction, ProtectedImage, Reason
 from ecrgc.planfile import evidence
 from ecrgc.planfile.encode import header, sources_of, unclaimed
+from ecrgc.planfile.parts import Parts
 from ecrgc.schemafiles import load_schema
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -251,41 +251,17 @@ def _check(c: Mapping[str, Any], size: int, where: str) -> None:
         raise refuse("sources", f"{len(c['sources'])} entries for {in_use} images kept in use")
 
 
-class Rows(Sequence[PlannedAction]):
+class Rows(Parts):
     """The actions (or the kept images) of a plan's repositories, in order, built as they are read."""
 
     def __init__(self, repositories: Sequence[RepositoryColumns], *, kept: bool) -> None:
-        self._parts = [(r, r.removed, r.size) if kept else (r, 0, r.removed) for r in repositories]
-        self._parts = [part for part in self._parts if part[1] < part[2]]
-        self._starts: list[int] = []
-        total = 0
-        for _, start, stop in self._parts:
-            self._starts.append(total)
-            total += stop - start
-        self._len = total
+        parts = [(r, r.removed, r.size) if kept else (r, 0, r.removed) for r in repositories]
+        self._parts = [part for part in parts if part[1] < part[2]]
+        super().__init__(stop - start for _, start, stop in self._parts)
 
-    def __len__(self) -> int:
-        return self._len
-
-    @overload
-    def __getitem__(self, index: int) -> PlannedAction: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[PlannedAction]: ...
-    def __getitem__(self, index: int | slice) -> PlannedAction | Sequence[PlannedAction]:
-        if isinstance(index, slice):
-            return [self[n] for n in range(*index.indices(self._len))]
-        if index < 0:
-            index += self._len
-        if not 0 <= index < self._len:
-            raise IndexError(index)
-        part = bisect.bisect_right(self._starts, index) - 1
-        repository, start, _ = self._parts[part]
-        return repository.record(start + index - self._starts[part])
-
-    def __iter__(self) -> Iterator[PlannedAction]:
-        for repository, start, stop in self._parts:
-            for row in range(start, stop):
-                yield repository.record(row)
+    def _images(self, part: int, offset: int) -> Iterator[PlannedAction]:
+        repository, start, stop = self._parts[part]
+        return (repository.record(row) for row in range(start + offset, stop))
 
     def tags_by_repository(self) -> Iterator[tuple[str, list[str]]]:
         """Each repository of these images with every tag they carry (what a view's warnings read),
@@ -293,14 +269,5 @@ class Rows(Sequence[PlannedAction]):
         for repository, start, stop in self._parts:
             yield repository.name, repository.tags(start, stop)
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and len(other) == self._len and all(map(_same, self, other))
-
-    __hash__ = None  # type: ignore[assignment]  # mutable-looking as a list: equal to any equal sequence
-
     def __repr__(self) -> str:
         return f"Rows({self._len} images)"
-
-
-def _same(a: object, b: object) -> bool:
-    return a == b

@@ -11,14 +11,13 @@ or encoded twice.
 
 from __future__ import annotations
 
-import bisect
 import io
 import os
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
 import msgspec
 
@@ -26,6 +25,7 @@ from ecrgc.model import Plan, PlannedAction, ProtectedImage
 from ecrgc.planfile import encode
 from ecrgc.planfile.columns import RepositoryColumns, encode_repository
 from ecrgc.planfile.decode import _planned_action
+from ecrgc.planfile.parts import Parts
 
 ACTIONS_IN_MEMORY = 200_000
 """A plan being made keeps its actions in memory up to this many (about 100 MB), for its views' passes."""
@@ -133,50 +133,17 @@ def spool_of(plan: Plan) -> Spool | None:
     return spool if own else None
 
 
-class Spooled(encode.Canonical[PlannedAction]):
+class Spooled(Parts, encode.Canonical[PlannedAction]):
     """The actions or kept images of a spooled plan, in canonical order, built as they are read."""
 
     def __init__(self, spool: Spool, which: _Which) -> None:
         self.spool, self._which = spool, which
         index = 0 if which == "actions" else 1
         self._names = [name for name in sorted(spool.counts) if spool.counts[name][index]]
-        self._starts: list[int] = []
-        total = 0
-        for name in self._names:
-            self._starts.append(total)
-            total += spool.counts[name][index]
-        self._len = total
+        super().__init__(spool.counts[name][index] for name in self._names)
 
-    def __len__(self) -> int:
-        return self._len
-
-    @overload
-    def __getitem__(self, index: int) -> PlannedAction: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[PlannedAction]: ...
-    def __getitem__(self, index: int | slice) -> PlannedAction | Sequence[PlannedAction]:
-        if isinstance(index, slice):
-            return list(self)[index]
-        if index < 0:
-            index += self._len
-        if not 0 <= index < self._len:
-            raise IndexError(index)
-        part = bisect.bisect_right(self._starts, index) - 1
-        images = self.spool.images(self._names[part], self._which)
-        return next(image for n, image in enumerate(images) if n == index - self._starts[part])
-
-    def __iter__(self) -> Iterator[PlannedAction]:
-        for name in self._names:
-            yield from self.spool.images(name, self._which)
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Sequence)
-            and len(other) == self._len
-            and all(a == b for a, b in zip(self, other, strict=True))
-        )
-
-    __hash__ = None  # type: ignore[assignment]  # equal to any equal sequence, as a list is
+    def _images(self, part: int, offset: int) -> Iterator[PlannedAction]:
+        return islice(self.spool.images(self._names[part], self._which), offset, None)
 
     def __repr__(self) -> str:
         return f"Spooled({self._len} {self._which})"
