@@ -177,7 +177,7 @@ def _in_fresh_process(measure: Callable[..., dict[str, Any]], *args: object) -> 
 
 
 def _medians(runs: list[dict[str, Any]], *keys: str) -> dict[str, float]:
-    return {key: statistics.median(r[key] for r in runs) for key in keys}
+    return {key: round(statistics.median(r[key] for r in runs), 2) for key in keys}
 
 
 def _ratio(runs: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> float:
