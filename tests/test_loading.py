@@ -7,6 +7,7 @@ import copy
 import gc
 import hashlib
 import json
+from typing import Any
 
 import jsonschema
 import pytest
@@ -27,6 +28,15 @@ _EDGES = st.sampled_from(
 )  # fmt: skip
 
 
+def _mutate(draw: st.DrawFn, target: dict[str, Any], *unknown: str) -> None:
+    """Set one of `target`'s fields (or one of the `unknown` ones) to an edge value, or drop it."""
+    field = draw(st.sampled_from([*target, *unknown]))
+    if draw(st.booleans()):
+        target[field] = copy.deepcopy(draw(_EDGES | json_values))
+    else:
+        target.pop(field, None)
+
+
 @st.composite
 def mutated_summaries(draw: st.DrawFn) -> object:
     """The small plan's summary with a few of its values (or of one repository's) replaced or removed."""
@@ -35,11 +45,7 @@ def mutated_summaries(draw: st.DrawFn) -> object:
         repositories = summary.get("repositories")
         entries = [r for r in repositories if isinstance(r, dict)] if isinstance(repositories, list) else []
         target = draw(st.sampled_from(entries)) if entries and draw(st.booleans()) else summary
-        field = draw(st.sampled_from([*target, "extra"]))
-        if draw(st.booleans()):
-            target[field] = copy.deepcopy(draw(_EDGES | json_values))
-        else:
-            target.pop(field, None)
+        _mutate(draw, target, "extra")
     return summary
 
 
@@ -138,11 +144,7 @@ def mutated_documents(draw: st.DrawFn) -> object:
             target = inner[0] if isinstance(inner, list) and inner and draw(st.booleans()) else inner
         if not isinstance(target, dict):
             continue
-        field = draw(st.sampled_from([*target, "extra", "columns", "actions"]))
-        if draw(st.booleans()):
-            target[field] = copy.deepcopy(draw(_EDGES | json_values))
-        else:
-            target.pop(field, None)
+        _mutate(draw, target, "extra", "columns", "actions")
     return document
 
 
