@@ -9,6 +9,7 @@ read part after part, so no view builds the records it does not return.
 from __future__ import annotations
 
 import bisect
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import overload
@@ -27,9 +28,9 @@ class Parts(Sequence[PlannedAction]):
             total += length
         self._len = total
 
+    @abstractmethod
     def _images(self, part: int, offset: int) -> Iterator[PlannedAction]:
         """The images of part number `part`, from its `offset`-th on."""
-        raise NotImplementedError
 
     def __len__(self) -> int:
         return self._len

@@ -287,7 +287,7 @@ class _Refusing(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
-        pass
+        """No line on stderr per request (BaseHTTPRequestHandler's default)."""
 
 
 @pytest.fixture
