@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -91,10 +92,18 @@ def headline(report: dict[str, Any]) -> list[tuple[str, str]]:
         over = ", ".join(f"{op} {ratio}" for op, ratio in case["plan_calls_over_minimum"].items())
         rows += [
             (
-                f"plan {name}: wall / CPU / peak RSS",
-                f"{plan['wall_s']} s / {plan['cpu_s']} s / {plan['peak_rss_mib']} MiB",
+                f"plan {name}: wall / CPU / peak RSS of the process tree (largest process)",
+                f"{plan['wall_s']} s / {plan['cpu_s']} s / {plan['peak_tree_rss_mib']} MiB"
+                f" ({plan['peak_rss_mib']} MiB)",
             ),
-            (f"raw scanner {name}: wall ({report['workers']} threads)", f"{case['raw_scan']['wall_s']} s"),
+            (
+                f"raw scanner {name}: wall / CPU ({report['workers']} threads)",
+                f"{case['raw_scan']['wall_s']} s / {case['raw_scan']['cpu_s']} s",
+            ),
+            (
+                f"sandbox CPU meanwhile {name}: raw scan / plan (it shares the cores)",
+                f"{case['raw_scan']['sandbox_cpu_s']} s / {plan['sandbox_cpu_s']} s",
+            ),
             (f"plan / raw scanner wall {name} (goal ≤ 2)", f"{case['plan_over_raw_wall']}"),
             (f"ecrgc scan / raw scanner wall {name}", f"{case['scan_over_raw_wall']}"),
             (f"plan calls / minimum {name}", over),
@@ -105,7 +114,10 @@ def headline(report: dict[str, Any]) -> list[tuple[str, str]]:
             ),
         ]
         rows += [
-            (f"{command} {name}: wall / peak RSS", f"{figures['wall_s']} s / {figures['peak_rss_mib']} MiB")
+            (
+                f"{command} {name}: wall / peak RSS of the process tree",
+                f"{figures['wall_s']} s / {figures['peak_tree_rss_mib']} MiB",
+            )
             for command, figures in loads.items()
             if command != "plan_gz"
         ]
@@ -123,12 +135,16 @@ def _case(case: Case, ecrgc: str, repeat: int) -> dict[str, Any]:
         region = sandbox.environ["AWS_DEFAULT_REGION"]
         (work / "policy.yaml").write_text(POLICY.replace("us-east-1", region))
         for _ in range(repeat):
+            before = sandbox.cpu_s()
             raws.append(_in_fresh_process(raw_scan, sandbox.environ, DEFAULT_WORKERS))
+            raws[-1]["sandbox_cpu_s"] = round(sandbox.cpu_s() - before, 2)
             sandbox.ask("reset")
             scans.append(_in_fresh_process(scan_everything, sandbox.environ, DEFAULT_WORKERS, "adaptive"))
             scans[-1]["calls"] = sandbox.ask("calls")
             sandbox.ask("reset")
+            before = sandbox.cpu_s()
             figures = _plan_once(ecrgc, work, sandbox.environ)
+            figures["sandbox_cpu_s"] = round(sandbox.cpu_s() - before, 2)
             figures["calls"] = sandbox.ask("calls")
             print(
                 f"bench_plan {case.name}: raw {raws[-1]} scan {scans[-1]} plan {figures}",
@@ -142,7 +158,7 @@ def _case(case: Case, ecrgc: str, repeat: int) -> dict[str, Any]:
     return {
         "registry": registry,
         "plan": {
-            **_medians(plans, "wall_s", "cpu_s", "peak_rss_mib"),
+            **_medians(plans, "wall_s", "cpu_s", "peak_rss_mib", "peak_tree_rss_mib", "sandbox_cpu_s"),
             "wall_s_each": [p["wall_s"] for p in plans],
             "plan_file_mib": plans[-1]["plan_file_mib"],
             "plan_file_bytes_per_action": plans[-1]["plan_file_bytes_per_action"],
@@ -151,7 +167,7 @@ def _case(case: Case, ecrgc: str, repeat: int) -> dict[str, Any]:
         },
         "plan_file_loads": loads,
         "raw_scan": {
-            **_medians(raws, "wall_s", "cpu_s"),
+            **_medians(raws, "wall_s", "cpu_s", "sandbox_cpu_s"),
             "images": raws[-1]["images"],
             "reconnects_each": [r["reconnects"] for r in raws],
         },
@@ -209,13 +225,19 @@ def _loads(ecrgc: str, work: Path, environ: dict[str, str]) -> dict[str, Any]:
 
 
 def _measured(command: list[str], work: Path, environ: dict[str, str]) -> dict[str, Any]:
-    """Wall, CPU and peak RSS of `command` run in `work` (stdout to out.json, stderr to err.txt)."""
+    """Wall, CPU and peak RSS of `command` run in `work` (stdout to out.json, stderr to err.txt).
+
+    CPU is the process's and its waited-for children's (wait4). `peak_rss_mib` is the largest single
+    process's peak (wait4); `peak_tree_rss_mib` the largest sum of the RSS of the process and all its
+    descendants, sampled every 20 ms: the figure goal 2 bounds once a plan runs in several processes.
+    """
     env = {**os.environ, **environ, "LOGDIR": str(work / "logs")}
     start = time.perf_counter()
     # Output goes to files: a pipe nobody reads while waiting would block the CLI once it fills.
     with (work / "out.json").open("wb") as out, (work / "err.txt").open("wb") as err:
         process = subprocess.Popen(command, cwd=work, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
+        with _TreeRss(process.pid) as tree:
+            _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{command[1]} failed: {(work / 'err.txt').read_text()[-2000:]}")
@@ -223,4 +245,50 @@ def _measured(command: list[str], work: Path, environ: dict[str, str]) -> dict[s
         "wall_s": round(wall, 2),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mib": round(usage.ru_maxrss / 1024),
+        "peak_tree_rss_mib": round(max(tree.peak, usage.ru_maxrss * 1024) / 2**20),
     }
+
+
+class _TreeRss:
+    """Samples the summed RSS of a process and its descendants (Linux /proc) until the block ends."""
+
+    INTERVAL_S = 0.02
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak = pid, 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> _TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._done.wait(self.INTERVAL_S):
+            self.peak = max(self.peak, sum(_rss_pages(pid) for pid in _tree(self.pid)) * page)
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants now (those that exit meanwhile are skipped)."""
+    found, todo = [], [pid]
+    while todo:
+        at = todo.pop()
+        found.append(at)
+        try:
+            for task in Path(f"/proc/{at}/task").iterdir():
+                todo.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def _rss_pages(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except OSError:  # exited since it was listed
+        return 0
