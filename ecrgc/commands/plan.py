@@ -9,7 +9,6 @@ repository's images plus the (much smaller) plan.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -21,23 +20,20 @@ from ecrgc import __version__, decide
 from ecrgc.errors import ConfigError, UsageError
 from ecrgc.model import (
     THIS_REGISTRY,
-    Action,
     Decision,
     InputFingerprint,
-    ListsInUse,
     Plan,
     PlannedAction,
     Policy,
     PolicyRecord,
     ProtectedImage,
-    Reason,
     Repository,
     RepositorySummary,
     Usage,
-    UsedBy,
 )
 from ecrgc.planfile import FORMAT_VERSION, canonical
 from ecrgc.planfile.encode import InOrder
+from ecrgc.planfile.records import RepositoryPart, repository_part
 from ecrgc.planfile.spool import ACTIONS_IN_MEMORY, Spool, Spooled
 from ecrgc.policy import check_overlaps, policy_sha256
 from ecrgc.usage import Collector
@@ -206,24 +202,23 @@ class _PlanBuilder:
     deletions: list[str] = field(default_factory=list)
 
     def add(self, repository: Repository, policy: Policy, decisions: Sequence[Decision]) -> None:
-        removed = [d for d in decisions if d.action is not Action.KEEP]
-        protected = [_protected(d) for d in decisions if d.reason is Reason.IN_USE]
-        self.protected.extend(protected)
-        if decisions:
-            kept = (_planned(d, policy) for d in decisions if d.action is Action.KEEP)
-            ordered = self.spool.add((_planned(d, policy) for d in removed), kept, protected)
-            if self.actions is not None and ordered:
-                self.actions[repository.name] = ordered
-                self.held += len(ordered)
-                if self.held > ACTIONS_IN_MEMORY:
-                    self.actions = None
-        empties = bool(decisions) and len(removed) == len(decisions) and policy.action is Action.DELETE
-        delete_repository = empties and policy.delete_empty_repositories
-        if delete_repository:
-            self.deletions.append(repository.name)
-        self.summaries.append(
-            _summary(repository.name, policy, decisions, delete_repository=delete_repository)
+        self.merge(
+            repository_part(
+                repository.name, policy, decisions, columns=self.spool.columns, hold=self.actions is not None
+            )
         )
+
+    def merge(self, part: RepositoryPart) -> None:
+        self.spool.put(part)
+        self.protected.extend(part.protected)
+        if self.actions is not None and part.actions:
+            self.actions[part.name] = part.actions
+            self.held += len(part.actions)
+            if self.held > ACTIONS_IN_MEMORY:
+                self.actions = None
+        if part.delete_repository:
+            self.deletions.append(part.name)
+        self.summaries.append(part.summary)
 
     def build(
         self,
@@ -261,50 +256,3 @@ class _PlanBuilder:
         )
         self.spool.held, self.spool.protected = plan.actions, plan.protected
         return plan
-
-
-def _planned(decision: Decision, policy: Policy) -> PlannedAction:
-    image = decision.image
-    return PlannedAction(
-        repository=image.repository,
-        digest=image.digest,
-        tags=image.tags,
-        pushed_at=image.pushed_at,
-        last_pulled_at=image.last_pulled_at,
-        size_bytes=image.size_bytes,
-        media_type=image.media_type,
-        action=decision.action,
-        reason=decision.reason,
-        parent=decision.parent,
-        policy=policy.name,
-        # Only kept images carry it in the plan file (see planfile.evidence): a removed one's is its record.
-        evidence=decision.evidence if decision.action is Action.KEEP else None,
-    )
-
-
-def _protected(decision: Decision) -> ProtectedImage:
-    image = decision.image
-    # An index kept for an in-use child is used by whoever uses the child (its evidence names the child).
-    used = decision.evidence
-    sources = used.sources if isinstance(used, UsedBy | ListsInUse) else ()
-    return ProtectedImage(repository=image.repository, digest=image.digest, tags=image.tags, sources=sources)
-
-
-def _summary(
-    name: str, policy: Policy, decisions: Sequence[Decision], *, delete_repository: bool
-) -> RepositorySummary:
-    kept = Counter(d.reason for d in decisions if d.action is Action.KEEP)
-    return RepositorySummary(
-        repository=name,
-        policy=policy.name,
-        scanned=len(decisions),
-        kept=dict(sorted(kept.items())),
-        deleted=sum(d.action is Action.DELETE for d in decisions),
-        archived=sum(d.action is Action.ARCHIVE for d in decisions),
-        # Archiving saves nothing below 150 TB a month; an index reports its largest child's size, and
-        # the children are counted themselves.
-        bytes_reclaimed=sum(
-            d.image.size_bytes for d in decisions if d.action is Action.DELETE and not d.image.is_index
-        ),
-        delete_repository=delete_repository,
-    )

@@ -3,8 +3,9 @@
 So a plan being made holds one repository's images at a time, not the registry's: the kept images are
 never held (`Plan.kept` reads them back from here), nor the actions once there are more than
 ACTIONS_IN_MEMORY (beyond, `Plan.actions` reads them back too: each pass of a view then costs their
-decoding, the price of a bounded memory). The records are encoded once, in the layout the plan file will
-have (`columns`: the `.json.gz` layout), in canonical order within their repository; `write_plan_file`
+decoding, the price of a bounded memory). The records are encoded once (records.repository_part), in the
+layout the plan file will have (`columns`: the `.json.gz` layout), in canonical order within their
+repository; `write_plan_file`
 writes them from here, repositories by name, hashing as it writes (`write_document`): nothing is sorted
 or encoded twice.
 """
@@ -15,7 +16,7 @@ import io
 import os
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any, Literal
 
@@ -23,9 +24,10 @@ import msgspec
 
 from ecrgc.model import Plan, PlannedAction, ProtectedImage
 from ecrgc.planfile import encode
-from ecrgc.planfile.columns import RepositoryColumns, encode_repository
+from ecrgc.planfile.columns import RepositoryColumns
 from ecrgc.planfile.decode import _planned_action
 from ecrgc.planfile.parts import Parts
+from ecrgc.planfile.records import RepositoryPart
 
 ACTIONS_IN_MEMORY = 200_000
 """A plan being made keeps its actions in memory up to this many (about 100 MB), for its views' passes."""
@@ -48,41 +50,20 @@ class Spool:
         self.protected: Sequence[ProtectedImage] | None = None
         """The plan's images in use (their sources are in the kept images' records)."""
 
-    def add(
-        self,
-        actions: Iterable[PlannedAction],
-        kept: Iterable[PlannedAction],
-        protected: Iterable[ProtectedImage],
-    ) -> tuple[PlannedAction, ...]:
-        """Encode one repository's images (any order; not none), `protected` those of them in use; return
-        its actions in canonical order."""
-        ordered = encode.order_actions(map(encode.with_sorted_tags, actions))
-        keeps = sorted(map(encode.with_sorted_tags, kept), key=lambda k: k.digest)
-        sources = {p.digest: tuple(sorted(p.sources)) for p in protected}
-        name = (ordered or keeps)[0].repository
-        if name in self.counts:
-            raise ValueError(f"repository {name} is spooled twice")
-        self.counts[name] = (len(ordered), len(keeps))
-        if self.columns:
-            self._append(name, "columns", [encode_repository(ordered, keeps, sources)])
-            return ordered
-        self._append(name, "actions", map(encode.action_record, ordered))
-        self._append(name, "kept", (encode.kept_record(k, sources.pop(k.digest, ())) for k in keeps))
-        encode.unclaimed({(name, digest): () for digest in sources})
-        return ordered
-
-    def _append(self, name: str, which: str, records: Iterable[Mapping[str, Any]]) -> None:
-        """Append `records` encoded, one a line (a JSON record holds no raw newline), a batch at a time (a
-        repository may hold 100,000 images)."""
-        offset = self._file.seek(0, os.SEEK_END)
-        encoded = map(encode.writer_record, records)
-        separator = b""
-        while batch := list(islice(encoded, _BATCH)):
-            self._file.write(separator + b"\n".join(batch))
-            separator = b"\n"
+    def put(self, part: RepositoryPart) -> None:
+        """Store one repository's records (`records.repository_part`, encoded in this spool's layout)."""
+        if part.columns != self.columns:
+            raise ValueError(f"repository {part.name} is encoded in the other layout")
+        if part.name in self.counts:
+            raise ValueError(f"repository {part.name} is spooled twice")
+        if not any(part.counts):
+            return
+        self.counts[part.name] = part.counts
+        for which, blob in part.blobs.items():
+            offset = self._file.seek(0, os.SEEK_END)
+            self._file.write(blob)
+            self._blobs.setdefault(part.name, {})[which] = (offset, len(blob))
         self._file.flush()
-        if length := self._file.tell() - offset:
-            self._blobs.setdefault(name, {})[which] = (offset, length)
 
     def _read(self, name: str, which: str) -> bytes:
         offset, length = self._blobs[name][which]
@@ -112,9 +93,6 @@ class Spool:
             return
         for line in _lines(self._read(name, which)):
             yield _planned_action(msgspec.json.decode(line), name)
-
-
-_BATCH = 1024
 
 
 def _lines(blob: bytes) -> Iterator[bytes]:

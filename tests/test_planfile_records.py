@@ -1,0 +1,140 @@
+"""One repository's records (planfile/records.py) are the bytes the general writer gives the same images.
+
+The oracle is the general writer (encode.document, columns.document) fed a Plan of plain tuples whose
+PlannedActions and ProtectedImages this test builds itself from the decisions, in any order; the part is
+made straight from `decide`'s decisions, over whatever a repository can hold (tests/strategies.py)."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ecrgc.decide import decide, in_use
+from ecrgc.model import (
+    Action,
+    Decision,
+    ListsInUse,
+    PlannedAction,
+    Policy,
+    ProtectedImage,
+    Reason,
+    Repository,
+    UsedBy,
+)
+from ecrgc.planfile import canonical, encode
+from ecrgc.planfile.columns import document as columns_document
+from ecrgc.planfile.records import repository_part
+from ecrgc.planfile.spool import Spool
+from tests import strategies as s
+from tests.test_planfile import plan, properties
+
+
+def _record(decision: Decision, policy: Policy) -> PlannedAction:
+    image, kept = decision.image, decision.action is Action.KEEP
+    return PlannedAction(
+        repository=image.repository,
+        digest=image.digest,
+        tags=image.tags,
+        pushed_at=image.pushed_at,
+        last_pulled_at=image.last_pulled_at,
+        size_bytes=image.size_bytes,
+        media_type=image.media_type,
+        action=decision.action,
+        reason=decision.reason,
+        parent=decision.parent,
+        policy=policy.name,
+        evidence=decision.evidence if kept else None,
+    )
+
+
+def _general(decisions: list[Decision], policy: Policy, *, columns: bool) -> dict[str, bytes]:
+    """The records of the images of `decisions` as the general writer encodes them, by the file's list."""
+    protected = [
+        ProtectedImage(
+            repository=d.image.repository,
+            digest=d.image.digest,
+            tags=d.image.tags,
+            sources=d.evidence.sources if isinstance(d.evidence, UsedBy | ListsInUse) else (),
+        )
+        for d in decisions
+        if d.reason is Reason.IN_USE
+    ]
+    ordered = canonical(
+        plan(
+            actions=tuple(_record(d, policy) for d in decisions if d.action is not Action.KEEP),
+            kept=tuple(_record(d, policy) for d in decisions if d.action is Action.KEEP),
+            protected=tuple(protected),
+        )
+    )
+    document: dict[str, Any] = columns_document(ordered) if columns else encode.document(ordered)
+    lists = ("columns",) if columns else ("actions", "kept")
+    blobs = {which: b"\n".join(map(encode.writer_record, document[which])) for which in lists}
+    return {which: blob for which, blob in blobs.items() if blob}
+
+
+@st.composite
+def _cases(draw: st.DrawFn) -> tuple[Repository, list[Decision], Policy]:
+    repository = draw(s.repositories())
+    uses = in_use(draw(s.usages([repository])), account=s.ACCOUNT, region=s.REGION)
+    policy = draw(s.policies())
+    return repository, list(decide(repository, uses, policy, now=s.NOW)), policy
+
+
+@properties
+@given(_cases(), st.booleans(), st.randoms())
+def test_a_part_holds_the_records_of_the_general_writer(
+    case: tuple[Repository, list[Decision], Policy], columns: bool, shuffle: Any
+) -> None:
+    repository, decisions, policy = case
+    part = repository_part(repository.name, policy, decisions, columns=columns, hold=True)
+    shuffle.shuffle(decisions)  # the oracle's order is its own
+    assert part.blobs == _general(decisions, policy, columns=columns)
+    removed = [d for d in decisions if d.action is not Action.KEEP]
+    assert part.counts == (len(removed), len(decisions) - len(removed))
+    assert [a.digest for a in part.actions] == [
+        a.digest for a in canonical(plan(actions=part.actions)).actions
+    ]
+    assert {a.digest for a in part.actions} == {d.image.digest for d in removed}
+    assert part.summary.scanned == len(decisions)
+    # A worker process may hand it over (our own bytes, just made).
+    assert pickle.loads(pickle.dumps(part)) == part  # noqa: S301
+
+
+@properties
+@given(_cases())
+def test_a_spool_reads_back_the_images_of_its_parts(case: tuple[Repository, list[Decision], Policy]) -> None:
+    repository, decisions, policy = case
+    for columns in (False, True):
+        spool = Spool(columns=columns)
+        part = repository_part(repository.name, policy, decisions, columns=columns, hold=False)
+        assert part.actions == ()
+        spool.put(part)
+        if not decisions:
+            assert spool.counts == {}
+            continue
+        again = repository_part(repository.name, policy, decisions, columns=columns, hold=True)
+        assert tuple(spool.images(repository.name, "actions")) == again.actions
+        kept = sorted((_record(d, policy) for d in decisions if d.action is Action.KEEP), key=_digest)
+        assert [k.digest for k in spool.images(repository.name, "kept")] == [k.digest for k in kept]
+
+
+def _digest(image: PlannedAction) -> str:
+    return image.digest
+
+
+@properties
+@given(_cases().filter(lambda case: bool(case[1])))
+def test_a_spool_takes_each_repository_once_in_its_own_layout(
+    case: tuple[Repository, list[Decision], Policy],
+) -> None:
+    repository, decisions, policy = case
+    spool = Spool(columns=False)
+    spool.put(repository_part(repository.name, policy, decisions, columns=False, hold=False))
+    with pytest.raises(ValueError, match="spooled twice"):
+        spool.put(repository_part(repository.name, policy, decisions, columns=False, hold=False))
+    with pytest.raises(ValueError, match="the other layout"):
+        spool.put(repository_part("other", policy, decisions, columns=True, hold=False))
