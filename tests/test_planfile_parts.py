@@ -22,6 +22,9 @@ class _Listed(Parts):
             self.reads += 1
             yield image
 
+    def _repository(self, part: int) -> str:
+        return f"r{part}"
+
 
 _parts = st.lists(st.lists(st.integers(), max_size=4), max_size=5)
 _bound = st.none() | st.integers(-25, 25)
@@ -58,3 +61,11 @@ def test_iteration_and_equality_are_the_flat_lists(a: list[list[int]], b: list[l
     assert (_Listed(a) == _Listed(b)) == (flat_a == flat_b)
     assert (_Listed(a) == flat_b) == (flat_a == flat_b)
     assert _Listed(a) != object()
+
+
+@given(_parts, st.integers(-1, 6))
+def test_a_repository_reads_its_own_part_only(parts: list[list[int]], which: int) -> None:
+    view = _Listed(parts)
+    mine = parts[which] if 0 <= which < len(parts) else []
+    assert list(view.of_repository(f"r{which}")) == mine  # type: ignore[comparison-overlap]
+    assert view.reads == len(mine)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from importlib import import_module
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from hypothesis import event, given, settings
@@ -15,7 +17,8 @@ from ecrgc import planfile, render
 from ecrgc.model import Plan, Reason, RepositorySummary
 from ecrgc.render import facts
 from ecrgc.render.markup import code, day, html, size
-from ecrgc.render.plan_markdown import MARKER
+from ecrgc.render.plan_markdown import MARKER, Piece
+from ecrgc.render.sections_markdown import Section, sections_markdown
 from tests import test_planfile
 from tests.golden_files import assert_golden
 from tests.test_planfile import GOLDEN, action, big_plan, empty_plan, plan, plans, small_plan
@@ -168,6 +171,32 @@ def test_no_plan_comment_exceeds_its_limit_or_loses_its_verdict(p: Plan, limit: 
     assert len(markdown) <= limit
     assert markdown.startswith(MARKER + "\n")
     assert first_visible_line(markdown) == f"**{facts.verdict(facts.totals(facts.rows(p)))}**"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 400), st.integers(1, 30), st.integers(0, 99)), min_size=1, max_size=3),
+    st.integers(3_000, 60_000),
+)
+def test_lists_too_long_to_show_are_never_built_and_leaving_them_unbuilt_changes_nothing(
+    shapes: list[tuple[int, int, int]], limit: int
+) -> None:
+    """`_image_lists` builds only the lists some rendering within `limit` could show (each row is longer
+    than _MIN_ROW): a comment, of one plan or of several sections, is the one that building every list
+    gives (_MIN_ROW 0)."""
+    plans_ = [big_plan(actions, repositories, seed=seed) for actions, repositories, seed in shapes]
+    sections = [Section(title=f"target {n}", plan=p) for n, p in enumerate(plans_)]
+
+    def both() -> tuple[str, str]:
+        return render.plan_markdown(plans_[0], limit=limit), sections_markdown(sections, limit=limit)
+
+    pruned = both()
+    # The module, not the function `render` exports under its name.
+    with patch.object(import_module("ecrgc.render.plan_markdown"), "_MIN_ROW", 0):
+        assert both() == pruned
+    event("shortened" if "> Shortened:" in pruned[1] else "full")
+    lists = Piece.of(plans_[0], limit=limit).lists.values()
+    event("some lists unbuilt" if any(block is None for _, block in lists) else "every list built")
 
 
 # --- warnings ---------------------------------------------------------------------------------------

@@ -263,6 +263,9 @@ class Rows(Parts):
         repository, start, stop = self._parts[part]
         return (repository.record(row) for row in range(start + offset, stop))
 
+    def _repository(self, part: int) -> str:
+        return self._parts[part][0].name
+
     def tags_by_repository(self) -> Iterator[tuple[str, list[str]]]:
         """Each repository of these images with every tag they carry (what a view's warnings read),
         without building a record per image."""

@@ -27,10 +27,24 @@ class Parts(Sequence[PlannedAction]):
             self._starts.append(total)
             total += length
         self._len = total
+        self._parts_of: dict[str, list[int]] | None = None
 
     @abstractmethod
     def _images(self, part: int, offset: int) -> Iterator[PlannedAction]:
         """The images of part number `part`, from its `offset`-th on."""
+
+    @abstractmethod
+    def _repository(self, part: int) -> str:
+        """The repository of part number `part` (each part is one repository's)."""
+
+    def of_repository(self, name: str) -> Iterator[PlannedAction]:
+        """The images of repository `name` (none if it has none), without reading the other parts."""
+        if self._parts_of is None:
+            self._parts_of = {}
+            for part in range(len(self._starts)):
+                self._parts_of.setdefault(self._repository(part), []).append(part)
+        for part in self._parts_of.get(name, ()):
+            yield from self._images(part, 0)
 
     def __len__(self) -> int:
         return self._len

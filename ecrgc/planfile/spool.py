@@ -123,5 +123,8 @@ class Spooled(Parts, encode.Canonical[PlannedAction]):
     def _images(self, part: int, offset: int) -> Iterator[PlannedAction]:
         return islice(self.spool.images(self._names[part], self._which), offset, None)
 
+    def _repository(self, part: int) -> str:
+        return self._names[part]
+
     def __repr__(self) -> str:
         return f"Spooled({self._len} {self._which})"

@@ -9,10 +9,12 @@ larger `limit`, so it shows every list.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import partial
+from itertools import groupby
+from typing import Protocol, runtime_checkable
 
 from ecrgc.model import Plan, PlannedAction, PolicyMatch, PolicyRecord
 from ecrgc.render import facts
@@ -77,9 +79,9 @@ class Piece:
     head: list[str]
     """The title (if any), the verdict (never left out) and the context line."""
     rest: list[str]
-    lists: dict[str, tuple[int, str]]
-    """Per repository: how many images its collapsible list shows, and the list."""
-    unlisted: list[str]
+    lists: dict[str, tuple[int, str | None]]
+    """Per repository: how many images its collapsible list shows, and the list (None: too long to be
+    shown in any rendering, so never built)."""
     protected: list[str]
     footer: str
 
@@ -109,7 +111,6 @@ class Piece:
             ],
             rest=[p for p in [*_alerts(plan, table), _table(table)] if p],
             lists=lists,
-            unlisted=[r.repository for r in table if r.repository not in lists and (r.deleted or r.archived)],
             protected=list(_protected(plan)),
             footer=_footer(plan, run_url, matches),
         )
@@ -119,15 +120,14 @@ class Piece:
         return sum(len(p) + 2 for p in [*self.head, *self.rest, *self.protected, self.footer])
 
     def with_lists(self, left_out: list[str], limit: int) -> list[str]:
-        """The parts with every list but those of `left_out` (and the unlisted), and a note naming them."""
-        gone = [*self.unlisted, *left_out]
-        note = [_left_out_note(gone, limit)] if gone else []
-        shown = [block for name, (_, block) in self.lists.items() if name not in gone]
+        """The parts with every list but those of `left_out` (the rest are built), and a note naming them."""
+        note = [_left_out_note(left_out, limit)] if left_out else []
+        gone = set(left_out)
+        shown = [block for name, (_, block) in self.lists.items() if name not in gone and block]
         return [*self.head, *note, *self.rest, *shown, *self.protected, self.footer]
 
     def note_size(self, left_out: list[str], limit: int) -> int:
-        gone = [*self.unlisted, *left_out]
-        return len(_left_out_note(gone, limit)) + 2 if gone else 0
+        return len(_left_out_note(left_out, limit)) + 2 if left_out else 0
 
     def at(self, level: Level, limit: int) -> list[str]:
         """The parts without any per-image list, at `level`."""
@@ -147,35 +147,40 @@ def candidates(
     lists (of any piece) left out one by one (each rendering is built only if it fits), then every piece at
     the levels without lists. `joints[i]` goes before piece i (a separator); the in-use tables stay."""
     between = [list(joints[i]) if i < len(joints) else [] for i in range(len(pieces))]
-    # Largest first: the most images, then the longest rendering, then by piece and name (a stable order).
+    # Largest first: the most images, then the last piece's and the last names' (so the first ones stay
+    # shown), an order known before any list is built.
     order = sorted(
-        ((i, name) for i, piece in enumerate(pieces) for name in piece.lists),
-        key=lambda key: (-pieces[key[0]].lists[key[1]][0], -len(pieces[key[0]].lists[key[1]][1]), key),
+        sorted(((i, name) for i, piece in enumerate(pieces) for name in piece.lists), reverse=True),
+        key=lambda key: -pieces[key[0]].lists[key[1]][0],
     )
+    blocks = [pieces[i].lists[name][1] for i, name in order]
     fixed = sum(len(p) + 2 for p in [*head, *(p for parts in between for p in parts)])
     fixed += sum(piece.fixed() for piece in pieces)
-    kept = sum(len(block) + 2 for piece in pieces for _, block in piece.lists.values())
+    kept = sum(len(block) + 2 for block in blocks if block is not None)
+    unbuilt = sum(block is None for block in blocks)  # a rendering showing one would not fit
+    left_out: list[list[str]] = [[] for _ in pieces]
     for dropped in range(len(order) + 1):
-        left_out: list[list[str]] = [[] for _ in pieces]
-        for i, name in order[:dropped]:
-            left_out[i].append(name)
-        notes = sum(piece.note_size(left_out[i], limit) for i, piece in enumerate(pieces))
         # With every list left out, the COUNTS level below says so more briefly.
-        shown = dropped < len(order) or not any([*left_out, *(p.unlisted for p in pieces)])
-        if shown and fixed + kept + notes <= limit + 1:
-            yield _joined(
-                [
-                    *head,
-                    *(
-                        p
-                        for i, piece in enumerate(pieces)
-                        for p in [*between[i], *piece.with_lists(left_out[i], limit)]
-                    ),
-                ]
-            )
+        if not unbuilt and (dropped < len(order) or not any(left_out)):
+            notes = sum(piece.note_size(left_out[i], limit) for i, piece in enumerate(pieces))
+            if fixed + kept + notes <= limit + 1:
+                yield _joined(
+                    [
+                        *head,
+                        *(
+                            p
+                            for i, piece in enumerate(pieces)
+                            for p in [*between[i], *piece.with_lists(left_out[i], limit)]
+                        ),
+                    ]
+                )
         if dropped < len(order):
             i, name = order[dropped]
-            kept -= len(pieces[i].lists[name][1]) + 2
+            left_out[i].append(name)
+            if (block := blocks[dropped]) is None:
+                unbuilt -= 1
+            else:
+                kept -= len(block) + 2
     for level in (Level.COUNTS, Level.TOTALS, Level.VERDICT):
         yield _joined(
             [*head, *(p for i, piece in enumerate(pieces) for p in [*between[i], *piece.at(level, limit)])]
@@ -244,22 +249,55 @@ def _totals(total: facts.Totals) -> str:
     )
 
 
-def _image_lists(plan: Plan, table: list[facts.Row], limit: int) -> dict[str, tuple[int, str]]:
-    """Per repository (in the table's order): how many images it lists and its collapsible list; only the
-    lists that could fit within `limit` are rendered (every row is longer than _MIN_ROW characters)."""
-    by_repository: dict[str, list[PlannedAction]] = {}
-    for action in plan.actions:
-        by_repository.setdefault(action.repository, []).append(action)
-    lists: dict[str, tuple[int, str]] = {}
-    for row in table:
-        actions = by_repository.get(row.repository, [])
-        if actions and len(actions) * _MIN_ROW <= limit:
-            counts = facts.removals(row.deleted, row.archived)
-            lists[row.repository] = (
-                len(actions),
-                _details(f"{html(row.repository)}: {counts}", _image_table(actions)),
+def _image_lists(plan: Plan, table: list[facts.Row], limit: int) -> dict[str, tuple[int, str | None]]:
+    """Per repository with actions (in the table's order): how many images its collapsible list shows,
+    and the list, or None where it cannot be shown within `limit`, left unbuilt.
+
+    Every row is longer than _MIN_ROW characters, and a rendering that shows a list shows every list
+    with fewer images too (`candidates` leaves out the most images first), so a list whose rows and
+    those of every list with fewer images exceed `limit` is never shown: of a 1,000,000-action plan only
+    the few hundred rows a comment can hold are built.
+    """
+    counts = {row.repository: row.deleted + row.archived for row in table if row.deleted or row.archived}
+    shown: set[str] = set()
+    fewer = 0  # the rows of the lists with fewer images than the ones at hand
+    for count, names in groupby(sorted(counts, key=counts.__getitem__), key=counts.__getitem__):
+        group = list(names)
+        if (fewer + count) * _MIN_ROW <= limit:
+            shown.update(group)
+        fewer += count * len(group)
+    actions = _actions_of(plan.actions, shown)
+    return {
+        name: (
+            count,
+            _details(
+                f"{html(name)}: {facts.removals(row.deleted, row.archived)}", _image_table(actions[name])
             )
-    return lists
+            if name in shown and actions.get(name)
+            else None,
+        )
+        for row in table
+        if (count := counts.get(name := row.repository, 0))
+    }
+
+
+@runtime_checkable
+class ImagesByRepository(Protocol):
+    """Images that can read one repository's without building the others' (a loaded `.json.gz` plan's
+    `planfile.columns.Rows`, a plan being made's `planfile.spool.Spooled`)."""
+
+    def of_repository(self, name: str) -> Iterable[PlannedAction]: ...
+
+
+def _actions_of(actions: Sequence[PlannedAction], names: set[str]) -> dict[str, list[PlannedAction]]:
+    """The actions of the repositories `names`, by repository."""
+    if isinstance(actions, ImagesByRepository):
+        return {name: list(actions.of_repository(name)) for name in names}
+    found: dict[str, list[PlannedAction]] = {}
+    for action in actions:
+        if action.repository in names:
+            found.setdefault(action.repository, []).append(action)
+    return found
 
 
 def _image_table(actions: list[PlannedAction]) -> str:
