@@ -186,6 +186,13 @@ def test_show_images_lists_every_image_by_repository_then_push_time(
     again = run_ecrgc(sandbox, tmp_path, "show", "plans/p.json.gz", "--images")
     assert again.returncode == 0, again.stderr
     assert [line.split()[:3] for line in again.stdout.splitlines()] == [line.split()[:3] for line in lines]
+    # explain reads only the named repository's columns there; a bare digest still finds it in each one.
+    for ref in (f"svc/api@{planned.held}", "svc/web:shared", planned.shared[:19]):
+        plain = run_ecrgc(sandbox, tmp_path, "explain", "plans/p.json", ref)
+        columns = run_ecrgc(sandbox, tmp_path, "explain", "plans/p.json.gz", ref)
+        assert plain.returncode == columns.returncode == 0, (ref, plain.stderr, columns.stderr)
+        assert _decision_lines(columns.stdout) == _decision_lines(plain.stdout), ref
+        assert _decision_lines(plain.stdout), ref
 
 
 @pytest.mark.e2e
@@ -369,3 +376,7 @@ def test_the_schema_is_valid_and_tells_the_two_kinds_apart() -> None:
     assert EXPLAIN.is_valid({**head, "kind": "ecrgc.images"})
     assert not EXPLAIN.is_valid({**head, "kind": "ecrgc.images", "reference": "web:v1"})
     assert not EXPLAIN.is_valid({**head, "kind": "ecrgc.explain", "reference": "web:v1"})  # names no image
+
+
+def _decision_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "@sha256:" in line or line.strip().startswith("decision")]

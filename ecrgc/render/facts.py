@@ -121,6 +121,16 @@ class TagsByRepository(Protocol):
         ...
 
 
+@runtime_checkable
+class ImagesByRepository(Protocol):
+    """Images that can read one repository's without building the others' (a loaded `.json.gz` plan's
+    `planfile.columns.Rows`, a plan being made's `planfile.spool.Spooled`)."""
+
+    def of_repository(self, name: str) -> Iterable[PlannedAction]:
+        """The images of repository `name` (none if it has none)."""
+        ...
+
+
 def _repositories(images: Sequence[PlannedAction]) -> set[str]:
     if isinstance(images, TagsByRepository):
         return {name for name, _ in images.tags_by_repository()}

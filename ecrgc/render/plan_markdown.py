@@ -9,12 +9,11 @@ larger `limit`, so it shows every list.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import partial
 from itertools import groupby
-from typing import Protocol, runtime_checkable
 
 from ecrgc.model import Plan, PlannedAction, PolicyMatch, PolicyRecord
 from ecrgc.render import facts
@@ -281,17 +280,9 @@ def _image_lists(plan: Plan, table: list[facts.Row], limit: int) -> dict[str, tu
     }
 
 
-@runtime_checkable
-class ImagesByRepository(Protocol):
-    """Images that can read one repository's without building the others' (a loaded `.json.gz` plan's
-    `planfile.columns.Rows`, a plan being made's `planfile.spool.Spooled`)."""
-
-    def of_repository(self, name: str) -> Iterable[PlannedAction]: ...
-
-
 def _actions_of(actions: Sequence[PlannedAction], names: set[str]) -> dict[str, list[PlannedAction]]:
     """The actions of the repositories `names`, by repository."""
-    if isinstance(actions, ImagesByRepository):
+    if isinstance(actions, facts.ImagesByRepository):
         return {name: list(actions.of_repository(name)) for name in names}
     found: dict[str, list[PlannedAction]] = {}
     for action in actions:
