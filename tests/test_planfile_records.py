@@ -6,6 +6,8 @@ made straight from `decide`'s decisions, over whatever a repository can hold (te
 
 from __future__ import annotations
 
+import functools
+import json
 import pickle
 from typing import Any
 
@@ -25,7 +27,7 @@ from ecrgc.model import (
     Repository,
     UsedBy,
 )
-from ecrgc.planfile import canonical, encode
+from ecrgc.planfile import canonical, encode, evidence, format_timestamp
 from ecrgc.planfile.columns import document as columns_document
 from ecrgc.planfile.records import repository_part
 from ecrgc.planfile.spool import Spool
@@ -72,7 +74,7 @@ def _general(decisions: list[Decision], policy: Policy, *, columns: bool) -> dic
     )
     document: dict[str, Any] = columns_document(ordered) if columns else encode.document(ordered)
     lists = ("columns",) if columns else ("actions", "kept")
-    blobs = {which: b"\n".join(map(encode.writer_record, document[which])) for which in lists}
+    blobs = {which: b"".join(encode.writer_record(r) + b"\n" for r in document[which]) for which in lists}
     return {which: blob for which, blob in blobs.items() if blob}
 
 
@@ -138,3 +140,62 @@ def test_a_spool_takes_each_repository_once_in_its_own_layout(
         spool.put(repository_part(repository.name, policy, decisions, columns=False, hold=False))
     with pytest.raises(ValueError, match="the other layout"):
         spool.put(repository_part("other", policy, decisions, columns=True, hold=False))
+
+
+_recipe = functools.partial(json.dumps, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _depth(digest: str, parents: dict[str, str | None]) -> int:
+    parent = parents[digest]
+    return 0 if parent is None or parent not in parents else 1 + _depth(parent, parents)
+
+
+def _by_the_recipe(decisions: list[Decision], policy: Policy) -> dict[str, bytes]:
+    """The records layout's lines as the package docstring describes them, written by json.dumps."""
+
+    def record(d: Decision) -> dict[str, Any]:
+        image = d.image
+        return {
+            "imageDigest": image.digest,
+            "imageTags": sorted(image.tags),
+            "lastPulledAt": format_timestamp(image.last_pulled_at) if image.last_pulled_at else None,
+            "mediaType": image.media_type,
+            "parent": d.parent,
+            "policy": policy.name,
+            "pushedAt": format_timestamp(image.pushed_at),
+            "reason": d.reason.value,
+            "repository": image.repository,
+            "sizeBytes": image.size_bytes,
+        }
+
+    removed = [d for d in decisions if d.action is not Action.KEEP]
+    parents = {d.image.digest: d.parent for d in removed}
+    removed.sort(key=lambda d: (_depth(d.image.digest, parents), d.image.digest))
+    kept = sorted((d for d in decisions if d.action is Action.KEEP), key=lambda d: d.image.digest)
+    lines = {
+        "actions": [{**record(d), "action": d.action.value} for d in removed],
+        "kept": [
+            {
+                **record(d),
+                "evidence": evidence.encode(d.evidence),
+                "sources": sorted(d.evidence.sources) if isinstance(d.evidence, UsedBy | ListsInUse) else [],
+            }
+            for d in kept
+        ],
+    }
+    return {
+        which: "".join(_recipe(r) + "\n" for r in records).encode()
+        for which, records in lines.items()
+        if records
+    }
+
+
+@properties
+@given(_cases(), st.randoms())
+def test_a_part_holds_the_records_the_format_describes(
+    case: tuple[Repository, list[Decision], Policy], shuffle: Any
+) -> None:
+    repository, decisions, policy = case
+    shuffle.shuffle(decisions)  # any order
+    part = repository_part(repository.name, policy, decisions, columns=False, hold=False)
+    assert part.blobs == _by_the_recipe(decisions, policy)

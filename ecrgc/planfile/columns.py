@@ -20,7 +20,7 @@ only when one is read (`Rows`), so 1,000,000 images cost about 300 bytes each, n
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from itertools import chain
@@ -29,7 +29,7 @@ from typing import Any
 from ecrgc.errors import ConfigError
 from ecrgc.model import Action, Evidence, Plan, PlannedAction, ProtectedImage, Reason
 from ecrgc.planfile import evidence
-from ecrgc.planfile.encode import header, sources_of, unclaimed
+from ecrgc.planfile.encode import Decided, Pictured, header, sources_of, unclaimed
 from ecrgc.planfile.parts import Parts
 from ecrgc.schemafiles import load_schema
 
@@ -89,35 +89,61 @@ def encode_repository(
     """The columns of one repository's images (`actions` and `kept` in canonical order, not both empty);
     `sources`: digest -> who uses it, for the in-use ones (each must be a kept image)."""
     rows = [*actions, *kept]
-    unclaimed({(rows[0].repository, d): () for d in sources.keys() - {k.digest for k in kept}})
     policies = {r.policy for r in rows}
     if len(policies) != 1 or len({r.repository for r in rows}) != 1:
         raise ValueError(f"one repository, one policy: {rows[0].repository} has {sorted(policies)}")
+    tags = [r.tags for r in rows]
+    return repository_columns(
+        rows[0].repository,
+        rows[0].policy,
+        images=rows,
+        decided=rows,
+        tags=tags,
+        removed=len(actions),
+        sources=sources,
+    )
+
+
+def repository_columns(
+    name: str,
+    policy: str,
+    *,
+    images: Sequence[Pictured],
+    decided: Sequence[Decided],
+    tags: Sequence[tuple[str, ...]],
+    removed: int,
+    sources: Mapping[str, Iterable[str]],
+) -> dict[str, Any]:
+    """The columns of repository `name`'s images (not none) under `policy`: row n is `images[n]`, decided
+    `decided[n]`, its tags (sorted) `tags[n]`; the first `removed` rows are its actions, the others its
+    kept images, both in canonical order; `sources`: digest -> who uses it, for the in-use ones (each must
+    be a kept image)."""
+    unclaimed({(name, d): () for d in sources.keys() - {i.digest for i in images[removed:]}})
     action_code = {a: n for n, a in enumerate(codes()[0])}
     reason_code = {r: n for n, r in enumerate(codes()[1])}
-    row_of = {r.digest: n for n, r in enumerate(rows)}
+    row_of = {r.digest: n for n, r in enumerate(images)}
     media: dict[str, int] = {}
     names: dict[str, int] = {}
     return {
-        "repository": rows[0].repository,
-        "policy": rows[0].policy,
-        "imageDigest": "".join(digest_base64(r.digest) for r in rows),
-        "imageTags": [(r.tags[0] if len(r.tags) == 1 else r.tags) if r.tags else None for r in rows],
-        "pushedAt": [micros(r.pushed_at) for r in rows],
-        "lastPulledAt": [micros(r.last_pulled_at) if r.last_pulled_at else None for r in rows],
-        "sizeBytes": [r.size_bytes for r in rows],
-        "mediaType": [media.setdefault(r.media_type, len(media)) for r in rows],
+        "repository": name,
+        "policy": policy,
+        "imageDigest": "".join(digest_base64(i.digest) for i in images),
+        "imageTags": [(t[0] if len(t) == 1 else t) if t else None for t in tags],
+        "pushedAt": [micros(i.pushed_at) for i in images],
+        "lastPulledAt": [micros(i.last_pulled_at) if i.last_pulled_at else None for i in images],
+        "sizeBytes": [i.size_bytes for i in images],
+        "mediaType": [media.setdefault(i.media_type, len(media)) for i in images],
         "mediaTypes": list(media),
-        "action": [action_code[r.action] for r in rows],
-        "reason": [reason_code[r.reason] for r in rows],
-        "parent": [_parent_code(r.parent, row_of) for r in rows],
+        "action": [action_code[d.action] for d in decided],
+        "reason": [reason_code[d.reason] for d in decided],
+        "parent": [_parent_code(d.parent, row_of) for d in decided],
         "sources": [
-            [names.setdefault(s, len(names)) for s in sorted(sources.get(r.digest, ()))]
-            for r in rows
-            if r.reason is Reason.IN_USE
+            [names.setdefault(s, len(names)) for s in sorted(sources.get(i.digest, ()))]
+            for i, d in zip(images, decided, strict=True)
+            if d.reason is Reason.IN_USE
         ],
         "sourceNames": list(names),
-        "evidence": [evidence.encode(k.evidence) for k in kept],
+        "evidence": [evidence.encode(d.evidence) for d in decided[removed:]],
     }
 
 

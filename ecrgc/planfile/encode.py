@@ -8,12 +8,21 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 import msgspec
 from msgspec import structs
 
-from ecrgc.model import Plan, PlannedAction, ProtectedImage, ReplicationRule, RepositorySummary
+from ecrgc.model import (
+    Action,
+    Evidence,
+    Plan,
+    PlannedAction,
+    ProtectedImage,
+    Reason,
+    ReplicationRule,
+    RepositorySummary,
+)
 from ecrgc.planfile import evidence
 
 FORMAT_VERSION = "2.0"
@@ -114,16 +123,20 @@ def depths(actions: Iterable[PlannedAction]) -> dict[str, int]:
 
     The plan's order and apply's levels (a parent in an earlier call than what goes with it) both use it.
     """
-    parents = {a.digest: a.parent or "" for a in actions}
+    return chain_depths({a.digest: a.parent for a in actions})
+
+
+def chain_depths(parents: Mapping[str, str | None]) -> dict[str, int]:
+    """image -> length of its chain of `parents` (image -> its parent, or None) within them (0: none)."""
     found: dict[str, int] = {}
     for digest in parents:
         chain: list[str] = []
-        at = digest
+        at: str | None = digest
         # Iterative and cycle-safe (`chain`): digests cannot form cycles, but a bad plan must not hang us.
-        while at in parents and at not in found and at not in chain:
+        while at is not None and at in parents and at not in found and at not in chain:
             chain.append(at)
             at = parents[at]
-        base = found.get(at, -1)
+        base = -1 if at is None else found.get(at, -1)
         for offset, item in enumerate(reversed(chain), start=1):
             found[item] = base + offset
     return found
@@ -197,12 +210,12 @@ def document(plan: Plan) -> dict[str, Any]:
     """The records layout (`.json`) of a canonical `plan`, without its content hash, for `write_document`:
     one record per image, `actions` then `kept` (an in-use image's record names its sources).
 
-    The image lists are lazy (each record is made as it is written, then dropped), and their records keep
-    tags and sources as tuples, which json writes as arrays."""
+    The image lists are lazy (each record is made as it is written, then dropped); their records are
+    msgspec Structs (`ActionRecord`, `KeptRecord`), for `writer_record`."""
     return {**header(plan), "actions": map(action_record, plan.actions), "kept": _kept_records(plan)}
 
 
-def _kept_records(plan: Plan) -> Iterator[dict[str, Any]]:
+def _kept_records(plan: Plan) -> Iterator[KeptRecord]:
     sources = sources_of(plan)
     for image in plan.kept:
         yield kept_record(image, sources.pop((image.repository, image.digest), ()))
@@ -253,29 +266,122 @@ def _repository_summary(summary: RepositorySummary) -> dict[str, Any]:
     }
 
 
-def kept_record(image: PlannedAction, sources: tuple[str, ...]) -> dict[str, Any]:
-    """The record of a kept image: an action's fields but `action`, and the sources of an in-use one."""
-    record = action_record(image)
-    del record["action"]
-    record["sources"] = sorted(sources)
-    record["evidence"] = evidence.encode(image.evidence)
-    return record
+class ActionRecord(msgspec.Struct, rename="camel", gc=False):
+    """An action's record (an element of `actions`), as `writer_record` writes it: keys in the camelCase
+    of the file, sorted (the fields are in that order, so they may be given by position)."""
+
+    action: Action
+    image_digest: str
+    image_tags: tuple[str, ...]
+    """Sorted."""
+    last_pulled_at: datetime | str | None
+    """See `timestamp`."""
+    media_type: str
+    parent: str | None
+    policy: str
+    pushed_at: datetime | str
+    """See `timestamp`."""
+    reason: Reason
+    repository: str
+    size_bytes: int
 
 
-def action_record(action: PlannedAction) -> dict[str, Any]:
-    return {
-        "repository": action.repository,
-        "imageDigest": action.digest,
-        "imageTags": action.tags,
-        "pushedAt": timestamp(action.pushed_at),
-        "lastPulledAt": timestamp(action.last_pulled_at) if action.last_pulled_at else None,
-        "sizeBytes": action.size_bytes,
-        "mediaType": action.media_type,
-        "action": str(action.action),
-        "reason": str(action.reason),
-        "parent": action.parent,
-        "policy": action.policy,
-    }
+class KeptRecord(msgspec.Struct, rename="camel", gc=False):
+    """A kept image's record (an element of `kept`): an action's fields but `action`, the evidence (see
+    planfile.evidence) and the sources of an in-use one (sorted; [] for any other)."""
+
+    evidence: list[Any] | None
+    image_digest: str
+    image_tags: tuple[str, ...]
+    last_pulled_at: datetime | str | None
+    media_type: str
+    parent: str | None
+    policy: str
+    pushed_at: datetime | str
+    reason: Reason
+    repository: str
+    size_bytes: int
+    sources: list[str]
+
+
+class Pictured(Protocol):
+    """What a record says of an image besides its decision: an `Image` (a plan being made) or a
+    `PlannedAction` (a plan in memory) both have it."""
+
+    @property
+    def repository(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def pushed_at(self) -> datetime: ...
+    @property
+    def last_pulled_at(self) -> datetime | None: ...
+    @property
+    def size_bytes(self) -> int: ...
+    @property
+    def media_type(self) -> str: ...
+
+
+class Decided(Protocol):
+    """What a record says of an image's decision: a `Decision` (a plan being made) or a `PlannedAction`."""
+
+    @property
+    def action(self) -> Action: ...
+    @property
+    def reason(self) -> Reason: ...
+    @property
+    def parent(self) -> str | None: ...
+    @property
+    def evidence(self) -> Evidence | None: ...
+
+
+def kept_record(image: PlannedAction, sources: tuple[str, ...]) -> KeptRecord:
+    """The record of a kept image of a plan (`image.tags` sorted)."""
+    return kept(image, image, image.tags, image.policy, sources)
+
+
+def kept(
+    image: Pictured, decided: Decided, tags: tuple[str, ...], policy: str, sources: Iterable[str]
+) -> KeptRecord:
+    """The record of a kept image: its `tags` sorted, why it is kept, who uses it (in any order)."""
+    pulled = image.last_pulled_at
+    return KeptRecord(
+        evidence.encode(decided.evidence),
+        image.digest,
+        tags,
+        None if pulled is None else timestamp(pulled),
+        image.media_type,
+        decided.parent,
+        policy,
+        timestamp(image.pushed_at),
+        decided.reason,
+        image.repository,
+        image.size_bytes,
+        sorted(sources),
+    )
+
+
+def action_record(action: PlannedAction) -> ActionRecord:
+    """The record of an action of a plan (`action.tags` sorted)."""
+    return removal(action, action, action.tags, action.policy)
+
+
+def removal(image: Pictured, decided: Decided, tags: tuple[str, ...], policy: str) -> ActionRecord:
+    """The record of an image deleted or archived: its `tags` sorted."""
+    pulled = image.last_pulled_at
+    return ActionRecord(
+        decided.action,
+        image.digest,
+        tags,
+        None if pulled is None else timestamp(pulled),
+        image.media_type,
+        decided.parent,
+        policy,
+        timestamp(image.pushed_at),
+        decided.reason,
+        image.repository,
+        image.size_bytes,
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -311,7 +417,10 @@ def _json_record(value: Any) -> bytes:
 # keys sorted by code point (UTF-8 byte order is code point order), integers of any size, tuples as arrays,
 # and a UTC datetime as format_timestamp writes it (`timestamp` hands it only those). A record holds no
 # float (their shortest forms differ: json 1e+16, msgspec 1e16). tests/test_planfile_msgspec.py checks it.
-writer_record = msgspec.json.Encoder(order="sorted").encode
+_writer = msgspec.json.Encoder(order="sorted")
+writer_record = _writer.encode
+writer_lines = _writer.encode_lines
+"""Records one a line, each followed by a newline (`Spool` blobs)."""
 
 
 def timestamp(moment: datetime) -> datetime | str:

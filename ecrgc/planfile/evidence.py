@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import fields
-from enum import Enum
 from itertools import product
+from operator import attrgetter
 from typing import Any
 
 from ecrgc.errors import ConfigError
@@ -72,18 +72,27 @@ _WRITTEN = {
 }
 
 
+def _values(kind: type[Evidence]) -> Callable[[Evidence], tuple[Any, ...]]:
+    """What `encode` writes of a `kind` after its name: its written fields' values, in order."""
+    names = [name for name, _ in _WRITTEN[kind]]
+    if len(names) > 1:
+        return attrgetter(*names)
+    if names:
+        one = attrgetter(names[0])
+        return lambda evidence: (one(evidence),)
+    return lambda _: ()
+
+
+_ENCODERS = {kind: (name, _values(kind)) for name, kind in KINDS.items()}
+
+
 def encode(evidence: Evidence | None) -> list[Any] | None:
-    """`evidence` as `[kind, field, ...]` (None: not known, as for a plan assembled by hand)."""
+    """`evidence` as `[kind, field, ...]` (None: not known, as for a plan assembled by hand). A tuple field
+    stays a tuple and an enum an enum (a StrEnum): both JSON writers write them as the array and string."""
     if evidence is None:
         return None
-    values = [getattr(evidence, name) for name, _ in _WRITTEN[type(evidence)]]
-    return [_KIND_OF[type(evidence)], *(_plain(v) for v in values)]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    return value.value if isinstance(value, Enum) else value
+    name, values = _ENCODERS[type(evidence)]
+    return [name, *values(evidence)]
 
 
 # The Python types of the JSON values each plain field accepts (a bool is no int: type(), not isinstance).

@@ -9,6 +9,7 @@ deletion and its images in use go to the plan (`commands.plan._PlanBuilder`).
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from ecrgc.model import (
     UsedBy,
 )
 from ecrgc.planfile import encode
-from ecrgc.planfile.columns import encode_repository
+from ecrgc.planfile.columns import repository_columns
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,44 +46,75 @@ class RepositoryPart:
     columns: bool
     """The layout `blobs` are encoded in: the columns layout's (`.json.gz`), else the records layout's."""
     blobs: dict[str, bytes]
-    """The plan file's list ("actions" and "kept", or "columns") -> its records of this repository, one a
-    line (a JSON record holds no raw newline); a list without any is absent."""
+    """The plan file's list ("actions" and "kept", or "columns") -> its records of this repository, each
+    followed by a newline (a JSON record holds no raw newline); a list without any is absent."""
 
 
 def repository_part(
     repository: str, policy: Policy, decisions: Sequence[Decision], *, columns: bool, hold: bool
 ) -> RepositoryPart:
-    """The part of `repository`, decided by `policy` into `decisions` (one per image), encoded in the
-    `columns` layout or the records layout; with its actions as records when `hold`."""
-    removed = [d for d in decisions if d.action is not Action.KEEP]
-    protected = tuple(_protected(d) for d in decisions if d.reason is Reason.IN_USE)
-    ordered = encode.order_actions(encode.with_sorted_tags(_planned(d, policy)) for d in removed)
-    keeps = sorted(
-        (encode.with_sorted_tags(_planned(d, policy)) for d in decisions if d.action is Action.KEEP),
-        key=lambda k: k.digest,
-    )
+    """The part of `repository`, decided by `policy` into `decisions` (one per image; `decide` gives them
+    by digest), encoded in the `columns` layout or the records layout; with its actions as records when
+    `hold`.
+
+    The records are made straight from the decisions (one msgspec Struct per image, all encoded in one
+    call), in canonical order: the actions by depth (a parent before what goes with it), then digest; the
+    kept images by digest."""
+    decisions = _by_digest(decisions)
+    removed = _by_depth([d for d in decisions if d.action is not Action.KEEP])
+    kept = [d for d in decisions if d.action is Action.KEEP]
+    protected = tuple(_protected(d) for d in kept if d.reason is Reason.IN_USE)
+    sources = {p.digest: p.sources for p in protected}
+    name = policy.name
     blobs: dict[str, bytes] = {}
-    if decisions:
-        sources = {p.digest: tuple(sorted(p.sources)) for p in protected}
-        if columns:
-            blobs["columns"] = encode.writer_record(encode_repository(ordered, keeps, sources))
-        else:
-            records = [encode.kept_record(k, sources.pop(k.digest, ())) for k in keeps]
-            encode.unclaimed({(repository, digest): () for digest in sources})
-            blobs["actions"] = b"\n".join(map(encode.writer_record, map(encode.action_record, ordered)))
-            blobs["kept"] = b"\n".join(map(encode.writer_record, records))
-    empties = bool(decisions) and len(removed) == len(decisions) and policy.action is Action.DELETE
+    if columns and decisions:
+        rows = [*removed, *kept]
+        images, tags = [d.image for d in rows], [_tags(d) for d in rows]
+        columned = repository_columns(
+            repository, name, images=images, decided=rows, tags=tags, removed=len(removed), sources=sources
+        )
+        blobs["columns"] = encode.writer_lines([columned])
+    elif decisions:
+        blobs["actions"] = encode.writer_lines([encode.removal(d.image, d, _tags(d), name) for d in removed])
+        blobs["kept"] = encode.writer_lines(
+            [encode.kept(d.image, d, _tags(d), name, sources.get(d.image.digest, ())) for d in kept]
+        )
+    empties = bool(decisions) and not kept and policy.action is Action.DELETE
     delete_repository = empties and policy.delete_empty_repositories
     return RepositoryPart(
         name=repository,
         summary=_summary(repository, policy, decisions, delete_repository=delete_repository),
         delete_repository=delete_repository,
         protected=protected,
-        actions=ordered if hold else (),
-        counts=(len(ordered), len(keeps)),
+        actions=tuple(_planned(d, policy) for d in removed) if hold else (),
+        counts=(len(removed), len(kept)),
         columns=columns,
         blobs={which: blob for which, blob in blobs.items() if blob},
     )
+
+
+def _by_digest(decisions: Sequence[Decision]) -> Sequence[Decision]:
+    """`decisions` by digest (as `decide` gives them: then as they are); an image twice is refused."""
+    digests = [d.image.digest for d in decisions]
+    if all(map(operator.lt, digests, digests[1:])):
+        return decisions
+    if len(set(digests)) != len(digests):
+        raise ValueError("a plan lists the same image twice")
+    return sorted(decisions, key=lambda d: d.image.digest)
+
+
+def _by_depth(removed: list[Decision]) -> list[Decision]:
+    """Removed images (by digest) in the plan's order: by depth, then digest (a stable sort)."""
+    parents = {d.image.digest: d.parent for d in removed}
+    if any(parents.values()):
+        depth = encode.chain_depths(parents)
+        removed.sort(key=lambda d: depth[d.image.digest])
+    return removed
+
+
+def _tags(decision: Decision) -> tuple[str, ...]:
+    tags = decision.image.tags
+    return tags if len(tags) < 2 else tuple(sorted(tags))
 
 
 def _planned(decision: Decision, policy: Policy) -> PlannedAction:
@@ -90,7 +122,7 @@ def _planned(decision: Decision, policy: Policy) -> PlannedAction:
     return PlannedAction(
         repository=image.repository,
         digest=image.digest,
-        tags=image.tags,
+        tags=_tags(decision),
         pushed_at=image.pushed_at,
         last_pulled_at=image.last_pulled_at,
         size_bytes=image.size_bytes,
