@@ -114,17 +114,24 @@ def in_use(usage: Usage, *, account: str, region: str) -> InUse:
 
 def decide(repository: Repository, in_use: InUse, policy: Policy, *, now: datetime) -> tuple[Decision, ...]:
     """Decide every image of `repository` exactly once, sorted by digest (unique in a repository)."""
-    graph = _Graph.of(repository.images)
+    # Sorted first (a stable sort, so the output is the same as sorting the decisions): every pass below
+    # then walks the images in digest order, and the decisions come out sorted.
+    images = sorted(repository.images, key=_DIGEST)
+    graph = _Graph.of(images)
     used = _in_use(graph, in_use)
     holds = _Holds.of(policy.hold_tags)
-    held = {d: evidence for d, image in graph.images.items() if (evidence := holds.held(image)) is not None}
-    judged = _policy_rules([graph.images[d] for d in sorted(graph.top)], graph, policy, now)
+    held = {
+        d: evidence
+        for d, image in graph.images.items()
+        if image.tags and (evidence := holds.held(image)) is not None
+    }
+    judged = _policy_rules(graph, policy, now)
     chosen = [d for d, (reason, _) in judged.items() if reason is not Reason.EXPIRED]
     kept = _reach([*used, *held, *chosen], graph.members)
     maybe = _maybe_children(graph, kept, policy)
     kept |= _reach(maybe, graph.members)
     rules = _Rules(graph=graph, policy=policy, used=used, held=held, judged=judged, kept=kept, maybe=maybe)
-    return tuple(sorted(map(rules.decide, repository.images), key=_DIGEST))
+    return tuple(map(rules.decide, images))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +145,8 @@ class _Graph:
     """image -> its children and referrers (the inverse of `parents`)."""
     listed_by: Mapping[str, tuple[str, ...]]
     """image -> the indexes listing it (index edges only)."""
-    top: frozenset[str]
+    top: tuple[Image, ...]
+    """The top-level images, sorted by digest."""
     unknown: tuple[str, ...]
     """Indexes whose children are unknown (archived: their manifest cannot be read), sorted."""
     orphans: frozenset[str]
@@ -146,25 +154,28 @@ class _Graph:
 
     @classmethod
     def of(cls, images: Iterable[Image]) -> _Graph:
+        """The graph of `images`, given sorted by digest (the last of equal digests stands for them)."""
         by_digest = {image.digest: image for image in images}
         listed_by: dict[str, set[str]] = {}
         attached_to: dict[str, set[str]] = {}
-        for image in by_digest.values():
+        for digest, image in by_digest.items():
             for child in image.children:
-                _link(listed_by, child, image.digest, by_digest)
-            _link(attached_to, image.digest, image.referent, by_digest)
+                _link(listed_by, child, digest, by_digest)
+            if (referent := image.referent) is not None:
+                _link(attached_to, digest, referent, by_digest)
         parents = _frozen(_union(listed_by, attached_to))
         members = _frozen(_inverse(parents))
-        roots = {digest for digest in by_digest if digest not in parents}
-        # A cycle (possible only through cosign tags) has no root: its images count as top-level.
-        top = roots | (by_digest.keys() - _reach(roots, members))
+        # Top-level: the roots (no parent), and the images no root reaches — a cycle (possible only through
+        # cosign tags) has no root, so its images count as top-level. Only roots with members reach others.
+        reached = _reach([digest for digest in members if digest not in parents], members)
+        top = tuple(image for d, image in by_digest.items() if d not in parents or d not in reached)
         unknown = tuple(sorted(d for d, image in by_digest.items() if not image.children_known))
         orphans = frozenset(
             d
             for d, image in by_digest.items()
             if not image.tags and image.referent is None and d not in listed_by
         )
-        return cls(by_digest, parents, members, _frozen(listed_by), frozenset(top), unknown, orphans)
+        return cls(by_digest, parents, members, _frozen(listed_by), top, unknown, orphans)
 
 
 def _link(edges: dict[str, set[str]], image: str, parent: str | None, present: Mapping[str, Image]) -> None:
@@ -202,7 +213,12 @@ def _reach(starts: Iterable[str], edges: _Edges) -> set[str]:
 
 def _in_use(graph: _Graph, in_use: InUse) -> dict[str, UsedBy | ListsInUse]:
     """digest -> evidence for images in use, and for every index that lists one (at any depth)."""
-    direct = {d: sources for d, image in graph.images.items() if (sources := in_use.sources(image))}
+    digests = in_use.digests  # an image neither tagged nor used by digest has no use: not asked
+    direct = {
+        d: sources
+        for d, image in graph.images.items()
+        if (image.tags or d in digests) and (sources := in_use.sources(image))
+    }
     used: dict[str, UsedBy | ListsInUse] = {d: UsedBy(sources) for d, sources in direct.items()}
     for digest in sorted(direct):  # sorted: the smallest in-use digest names the reason, whatever the order
         if digest in graph.listed_by:
@@ -300,11 +316,10 @@ def _child_pulls(index: Image, graph: _Graph, seen: set[str]) -> Iterator[dateti
             yield child.last_pulled_at
 
 
-def _policy_rules(
-    top: list[Image], graph: _Graph, policy: Policy, now: datetime
-) -> dict[str, tuple[Reason, Newest | Ages]]:
-    """digest -> (reason, evidence) of the policy's own rules for each top-level image (sorted by digest):
-    NEWEST_N, TOO_YOUNG, RECENTLY_PULLED, UNTAGGED_NOT_SELECTED, else EXPIRED."""
+def _policy_rules(graph: _Graph, policy: Policy, now: datetime) -> dict[str, tuple[Reason, Newest | Ages]]:
+    """digest -> (reason, evidence) of the policy's own rules for each top-level image: NEWEST_N,
+    TOO_YOUNG, RECENTLY_PULLED, UNTAGGED_NOT_SELECTED, else EXPIRED."""
+    top = graph.top
     # Untagged images the policy leaves alone do not take a newest-N place from a tagged one.
     candidates = [image for image in top if policy.untagged or image.tags]
     # A stable sort of digest-sorted images: equal push times rank by digest.
@@ -320,10 +335,15 @@ def _policy_rules(
 
 
 def _age_rule(image: Image, pulled_at: datetime | None, policy: Policy, now: datetime) -> tuple[Reason, Ages]:
-    age = now - image.pushed_at
-    # A pull time before the push (the digest was pushed again) is older news than the push.
-    idle = age if pulled_at is None or pulled_at < image.pushed_at else now - pulled_at
-    ages = Ages(age // _SECOND, None if pulled_at is None else (now - pulled_at) // _SECOND)
+    pushed_at = image.pushed_at
+    age = now - pushed_at
+    if pulled_at is None:
+        idle, ages = age, Ages(age // _SECOND, None)
+    else:
+        since = now - pulled_at
+        # A pull time before the push (the digest was pushed again) is older news than the push.
+        idle = age if pulled_at < pushed_at else since
+        ages = Ages(age // _SECOND, since // _SECOND)
     if policy.older_than is not None and age < policy.older_than:
         return Reason.TOO_YOUNG, ages
     if policy.not_pulled_for is not None and idle < policy.not_pulled_for:
@@ -395,4 +415,4 @@ def _keep(image: Image, reason: Reason, evidence: Evidence) -> Decision:
 
 _SECOND = timedelta(seconds=1)
 _PUSHED = attrgetter("pushed_at")
-_DIGEST = attrgetter("image.digest")
+_DIGEST = attrgetter("digest")
