@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
 from itertools import islice
+from typing import Any
 
 from ecrgc.aws import inventory, mutations
 from ecrgc.aws.client import (
@@ -46,6 +47,14 @@ class Registry:
         self.region = region
         self.registry_id = registry_id
         self.workers = max(1, workers)
+        self._options: dict[str, Any] = {
+            "registry_id": registry_id,
+            "workers": workers,
+            "retry_mode": retry_mode,
+            "max_attempts": max_attempts,
+            "profile": profile,
+            "credentials": credentials,
+        }
         self.client = ecr_client(
             region,
             max_pool_connections=self.workers,
@@ -56,6 +65,12 @@ class Registry:
         )
         self._sts = sts_client(region, profile=profile, credentials=credentials)
         self._listed: dict[str, RepositoryListing] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A Registry pickles as what it was built from, plus its listing: a plan's worker process
+        (`ecrgc.commands.planworkers`) builds its own clients, with the same credentials (those given, or
+        the chain resolved the same way: same profile, same environment)."""
+        return (_rebuilt, (self.region, self._options, self._listed))
 
     def caller_account(self) -> str:
         """The account id of the credentials in use (STS GetCallerIdentity)."""
@@ -80,13 +95,15 @@ class Registry:
     def scan(self, names: Iterable[str], *, workers: int | None = None) -> Iterator[Repository]:
         """Scans repositories concurrently and yields each as soon as it is complete (completion order).
 
+        `names` are read as the scan goes, one more each time a repository is complete (a plan's worker
+        process receives them so, from the main process); a name given twice is scanned once.
         Completion order, not name order: a sorted stream would hold every repository finished behind a
         large one, and the decision core does not depend on order (callers sort if they need to). At most
         `workers` repositories are in flight, so memory does not grow with their number unless the caller
         keeps them. The first failure stops the scan: the rest are cancelled and the error propagates.
         """
         threads = min(workers or self.workers, self.workers)
-        todo = iter(sorted(set(names)))
+        todo = _distinct(names)
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ecrgc-scan") as pool:
             running = {pool.submit(self.scan_repository, name) for name in islice(todo, threads)}
             while running:
@@ -106,3 +123,17 @@ class Registry:
     def delete_repository_if_empty(self, name: str) -> Outcome:
         """Deletes the repository only if ECR finds it empty now (never `force`)."""
         return mutations.delete_repository_if_empty(self.client, name, registry_id=self.registry_id)
+
+
+def _rebuilt(region: str, options: dict[str, Any], listed: dict[str, RepositoryListing]) -> Registry:
+    registry = Registry(region, **options)
+    registry._listed.update(listed)
+    return registry
+
+
+def _distinct(names: Iterable[str]) -> Iterator[str]:
+    seen: set[str] = set()
+    for name in names:
+        if name not in seen:
+            seen.add(name)
+            yield name

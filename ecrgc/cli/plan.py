@@ -220,6 +220,17 @@ def plan(
         Path | None,
         typer.Option("--out-dir", help="With --target/--all-targets: write DIR/<target>/<stamp>.json."),
     ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            envvar="ECRGC_PROCESSES",
+            min=1,
+            help="Scan, decide and encode the repositories in this many worker processes (default: one per"
+            " CPU this process may use, for 32 repositories or more; 1: in this process alone). A target's"
+            " plan (--target, --all-targets) is made in one process.",
+        ),
+    ] = None,
 ) -> None:
     """Plan what to delete from the live registry and the images in use; print it, and save it with --out."""
     if check is not None:
@@ -257,6 +268,7 @@ def plan(
             expires_in=expiry,
             progress=_plan_progress(display),
             columns=out is not None and is_compressed(out),  # encoded as decided, in the file's layout
+            processes=processes,
         )
         made = with_replication(made, registry.replication(), {})  # no targets.yaml: no replica is a target
         display.end_all()

@@ -9,7 +9,8 @@ repository's images plus the (much smaller) plan.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
@@ -17,6 +18,7 @@ from itertools import chain
 from typing import Protocol
 
 from ecrgc import __version__, decide
+from ecrgc.commands import planworkers
 from ecrgc.errors import ConfigError, UsageError
 from ecrgc.model import (
     THIS_REGISTRY,
@@ -117,6 +119,7 @@ def run_plan(
     progress: Callable[[PlanProgress], None] | None = None,
     on_decided: Callable[[Policy, Sequence[Decision]], None] | None = None,
     columns: bool = False,
+    processes: int | None = 1,
 ) -> Plan:
     """Plan the policies against the live registry and in-use sources, as of `now`.
 
@@ -125,6 +128,9 @@ def run_plan(
     each repository's decisions (`ecrgc run` logs every image scanned, as the seed did). `columns`: the
     plan file will be written in the columns layout (`.json.gz`), so its records are encoded in it as each
     repository is decided (a plan written in the other layout is encoded again when written).
+    `processes`: how many worker processes scan, decide and encode the repositories (None: as many as the
+    CPUs, for a registry large enough; `planworkers`); 1, or `on_decided`, plans in this process alone, and
+    so does an inventory that is no `planworkers.Scanner` (a `Registry` is one).
     """
     region = target_region(policies)
     account = inventory.caller_account()
@@ -134,20 +140,31 @@ def run_plan(
     check_overlaps(policies, names)
     owner = {name: next(p for p in policies if p.selects(name)) for name in names}
     tell = progress or (lambda _: None)
-    tell(PlanProgress(phase=PlanPhase.USAGE, total=len(names)))
-    collected = usage(policies)
-    in_use = decide.in_use(collected, account=account, region=region)
+    sharded = on_decided is None and isinstance(inventory, planworkers.Scanner)
+    count = planworkers.process_count(processes, len(names)) if sharded else 1
     builder = _PlanBuilder(Spool(columns=columns))
-    images = 0
-    tell(PlanProgress(phase=PlanPhase.SCAN, total=len(names)))
-    for done, repository in enumerate(inventory.scan(names), start=1):
-        policy = owner[repository.name]
-        decisions = decide.decide(repository, in_use, policy, now=now)
-        builder.add(repository, policy, decisions)
-        if on_decided:
-            on_decided(policy, decisions)
-        images += len(decisions)
-        tell(PlanProgress(phase=PlanPhase.SCAN, repositories=done, total=len(names), images=images))
+    # The workers start before the in-use sources are read, so that their start overlaps the reading.
+    with (
+        planworkers.Workers(count, inventory, columns=columns)
+        if isinstance(inventory, planworkers.Scanner) and count > 1
+        else nullcontext()
+    ) as workers:
+        tell(PlanProgress(phase=PlanPhase.USAGE, total=len(names)))
+        collected = usage(policies)
+        in_use = decide.in_use(collected, account=account, region=region)
+        tell(PlanProgress(phase=PlanPhase.SCAN, total=len(names)))
+        job = _Decide(owner, in_use, now)
+        if workers is None:
+            decided = _decide_here(inventory.scan(names), builder, job, on_decided)
+        else:
+            builder.actions = None  # the records are in the workers' files (read back below)
+            decided = (builder.gather(part) for part in workers.run(job, names, builder.spool))
+        images = 0
+        for done, scanned in enumerate(decided, start=1):
+            images += scanned
+            tell(PlanProgress(phase=PlanPhase.SCAN, repositories=done, total=len(names), images=images))
+        if workers is not None:
+            builder.read_back()
     tell(PlanProgress(phase=PlanPhase.ASSEMBLE, repositories=len(names), total=len(names), images=images))
     return builder.build(
         policies=policies,
@@ -157,6 +174,42 @@ def run_plan(
         now=now,
         expires_in=expires_in,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Decide:
+    """One repository decided: `run_plan`'s job, here or in a worker process (sent there once, pickled:
+    the policies, the images in use and the time), where its records are spooled into the worker's file."""
+
+    owner: Mapping[str, Policy]
+    in_use: decide.InUse
+    now: datetime
+
+    def decisions(self, repository: Repository) -> tuple[Policy, Sequence[Decision]]:
+        policy = self.owner[repository.name]
+        return policy, decide.decide(repository, self.in_use, policy, now=self.now)
+
+    def __call__(self, repository: Repository, spool: Spool) -> RepositoryPart:
+        """In a worker: its part, its records put into the worker's `spool` (and left out of the part)."""
+        policy, decisions = self.decisions(repository)
+        part = repository_part(repository.name, policy, decisions, columns=spool.columns, hold=False)
+        spool.put(part)
+        return replace(part, blobs={})
+
+
+def _decide_here(
+    scanned: Iterable[Repository],
+    builder: _PlanBuilder,
+    job: _Decide,
+    on_decided: Callable[[Policy, Sequence[Decision]], None] | None,
+) -> Iterator[int]:
+    """The repositories decided in this process, one at a time as scanned: how many images each had."""
+    for repository in scanned:
+        policy, decisions = job.decisions(repository)
+        builder.add(repository, policy, decisions)
+        if on_decided:
+            on_decided(policy, decisions)
+        yield len(decisions)
 
 
 def input_figures(
@@ -210,6 +263,11 @@ class _PlanBuilder:
 
     def merge(self, part: RepositoryPart) -> None:
         self.spool.put(part)
+        self.gather(part)
+
+    def gather(self, part: RepositoryPart) -> int:
+        """Take in a repository whose records are in the spool already (adopted from a worker process's
+        file, or put there by `merge`); return how many images it had."""
         self.protected.extend(part.protected)
         if self.actions is not None and part.actions:
             self.actions[part.name] = part.actions
@@ -219,6 +277,13 @@ class _PlanBuilder:
         if part.delete_repository:
             self.deletions.append(part.name)
         self.summaries.append(part.summary)
+        return part.summary.scanned
+
+    def read_back(self) -> None:
+        """Hold the actions spooled by worker processes when there are at most ACTIONS_IN_MEMORY: the
+        views' passes then read them in memory, decoded once (not once per pass)."""
+        if sum(actions for actions, _ in self.spool.counts.values()) <= ACTIONS_IN_MEMORY:
+            self.actions = {name: tuple(self.spool.images(name, "actions")) for name in self.spool.counts}
 
     def build(
         self,

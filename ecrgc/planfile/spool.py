@@ -16,9 +16,10 @@ import io
 import os
 import tempfile
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import msgspec
 
@@ -38,11 +39,14 @@ _Which = Literal["actions", "kept"]
 class Spool:
     """One plan's image records, one repository at a time (see the module docstring)."""
 
-    def __init__(self, *, columns: bool) -> None:
+    def __init__(self, *, columns: bool, file: IO[bytes] | None = None) -> None:
+        """`file`: where the records go (a plan worker process's file), else a scratch file of its own."""
         self.columns = columns
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115  # closed with the spool (finalize)
-        weakref.finalize(self, self._file.close)
-        self._blobs: dict[str, dict[str, tuple[int, int]]] = {}  # repository -> list -> (offset, length)
+        self._files: list[IO[bytes]] = []
+        own = file or tempfile.TemporaryFile()  # noqa: SIM115  # closed with the spool (finalize)
+        self._own = self._file_index(own)
+        self._blobs: dict[str, dict[str, tuple[int, int, int]]] = {}
+        """repository -> list -> (index in _files, offset, length)"""
         self.counts: dict[str, tuple[int, int]] = {}
         """repository -> (actions, kept images)"""
         self.held: Sequence[PlannedAction] | None = None
@@ -59,15 +63,36 @@ class Spool:
         if not any(part.counts):
             return
         self.counts[part.name] = part.counts
+        file = self._files[self._own]
         for which, blob in part.blobs.items():
-            offset = self._file.seek(0, os.SEEK_END)
-            self._file.write(blob)
-            self._blobs.setdefault(part.name, {})[which] = (offset, len(blob))
-        self._file.flush()
+            offset = file.seek(0, os.SEEK_END)
+            file.write(blob)
+            self._blobs.setdefault(part.name, {})[which] = (self._own, offset, len(blob))
+        file.flush()
+
+    def where(self, name: str) -> SpoolPart:
+        """Where repository `name`'s records are in this spool's file, for another spool to `adopt`."""
+        blobs = {which: (offset, length) for which, (_, offset, length) in self._blobs[name].items()}
+        return SpoolPart(name=name, counts=self.counts[name], blobs=blobs)
+
+    def adopt(self, file: IO[bytes], part: SpoolPart) -> None:
+        """Take in a repository another spool put into `file` (a plan worker process's: the records stay
+        there, read from it as from this spool's own file)."""
+        if part.name in self.counts:
+            raise ValueError(f"repository {part.name} is spooled twice")
+        self.counts[part.name] = part.counts
+        index = self._file_index(file)
+        self._blobs[part.name] = {w: (index, offset, size) for w, (offset, size) in part.blobs.items()}
+
+    def _file_index(self, file: IO[bytes]) -> int:
+        if file not in self._files:
+            self._files.append(file)
+            weakref.finalize(self, file.close)
+        return self._files.index(file)
 
     def _read(self, name: str, which: str) -> bytes:
-        offset, length = self._blobs[name][which]
-        return os.pread(self._file.fileno(), length, offset)
+        index, offset, length = self._blobs[name][which]
+        return os.pread(self._files[index].fileno(), length, offset)
 
     def records(self, which: str) -> Iterator[bytes]:
         """The encoded records of the file's list `which` (actions, kept, columns), repositories by name."""
@@ -93,6 +118,16 @@ class Spool:
             return
         for line in _lines(self._read(name, which)):
             yield _planned_action(msgspec.json.decode(line), name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpoolPart:
+    """Where one repository's records are in a spool's file: `counts` (actions, kept images), and each
+    list's (offset, length) there."""
+
+    name: str
+    counts: tuple[int, int]
+    blobs: Mapping[str, tuple[int, int]]
 
 
 def _lines(blob: bytes) -> Iterator[bytes]:

@@ -1,0 +1,215 @@
+"""`ecrgc plan` on every core: repositories scanned, decided and encoded in worker processes.
+
+One process has one GIL, and a plan's scanning, deciding and encoding are CPU-bound (issue 14). The work is
+per repository, so the main process hands repository names to worker processes, one more each time one
+of a worker's repositories is complete (a large repository holds back no other), and each runs the whole
+per-repository pipeline: its own `Registry` (unpickled from the main process's: its own clients, the same
+credentials) scanning with its share of the scan threads, then `run_plan`'s job (decide, then encode
+the records into the worker's own spool file). Over the pipe go only names, the job's small result (a
+summary, the images in use) and where the records are in the worker's file (`SpoolPart`): the main
+process's spool reads them from there, as from its own file.
+
+Workers are started with `spawn`: `fork` copies a process whose threads (a progress display, botocore's)
+may hold locks, and `forkserver` would run the main script again in each child anyway. The main process
+starts them before it reads what is in use, so their start (an interpreter and the imports) overlaps it.
+
+Fail closed, as one process does: a worker's error (an unreadable registry, a refusal of `decide`)
+comes back and is raised as it is, by the main process; a worker that dies stops the plan
+(`WorkerDied`); the main process stopping for any reason (an error, Ctrl-C) terminates every worker first.
+A worker whose main process is gone finds its pipe closed and stops too.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import IO, Any, Final, Protocol, Self, TypeVar, runtime_checkable
+
+from ecrgc.errors import SourceUnavailable
+from ecrgc.model import Repository
+from ecrgc.planfile.spool import Spool
+
+START_METHOD: Final = "spawn"
+
+REPOSITORIES_PER_PROCESS = 16
+"""With the process count left to ecrgc, a plan uses one worker per this many repositories at most (up to
+the CPUs it may use): a small registry is planned in one process, paying for no interpreter start."""
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class Scanner(Protocol):
+    """What a worker needs from its registry (`ecrgc.aws.Registry`, pickled into the worker): `workers`,
+    the repositories it scans at once (shared among the workers)."""
+
+    workers: int
+
+    def scan(self, names: Iterable[str], *, workers: int | None = None) -> Iterator[Repository]: ...
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity: a container's or a CI runner's share)."""
+    return len(os.sched_getaffinity(0))
+
+
+def process_count(requested: int | None, repositories: int) -> int:
+    """How many processes plan `repositories`: `requested` (None: as many as the CPUs this process may use,
+    with REPOSITORIES_PER_PROCESS each at least), never more than there are repositories; 1 is the main
+    process alone."""
+    wanted = usable_cpus() if requested is None else requested
+    most = repositories // REPOSITORIES_PER_PROCESS if requested is None else repositories
+    return max(1, min(wanted, most))
+
+
+class WorkerDied(SourceUnavailable):
+    """A worker process ended before its repositories were planned (killed, out of memory)."""
+
+
+@dataclass(eq=False)
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    path: Path
+    threads: int
+    file: IO[bytes] | None = None
+    exhausted: bool = False
+    """No more names for it: it was sent None."""
+
+
+@dataclass(eq=False)
+class Workers:
+    """`count` worker processes, each scanning with `inventory` (see the module docstring); a context
+    manager: leaving it terminates and reaps every worker and removes their files' directory."""
+
+    count: int
+    inventory: Scanner
+    columns: bool
+    _workers: list[_Worker] = field(default_factory=list)
+    _directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ecrgc-plan-")))
+
+    def __enter__(self) -> Self:
+        context = get_context(START_METHOD)
+        try:
+            for index in range(self.count):
+                mine, theirs = context.Pipe()
+                path = self._directory / f"part-{index}"
+                threads = self.inventory.workers
+                share = max(1, threads // self.count + (index < threads % self.count))
+                process = context.Process(
+                    target=_serve,
+                    args=(theirs, self.inventory, share, path, self.columns),
+                    name=f"ecrgc-plan-{index}",
+                    daemon=True,  # reaped by multiprocessing even if this process forgets to
+                )
+                self._workers.append(_Worker(process=process, conn=mine, path=path, threads=share))
+                process.start()
+                theirs.close()  # so that a worker's death reads as the end of its pipe
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for worker in self._workers:
+            if worker.process.is_alive():
+                worker.process.terminate()
+        for worker in self._workers:
+            if worker.process.pid is not None:
+                worker.process.join()
+            worker.conn.close()
+        shutil.rmtree(self._directory, ignore_errors=True)  # the files adopted stay open in the spool
+
+    def run(self, job: Callable[[Repository, Spool], T], names: Iterable[str], spool: Spool) -> Iterator[T]:
+        """`job`'s result for each repository of `names` (completion order), its records adopted into
+        `spool`; a worker's error is raised here."""
+        todo = iter(names)
+        for worker in self._workers:
+            worker.conn.send(job)
+            for _ in range(worker.threads):  # as many as it scans at once; one more per repository done
+                self._hand(worker, todo)
+        running = {worker.conn: worker for worker in self._workers}
+        while running:
+            for conn in wait(list(running)):
+                worker = running[conn]  # type: ignore[index]  # wait() gives back what it was given
+                message = _receive(worker)
+                match message:
+                    case ("part", result, part):
+                        if part is not None:
+                            if worker.file is None:
+                                worker.file = worker.path.open("rb")
+                            spool.adopt(worker.file, part)
+                        self._hand(worker, todo)
+                        yield result
+                    case ("done",):
+                        del running[conn]  # type: ignore[arg-type]
+                    case ("failed", error):
+                        raise error
+                    case _:
+                        raise AssertionError(f"unexpected message from a plan worker: {message!r}")
+
+    @staticmethod
+    def _hand(worker: _Worker, todo: Iterator[str]) -> None:
+        if not worker.exhausted:
+            name = next(todo, None)
+            try:
+                worker.conn.send(name)
+            except OSError:
+                raise _died(worker) from None
+            worker.exhausted = name is None
+
+
+def _receive(worker: _Worker) -> Any:
+    try:
+        return worker.conn.recv()
+    except (EOFError, OSError):  # its end of the pipe closed, or reset with data unread: it is gone
+        raise _died(worker) from None
+
+
+def _died(worker: _Worker) -> WorkerDied:
+    worker.process.join()
+    code = worker.process.exitcode
+    how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+    return WorkerDied(
+        f"a plan worker process (pid {worker.process.pid}) {how} before its repositories were planned;"
+        " nothing was written: re-run ecrgc plan (plan --processes 1 plans in one process)"
+    )
+
+
+def _serve(conn: Connection, inventory: Scanner, threads: int, path: Path, columns: bool) -> None:
+    """A worker process: plan the repositories the main process names, until it names None."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's: it terminates us
+    try:
+        job = conn.recv()
+        with path.open("x+b") as file:
+            spool = Spool(columns=columns, file=file)
+            for repository in inventory.scan(_names(conn), workers=threads):
+                result = job(repository, spool)
+                part = spool.where(repository.name) if repository.name in spool.counts else None
+                conn.send(("part", result, part))
+        conn.send(("done",))
+    except Exception as error:  # noqa: BLE001  # every failure goes back to the main process, which raises it
+        _report(conn, error)
+
+
+def _names(conn: Connection) -> Iterator[str]:
+    while (name := conn.recv()) is not None:
+        yield name
+
+
+def _report(conn: Connection, error: Exception) -> None:
+    """Send `error` to the main process; if it is gone (the pipe is closed), there is no one to tell."""
+    try:
+        conn.send(("failed", error))
+    except OSError:
+        return
+    except Exception:  # noqa: BLE001  # an error that does not pickle goes back as its type and message
+        conn.send(("failed", RuntimeError(f"{type(error).__name__}: {error}")))

@@ -1,0 +1,129 @@
+"""`run_plan` in worker processes (commands/planworkers.py) against the sandbox: the plan file's bytes are
+the single process's, whatever the number of processes; a failure inside a worker stops the plan with the
+single process's message; a worker that dies stops it too; no worker outlives the plan."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ecrgc.aws import Registry
+from ecrgc.commands import plan as plan_command
+from ecrgc.commands import planworkers
+from ecrgc.commands.plan import PlanPhase, PlanProgress
+from ecrgc.errors import EcrgcError
+from ecrgc.model import Plan
+from ecrgc.planfile import load_plan_file, write_plan_file
+from ecrgc.policy import load_policies
+from ecrgc.sandbox import Sandbox
+from ecrgc.usage import collector
+from tests.test_plan_e2e import POLICY, REGION, build_scenario
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+def _registry(sandbox: Sandbox, workdir: Path) -> None:
+    """The e2e scenario (indexes, referrers, images in use, 1,200 images in one repository) and ten more
+    repositories, two of which the plan empties (and deletes: deleteEmptyRepositories)."""
+    sandbox.clock.set(NOW - timedelta(minutes=5))  # frozen: reading an index (a pull) stamps the same time
+    build_scenario(sandbox, workdir)
+    for n in range(10):
+        for i in range(n % 4 + 1):
+            sandbox.registry.push_image(
+                f"svc/r{n}",
+                tags=[f"b{i}"] if n >= 2 else [],
+                pushed_at=NOW - timedelta(days=(20 if n < 2 else 2) + i),  # r2 on: too young to go
+                salt=f"r{n}",
+            )
+    policy = POLICY.replace("keepLatest: 3", "keepLatest: 0")
+    policy = policy.replace("holdTags: ['^release-']", "holdTags: []")
+    policy = policy.replace("  protect:", "  deleteEmptyRepositories: true\n  protect:")
+    (workdir / "policies" / "svc.yaml").write_text(policy)
+
+
+def _plan(workdir: Path, processes: int, *, columns: bool = False, **options: object) -> Plan:
+    return plan_command.run_plan(
+        load_policies([workdir / "policies" / "svc.yaml"]),
+        inventory=Registry(REGION),
+        usage=collector(),
+        now=NOW,
+        columns=columns,
+        processes=processes,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("name", ["plan.json", "plan.json.gz"])
+def test_the_plan_file_is_the_same_bytes_in_one_two_or_three_processes(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    _registry(sandbox, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    _plan(tmp_path, 1)  # reading an index is a pull: from now on each index has been pulled, at NOW - 5 min
+    seen: list[PlanProgress] = []
+    files = {}
+    for processes in (1, 2, 3):
+        made = _plan(tmp_path, processes, columns=name.endswith(".gz"), progress=seen.append)
+        files[processes] = tmp_path / f"{processes}-{name}"
+        write_plan_file(made, files[processes])
+        assert load_plan_file(files[processes]) == made  # what the views saw is what the file holds
+        assert seen[-1] == PlanProgress(phase=PlanPhase.ASSEMBLE, total=11, repositories=11, images=1222)
+    assert files[1].read_bytes() == files[2].read_bytes() == files[3].read_bytes()
+    plan = load_plan_file(files[1])
+    assert plan.repository_deletions == ("svc/r0", "svc/r1")
+    assert len(plan.protected) == 2
+    assert not multiprocessing.active_children()
+
+
+def test_a_source_failing_in_a_worker_stops_the_plan_as_in_one_process(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _registry(sandbox, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    sandbox.knobs.denied.add("DescribeImages")  # IAM refuses the scan (not the listing, in this process)
+    errors = []
+    for processes in (1, 2):
+        with pytest.raises(EcrgcError) as raised:
+            _plan(tmp_path, processes)
+        errors.append(raised.value)
+    assert type(errors[0]) is type(errors[1])
+    # which repository fails first is a race, in one process as in two
+    messages = {re.sub(r" of \S+ failed", " of REPOSITORY failed", str(error)) for error in errors}
+    assert messages == {"ecr DescribeImages of REPOSITORY failed: AccessDeniedException"}
+    assert not multiprocessing.active_children()
+
+
+def test_a_worker_killed_stops_the_plan_and_no_worker_is_left(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _registry(sandbox, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    sandbox.knobs.latency_ms = 50  # so that the workers are still scanning when one is killed
+    killed: list[int] = []
+
+    def kill_one(progress: PlanProgress) -> None:
+        workers = [p for p in multiprocessing.active_children() if p.name.startswith("ecrgc-plan-")]
+        if progress.phase is PlanPhase.SCAN and not killed and workers:
+            assert workers[0].pid is not None
+            killed.append(workers[0].pid)
+            os.kill(workers[0].pid, signal.SIGKILL)
+
+    with pytest.raises(planworkers.WorkerDied, match=r"was killed by signal 9 .* nothing was written"):
+        _plan(tmp_path, 3, progress=kill_one)
+    assert killed
+    assert not multiprocessing.active_children()
+
+
+def test_ecrgc_chooses_one_process_for_a_small_registry_and_one_per_cpu_for_a_large_one() -> None:
+    cpus = planworkers.usable_cpus()
+    assert planworkers.process_count(None, 31) == 1
+    assert planworkers.process_count(None, 100_000) == cpus
+    assert planworkers.process_count(None, 16 * 2) == min(cpus, 2)
+    assert planworkers.process_count(3, 2) == 2  # asked for: never more than the repositories
+    assert planworkers.process_count(1, 100_000) == 1
