@@ -221,16 +221,16 @@ def plan(
         typer.Option("--out-dir", help="With --target/--all-targets: write DIR/<target>/<stamp>.json."),
     ] = None,
     processes: Annotated[
-        int | None,
+        int,
         typer.Option(
             "--processes",
             envvar="ECRGC_PROCESSES",
-            min=1,
-            help="Scan, decide and encode the repositories in this many worker processes (default: one per"
-            " CPU this process may use, for 32 repositories or more; 1: in this process alone). A target's"
-            " plan (--target, --all-targets) is made in one process.",
+            min=0,
+            help="Scan, decide and encode the repositories in this many worker processes (1, the default:"
+            " in this process alone; 0: one per CPU this process may use, for 32 repositories or more)."
+            " A target's plan (--target, --all-targets) is made in one process.",
         ),
-    ] = None,
+    ] = 1,
 ) -> None:
     """Plan what to delete from the live registry and the images in use; print it, and save it with --out."""
     if check is not None:
@@ -268,7 +268,7 @@ def plan(
             expires_in=expiry,
             progress=_plan_progress(display),
             columns=out is not None and is_compressed(out),  # encoded as decided, in the file's layout
-            processes=processes,
+            processes=processes or None,  # 0: ecrgc chooses
         )
         made = with_replication(made, registry.replication(), {})  # no targets.yaml: no replica is a target
         display.end_all()
