@@ -325,17 +325,17 @@ class Policy:
 # --- the evidence a decision stands on: data, no prose (the words are written in `render.evidence`) ------
 # Each record holds only what the image, the policy and the plan's time do not give; all are cheap (one is
 # built for every image) and made of str, int, tuples of str and enums, so a plan file can record them.
+# msgspec Structs, as `Image` is: `Ages(…)` costs 0.05 µs against the frozen dataclass's 0.7 µs, and
+# `gc=False` (nothing in them can refer back) keeps a million of them out of the cyclic collector.
 
 
-@dataclass(frozen=True, slots=True)
-class UsedBy:
+class UsedBy(msgspec.Struct, frozen=True, gc=False):
     """IN_USE: these sources (all of them, sorted and distinct) use the image, by digest or a tag of it."""
 
     sources: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ListsInUse:
+class ListsInUse(msgspec.Struct, frozen=True, gc=False):
     """IN_USE: the index lists (at any depth) the in-use manifest `child`, which `sources` use."""
 
     child: str
@@ -351,8 +351,7 @@ class Relation(StrEnum):
     """It is attached to the parent: an OCI referrer of it (subject), or a cosign `sha256-….sig` tag."""
 
 
-@dataclass(frozen=True, slots=True)
-class PartOf:
+class PartOf(msgspec.Struct, frozen=True, gc=False):
     """PART_OF_KEPT_IMAGE: part of the kept image `parent`. WITH_PARENT (and ALREADY_ARCHIVED for such an
     image): goes with `parent`, which is removed."""
 
@@ -360,8 +359,7 @@ class PartOf:
     relation: Relation
 
 
-@dataclass(frozen=True, slots=True)
-class MaybeChildOf:
+class MaybeChildOf(msgspec.Struct, frozen=True, gc=False):
     """PART_OF_KEPT_IMAGE: may be a child of the kept index `index`, whose manifest cannot be read since it
     is `status` (archived, or being restored)."""
 
@@ -369,8 +367,7 @@ class MaybeChildOf:
     status: ImageStatus
 
 
-@dataclass(frozen=True, slots=True)
-class HeldBy:
+class HeldBy(msgspec.Struct, frozen=True, gc=False):
     """HELD_TAG: the hold pattern `pattern` (its source text) matches `tags`: one tag whole (`together`
     False), or the tags together (`together` True: every `&&` part of one `OR` part matches one of them)."""
 
@@ -379,8 +376,7 @@ class HeldBy:
     together: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Newest:
+class Newest(msgspec.Struct, frozen=True, gc=False):
     """NEWEST_N: `rank` (1 is the newest) among the `of` newest top-level images kept, `keep_latest` the
     policy's number (`of` is smaller when fewer images compete)."""
 
@@ -389,8 +385,7 @@ class Newest:
     keep_latest: int
 
 
-@dataclass(frozen=True, slots=True)
-class Ages:
+class Ages(msgspec.Struct, frozen=True, gc=False):
     """TOO_YOUNG, RECENTLY_PULLED, UNTAGGED_NOT_SELECTED, EXPIRED (and ALREADY_ARCHIVED for an expired
     image): whole seconds from the push, and from the pull the rules judged by, to the plan's time.
 

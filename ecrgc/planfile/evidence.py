@@ -14,10 +14,11 @@ deletions could not afford the bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import fields
 from itertools import product
 from operator import attrgetter
 from typing import Any
+
+from msgspec.structs import fields
 
 from ecrgc.errors import ConfigError
 from ecrgc.model import (
@@ -56,18 +57,18 @@ def _integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-# A field's annotation -> (is this JSON value one, the model's value of it)
-_TYPES: dict[str, tuple[Callable[[Any], bool], Callable[[Any], Any]]] = {
-    "str": (lambda v: isinstance(v, str), str),
-    "int": (_integer, int),
-    "int | None": (lambda v: v is None or _integer(v), lambda v: v),
-    "bool": (lambda v: isinstance(v, bool), bool),
-    "tuple[str, ...]": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), tuple),
-    "Relation": (lambda v: v in set(Relation), Relation),
-    "ImageStatus": (lambda v: v in set(ImageStatus), ImageStatus),
+# A field's type -> (is this JSON value one, the model's value of it)
+_TYPES: dict[Any, tuple[Callable[[Any], bool], Callable[[Any], Any]]] = {
+    str: (lambda v: isinstance(v, str), str),
+    int: (_integer, int),
+    int | None: (lambda v: v is None or _integer(v), lambda v: v),
+    bool: (lambda v: isinstance(v, bool), bool),
+    tuple[str, ...]: (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), tuple),
+    Relation: (lambda v: v in set(Relation), Relation),
+    ImageStatus: (lambda v: v in set(ImageStatus), ImageStatus),
 }
 _WRITTEN = {
-    kind: [(f.name, _TYPES[str(f.type)]) for f in fields(kind) if f.name not in _IMPLIED.get(kind, {})]
+    kind: [(f.name, _TYPES[f.type]) for f in fields(kind) if f.name not in _IMPLIED.get(kind, {})]
     for kind in KINDS.values()
 }
 
@@ -96,12 +97,12 @@ def encode(evidence: Evidence | None) -> list[Any] | None:
 
 
 # The Python types of the JSON values each plain field accepts (a bool is no int: type(), not isinstance).
-_PLAIN_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "int | None": (int, type(None)), "bool": (bool,)}
+_PLAIN_TYPES: dict[Any, tuple[type, ...]] = {int: (int,), int | None: (int, type(None)), bool: (bool,)}
 _PLAIN = frozenset(
     (name, *types)
     for name, kind in KINDS.items()
-    if kind not in _IMPLIED and all(str(f.type) in _PLAIN_TYPES for f in fields(kind))
-    for types in product(*(_PLAIN_TYPES[str(f.type)] for f in fields(kind)))
+    if kind not in _IMPLIED and all(f.type in _PLAIN_TYPES for f in fields(kind))
+    for types in product(*(_PLAIN_TYPES[f.type] for f in fields(kind)))
 )
 """(kind, the type of each field) of the evidence that `decode` takes from its cell alone, with no value
 but its type to check: `["ages", 86400, null]`, `["newest", 2, 3, 3]`."""
