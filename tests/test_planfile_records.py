@@ -120,6 +120,9 @@ def test_a_spool_reads_back_the_images_of_its_parts(case: tuple[Repository, list
             continue
         again = repository_part(repository.name, policy, decisions, columns=columns, hold=True)
         assert tuple(spool.images(repository.name, "actions")) == again.actions
+        for which in ("actions", "kept"):  # what a view's warnings read, without the records
+            images = spool.images(repository.name, which)
+            assert spool.tags(repository.name, which) == [t for image in images for t in image.tags]
         kept = sorted((_record(d, policy) for d in decisions if d.action is Action.KEEP), key=_digest)
         assert [k.digest for k in spool.images(repository.name, "kept")] == [k.digest for k in kept]
 

@@ -17,6 +17,7 @@ from ecrgc.model import Plan
 from ecrgc.planfile import content_hash, load_plan_file, write_plan_file
 from ecrgc.planfile.spool import Spooled, spool_of
 from ecrgc.policy import load_policies
+from ecrgc.render import facts
 from ecrgc.sandbox import Sandbox
 from ecrgc.usage import collector
 from tests.test_plan_e2e import REGION, build_scenario
@@ -68,6 +69,10 @@ def test_a_spooled_plan_writes_the_bytes_of_the_general_writer(
         assert loaded == made  # the spool's views read back what the file holds
         assert [a.digest for a in loaded.actions] == [a.digest for a in made.actions]
     assert content_hash(made) == content_hash(general)
+    assert facts.rows(made) == facts.rows(general)  # the views read the spool without its records
+    assert facts.alerts(made, facts.rows(made)) == facts.alerts(general, facts.rows(general))
+    for mine, theirs in ((made.actions, general.actions), (made.kept, general.kept)):
+        assert facts.tags_by_repository(mine) == facts.tags_by_repository(theirs)
     assert made.actions[-1] == general.actions[-1]
     assert list(made.kept[1:3]) == list(general.kept[1:3])
 

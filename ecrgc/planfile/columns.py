@@ -217,11 +217,7 @@ class RepositoryColumns:
 
     def tags(self, start: int, stop: int) -> list[str]:
         """Every tag of rows `start` to `stop`, in order, without building their records."""
-        found: list[str] = []
-        for cell in self._columns["imageTags"][start:stop]:
-            if cell is not None:
-                found.extend((cell,) if isinstance(cell, str) else cell)
-        return found
+        return every_tag(self._columns["imageTags"][start:stop])
 
     @property
     def action_codes(self) -> list[int]:
@@ -245,6 +241,15 @@ class RepositoryColumns:
 
 _DIGEST = 43  # characters of base64 per digest in the imageDigest column
 _COLUMNS = ("imageTags", "pushedAt", "lastPulledAt", "sizeBytes", "mediaType", "action", "reason", "parent")
+
+
+def every_tag(cells: Iterable[str | list[str] | None]) -> list[str]:
+    """Every tag of the `imageTags` cells of some rows, in order."""
+    found: list[str] = []
+    for cell in cells:
+        if cell is not None:
+            found.extend((cell,) if isinstance(cell, str) else cell)
+    return found
 
 
 def _tags(cell: str | list[str] | None) -> tuple[str, ...]:

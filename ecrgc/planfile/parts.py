@@ -46,6 +46,10 @@ class Parts(Sequence[PlannedAction]):
         for part in self._parts_of.get(name, ()):
             yield from self._images(part, 0)
 
+    def repositories(self) -> set[str]:
+        """The repositories of these images, without reading any."""
+        return {self._repository(part) for part in range(len(self._starts))}
+
     def __len__(self) -> int:
         return self._len
 

@@ -5,9 +5,8 @@ never held (`Plan.kept` reads them back from here), nor the actions once there a
 ACTIONS_IN_MEMORY (beyond, `Plan.actions` reads them back too: each pass of a view then costs their
 decoding, the price of a bounded memory). The records are encoded once (records.repository_part), in the
 layout the plan file will have (`columns`: the `.json.gz` layout), in canonical order within their
-repository; `write_plan_file`
-writes them from here, repositories by name, hashing as it writes (`write_document`): nothing is sorted
-or encoded twice.
+repository; `write_plan_file` writes them from here, repositories by name, hashing as it writes
+(`write_document`): nothing is sorted or encoded twice.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ import msgspec
 
 from ecrgc.model import Plan, PlannedAction, ProtectedImage
 from ecrgc.planfile import encode
-from ecrgc.planfile.columns import RepositoryColumns
+from ecrgc.planfile.columns import RepositoryColumns, every_tag
 from ecrgc.planfile.decode import _planned_action
 from ecrgc.planfile.parts import Parts
 from ecrgc.planfile.records import RepositoryPart
@@ -106,6 +105,17 @@ class Spool:
             return {**encode.header(plan), "columns": self.records("columns")}
         return {**encode.header(plan), "actions": self.records("actions"), "kept": self.records("kept")}
 
+    def tags(self, name: str, which: _Which) -> list[str]:
+        """Every tag of the actions or kept images of repository `name`, in order, decoding only them."""
+        actions, kept = self.counts[name]
+        if not (actions if which == "actions" else kept):
+            return []
+        if self.columns:
+            cells = _COLUMN_TAGS.decode(self._read(name, "columns")).image_tags
+            rows = cells[:actions] if which == "actions" else cells[actions:]
+            return every_tag(rows)
+        return [t for record in _RECORD_TAGS.decode_lines(self._read(name, which)) for t in record.image_tags]
+
     def images(self, name: str, which: _Which) -> Iterator[PlannedAction]:
         """The actions or kept images of repository `name`, built from their records."""
         actions, kept = self.counts[name]
@@ -128,6 +138,22 @@ class SpoolPart:
     name: str
     counts: tuple[int, int]
     blobs: Mapping[str, tuple[int, int]]
+
+
+class _RecordTags(msgspec.Struct, rename="camel"):
+    """What `Spool.tags` decodes of a record (msgspec skips the rest)."""
+
+    image_tags: list[str]
+
+
+class _ColumnTags(msgspec.Struct, rename="camel"):
+    """What `Spool.tags` decodes of a repository's columns: a row's tags, the one tag or none."""
+
+    image_tags: list[str | list[str] | None]
+
+
+_RECORD_TAGS = msgspec.json.Decoder(_RecordTags)
+_COLUMN_TAGS = msgspec.json.Decoder(_ColumnTags)
 
 
 def _lines(blob: bytes) -> Iterator[bytes]:
@@ -160,6 +186,12 @@ class Spooled(Parts, encode.Canonical[PlannedAction]):
 
     def _repository(self, part: int) -> str:
         return self._names[part]
+
+    def tags_by_repository(self) -> Iterator[tuple[str, list[str]]]:
+        """Each repository of these images with every tag they carry (what a view's warnings read),
+        without building a record per image."""
+        for name in self._names:
+            yield name, self.spool.tags(name, self._which)
 
     def __repr__(self) -> str:
         return f"Spooled({self._len} {self._which})"

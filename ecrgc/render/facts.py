@@ -114,10 +114,15 @@ def rows(plan: Plan) -> list[Row]:
 @runtime_checkable
 class TagsByRepository(Protocol):
     """Images that can list their repositories and tags without building a record per image (a loaded
-    `.json.gz` plan's `planfile.columns.Rows`): what the views read of 1,000,000 actions."""
+    `.json.gz` plan's `planfile.columns.Rows`, a plan being made's `planfile.spool.Spooled`): what the
+    views read of 1,000,000 actions."""
 
     def tags_by_repository(self) -> Iterable[tuple[str, Sequence[str]]]:
         """Each repository of the images, with every tag they carry."""
+        ...
+
+    def repositories(self) -> set[str]:
+        """The repositories of the images."""
         ...
 
 
@@ -133,7 +138,7 @@ class ImagesByRepository(Protocol):
 
 def _repositories(images: Sequence[PlannedAction]) -> set[str]:
     if isinstance(images, TagsByRepository):
-        return {name for name, _ in images.tags_by_repository()}
+        return images.repositories()
     return {image.repository for image in images}
 
 
