@@ -12,7 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ecrgc.aws import image_from_ecr, parse_children
-from ecrgc.aws.wire import UnreadableReply, describe_images_page
+from ecrgc.aws.wire import (
+    ImageFailure,
+    ImageId,
+    ImageManifest,
+    UnreadableReply,
+    batch_get_image_page,
+    describe_images_page,
+)
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import Image, ImageStatus
 from tests.strategies import digests
@@ -129,6 +136,48 @@ def test_image_from_ecr_refuses_an_unknown_status() -> None:
 def test_a_reply_of_another_shape_is_unreadable(body: bytes, where: str) -> None:
     with pytest.raises(UnreadableReply, match=re.escape(where)):
         describe_images_page(body)
+
+
+def test_a_batch_get_image_reply_reads_its_images_and_failures() -> None:
+    # As ECR sends it (members ecrgc does not read beside those it does); a failure may name no digest.
+    body = {
+        "images": [
+            {
+                "registryId": "123456789012",
+                "repositoryName": "app",
+                "imageId": {"imageDigest": DIGEST, "imageTag": "v1"},
+                "imageManifest": '{"manifests": []}',
+                "imageManifestMediaType": "application/vnd.oci.image.index.v1+json",
+            }
+        ],
+        "failures": [
+            {"imageId": {"imageDigest": SUBJECT}, "failureCode": "ImageNotFound", "failureReason": "gone"},
+            {"imageId": {"imageTag": "v2"}},
+        ],
+    }
+    assert batch_get_image_page(json.dumps(body).encode()) == {
+        "images": [ImageManifest(image_id=ImageId(image_digest=DIGEST), image_manifest='{"manifests": []}')],
+        "failures": [
+            ImageFailure(image_id=ImageId(image_digest=SUBJECT), failure_code="ImageNotFound"),
+            ImageFailure(image_id=ImageId()),
+        ],
+    }
+    assert batch_get_image_page(b"{}") == {"images": [], "failures": []}
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (b"<html>502 Bad Gateway</html>", "malformed"),
+        (b'{"images": {}}', "$.images"),
+        (b'{"images": [{"imageManifest": "{}"}]}', "missing required field `imageId`"),
+        (b'{"images": [{"imageId": {"imageDigest": 7}}]}', "$.images[0].imageId.imageDigest"),
+        (b'{"failures": [{"failureCode": 7}]}', "$.failures[0].failureCode"),
+    ],
+)
+def test_a_batch_get_image_reply_of_another_shape_is_unreadable(body: bytes, where: str) -> None:
+    with pytest.raises(UnreadableReply, match=re.escape(where)):
+        batch_get_image_page(body)
 
 
 @given(st.lists(digests, max_size=20))

@@ -7,7 +7,6 @@ reads itself: tests and the sandbox point it at a local server, production leave
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from botocore.exceptions import (
 from botocore.loaders import Loader, create_loader
 from botocore.utils import parse_timestamp
 
-from ecrgc.aws.wire import describe_images_page
+from ecrgc.aws.wire import batch_get_image_page, describe_images_page
 from ecrgc.errors import RemoteError, UsageError
 
 if TYPE_CHECKING:
@@ -115,11 +114,12 @@ class _RawDecoder:
     100,000-image plan (issue 14). botocore's `before-parse` event is its extension point for this: what a
     handler puts in `customized_response_dict` is merged into the parsed reply, and the body it leaves
     empty parses as `{}` (plus ResponseMetadata). Member names are the wire's, as the parser's are.
-    Credentials, endpoint, signing and retries stay botocore's; an error reply (and a body `decode` gives
-    back None for) is left to botocore's parser as before, so errors are still classified by their code.
+    Credentials, endpoint, signing and retries stay botocore's; an error reply is left to botocore's parser
+    as before, so errors are still classified by their code. A successful body `decode` cannot read raises
+    `wire.UnreadableReply` out of the call (not retried: a 200 reply of another shape is no passing fault).
     """
 
-    def __init__(self, decode: Callable[[bytes], dict[str, Any] | None]) -> None:
+    def __init__(self, decode: Callable[[bytes], dict[str, Any]]) -> None:
         self.decode = decode
 
     def __call__(
@@ -127,24 +127,13 @@ class _RawDecoder:
     ) -> None:
         if response_dict["status_code"] != 200:
             return
-        decoded = self.decode(response_dict["body"])
-        if decoded is not None:
-            customized_response_dict.update(decoded)
-            response_dict["body"] = b""
+        customized_response_dict.update(self.decode(response_dict["body"]))
+        response_dict["body"] = b""
 
 
-def json_object(body: bytes) -> dict[str, Any] | None:
-    """`body` decoded by `json.loads` as sent (unknown members kept), or None if it is no JSON object."""
-    try:
-        decoded = json.loads(body)
-    except ValueError:
-        return None
-    return decoded if isinstance(decoded, dict) else None
-
-
-RAW_DECODERS: Mapping[str, Callable[[bytes], dict[str, Any] | None]] = {
-    "DescribeImages": describe_images_page,  # ImageDetail records; a reply it cannot read stops the scan
-    "BatchGetImage": json_object,
+RAW_DECODERS: Mapping[str, Callable[[bytes], dict[str, Any]]] = {
+    "DescribeImages": describe_images_page,  # ImageDetail records
+    "BatchGetImage": batch_get_image_page,  # ImageManifest and ImageFailure records
 }
 """The scan's hot replies and what decodes their successful bodies (see `_RawDecoder`)."""
 

@@ -7,7 +7,6 @@ repository are held while it is scanned.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, cast
 from msgspec.structs import replace
 
 from ecrgc.aws.client import batches, registry_argument, translated
-from ecrgc.aws.wire import ImageDetail, UnreadableReply
+from ecrgc.aws.wire import ImageDetail, ImageFailure, ImageManifest, UnreadableReply, index_children
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import INDEX_MEDIA_TYPES, Image, ImageStatus, Repository
 
@@ -106,10 +105,7 @@ def describe_images(client: ECRClient, name: str, *, registry_id: str | None = N
             for page in pages:
                 yield from cast(list[ImageDetail], page["imageDetails"])  # wire.describe_images_page's
     except UnreadableReply as exc:
-        raise SourceUnavailable(
-            f"ecr DescribeImages of {name} sent a reply ecrgc cannot read ({exc}), so nothing is planned; "
-            "plan again, and upgrade ecrgc if it persists"
-        ) from None
+        raise _unreadable_reply(f"DescribeImages of {name}", exc) from None
 
 
 def image_from_ecr(detail: ImageDetail) -> Image:
@@ -141,13 +137,16 @@ def read_children(
     """
     children: dict[str, tuple[str, ...]] = {}
     for batch in batches(indexes):
-        with translated(f"ecr BatchGetImage in {name}"):
-            reply = client.batch_get_image(
-                repositoryName=name,
-                imageIds=[{"imageDigest": digest} for digest in batch],
-                acceptedMediaTypes=list(ACCEPTED_MEDIA_TYPES),
-                **registry_argument(registry_id),
-            )
+        try:
+            with translated(f"ecr BatchGetImage in {name}"):
+                reply = client.batch_get_image(
+                    repositoryName=name,
+                    imageIds=[{"imageDigest": digest} for digest in batch],
+                    acceptedMediaTypes=list(ACCEPTED_MEDIA_TYPES),
+                    **registry_argument(registry_id),
+                )
+        except UnreadableReply as exc:
+            raise _unreadable_reply(f"BatchGetImage in {name}", exc) from None
         children.update(_children_of_batch(name, batch, reply))
     return children
 
@@ -156,12 +155,13 @@ def _children_of_batch(
     name: str, batch: Sequence[str], reply: BatchGetImageResponseTypeDef
 ) -> dict[str, tuple[str, ...]]:
     """Fail closed: an index that came back as a failure, not at all, or unparseable stops the scan."""
-    if failures := reply.get("failures"):
-        digest = failures[0].get("imageId", {}).get("imageDigest") or f"{batch[0]} (or another of its batch)"
-        raise _unreadable(name, digest, failures[0].get("failureCode", "unknown failure"))
-    manifests = {
-        image["imageId"]["imageDigest"]: image.get("imageManifest", "") for image in reply.get("images", ())
-    }
+    # wire.batch_get_image_page's records, not the TypedDicts botocore's parser would have made
+    if failures := cast(list[ImageFailure], reply["failures"]):
+        failed = failures[0].image_id
+        digest = (failed and failed.image_digest) or f"{batch[0]} (or another of its batch)"
+        raise _unreadable(name, digest, failures[0].failure_code or "unknown failure")
+    images = cast(list[ImageManifest], reply["images"])
+    manifests = {image.image_id.image_digest: image.image_manifest for image in images}
     children: dict[str, tuple[str, ...]] = {}
     for digest in batch:
         if digest not in manifests:
@@ -173,15 +173,19 @@ def _children_of_batch(
 def parse_children(manifest: str, *, name: str, digest: str) -> tuple[str, ...]:
     """The digests an index or manifest list names in `manifests[].digest`, in manifest order."""
     try:
-        entries = json.loads(manifest)["manifests"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise _unreadable(name, digest, f"unparseable manifest ({type(exc).__name__})") from exc
-    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
-        raise _unreadable(name, digest, "unparseable manifest (manifests is not a list of descriptors)")
-    found = tuple(entry.get("digest") for entry in entries)
-    if not all(isinstance(child, str) and child.startswith("sha256:") for child in found):
-        raise _unreadable(name, digest, "unparseable manifest (a child digest is missing or not sha256)")
-    return cast(tuple[str, ...], found)
+        found = index_children(manifest)
+    except UnreadableReply as exc:
+        raise _unreadable(name, digest, f"unparseable manifest: {exc}") from None
+    if not all(child.startswith("sha256:") for child in found):
+        raise _unreadable(name, digest, "unparseable manifest: a child digest is not sha256")
+    return found
+
+
+def _unreadable_reply(call: str, exc: UnreadableReply) -> SourceUnavailable:
+    return SourceUnavailable(
+        f"ecr {call} sent a reply ecrgc cannot read ({exc}), so nothing is planned; "
+        "plan again, and upgrade ecrgc if it persists"
+    )
 
 
 def _unreadable(name: str, digest: str, why: str) -> SourceUnavailable:

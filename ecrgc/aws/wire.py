@@ -1,4 +1,5 @@
-"""The scan's hot replies as ECR's JSON carries them, decoded by msgspec straight into typed records.
+"""The scan's hot replies (DescribeImages, BatchGetImage and the index manifests it returns) as ECR's JSON
+carries them, decoded by msgspec straight into typed records.
 
 A DescribeImages page of 1,000 images is ~400 kB. `json.loads` builds a dict per image holding every member
 (scan status, findings, archive times …) and botocore's shape parser then walks each of them: a fifth of
@@ -6,15 +7,15 @@ the CPU of a 100,000-image plan (issue 14). msgspec reads only the members named
 skipping the rest unread, and turns epoch seconds into UTC datetimes in C: in half the time
 `json.loads` alone takes (measured in the README's performance section).
 
-What ECR may leave out has a default; what it must send (`repositoryName`, `imageDigest`, `imagePushedAt`)
-has none, so a reply without it, with a member of another type, or that is not JSON at all, stops the scan
-(`UnreadableReply`): fail closed, never a half-read repository.
+What ECR may leave out has a default; what it must send (`repositoryName`, `imageDigest`, `imagePushedAt`;
+a returned image's `imageId`) has none, so a reply without it, with a member of another type, or that is not
+JSON at all, stops the scan (`UnreadableReply`): fail closed, never a half-read repository.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -61,10 +62,68 @@ def describe_images_page(body: bytes) -> dict[str, Any]:
 
     Raises `UnreadableReply` for a body that is not JSON, or not a DescribeImages reply.
     """
-    try:
-        page = _PAGE.decode(body)
-    except msgspec.DecodeError as exc:  # ValidationError (JSON of another shape) is one too
-        raise UnreadableReply(str(exc)) from None
+    page = _decoded(_PAGE, body)
     if page.next_token is None:
         return {"imageDetails": page.image_details}
     return {"imageDetails": page.image_details, "nextToken": page.next_token}
+
+
+class ImageId(msgspec.Struct, rename="camel", frozen=True, gc=False):
+    image_digest: str | None = None
+    """Optional in ECR's model (an id asked for by tag alone has none)."""
+
+
+class ImageManifest(msgspec.Struct, rename="camel", frozen=True, gc=False):
+    """One BatchGetImage `images[]` entry: the members ecrgc reads."""
+
+    image_id: ImageId
+    image_manifest: str = ""
+
+
+class ImageFailure(msgspec.Struct, rename="camel", frozen=True, gc=False):
+    """One BatchGetImage `failures[]` entry."""
+
+    image_id: ImageId | None = None
+    failure_code: str | None = None
+
+
+class BatchGetImagePage(msgspec.Struct, gc=False):
+    images: list[ImageManifest] = []
+    failures: list[ImageFailure] = []
+
+
+_BATCH = msgspec.json.Decoder(BatchGetImagePage)
+
+
+def batch_get_image_page(body: bytes) -> dict[str, Any]:
+    """A BatchGetImage reply as `images` (`ImageManifest` records) and `failures` (`ImageFailure`), both
+    always present. Raises `UnreadableReply` for a body that is not JSON, or not a BatchGetImage reply."""
+    page = _decoded(_BATCH, body)
+    return {"images": page.images, "failures": page.failures}
+
+
+class _Descriptor(msgspec.Struct, frozen=True, gc=False):
+    digest: str
+
+
+class _Index(msgspec.Struct, frozen=True, gc=False):
+    manifests: list[_Descriptor]
+
+
+_INDEX = msgspec.json.Decoder(_Index)
+
+
+def index_children(manifest: str) -> tuple[str, ...]:
+    """The `manifests[].digest` an image index or manifest list names, in manifest order. Raises
+    `UnreadableReply` for text that is not JSON, or no index (no `manifests` array of descriptors)."""
+    return tuple(descriptor.digest for descriptor in _decoded(_INDEX, manifest).manifests)
+
+
+_T = TypeVar("_T")
+
+
+def _decoded(decoder: msgspec.json.Decoder[_T], text: bytes | str) -> _T:
+    try:
+        return decoder.decode(text)
+    except msgspec.DecodeError as exc:  # ValidationError (JSON of another shape) is one too
+        raise UnreadableReply(str(exc)) from None

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ecrgc.aws import Registry
-from ecrgc.aws.wire import ImageDetail
+from ecrgc.aws.wire import ImageDetail, ImageManifest
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import ImageStatus, Outcome, OutcomeReason, OutcomeStatus, Repository
 from ecrgc.sandbox import Sandbox, manifests
@@ -62,7 +62,10 @@ def test_scan_replies_are_the_wire_json_and_errors_keep_their_codes(sandbox: San
     assert detail.image_pushed_at.tzinfo is UTC
     assert page["ResponseMetadata"]["HTTPStatusCode"] == 200
     reply = client.batch_get_image(repositoryName="app", imageIds=[{"imageDigest": digest}])
-    assert json.loads(reply["images"][0]["imageManifest"])["schemaVersion"] == 2
+    (image,) = reply["images"]
+    assert isinstance(image, ImageManifest)
+    assert (image.image_id.image_digest, reply["failures"]) == (digest, [])
+    assert json.loads(image.image_manifest)["schemaVersion"] == 2
     with pytest.raises(ClientError) as caught:
         client.describe_images(repositoryName="ghost")
     assert caught.value.response["Error"]["Code"] == "RepositoryNotFoundException"
@@ -151,6 +154,14 @@ def test_an_unparseable_index_manifest_stops_the_scan(sandbox: Sandbox) -> None:
     stored = sandbox.registry.get("app").images[index]
     stored.manifest = json.dumps({"schemaVersion": 2, "mediaType": manifests.OCI_INDEX, "manifests": {}})
     with pytest.raises(SourceUnavailable, match=f"index app@{index} \\(unparseable manifest"):
+        list(_registry().scan(["app"]))
+
+
+def test_a_batch_get_image_reply_of_another_shape_stops_the_scan(sandbox: Sandbox) -> None:
+    index = sandbox.registry.push_image("app", tags=["v1"], platforms=["linux/amd64"])
+    sandbox.registry.get("app").images[index].manifest = 7  # type: ignore[assignment]
+    unreadable = r"^ecr BatchGetImage in app sent a reply ecrgc cannot read \(.*imageManifest"
+    with pytest.raises(SourceUnavailable, match=unreadable):
         list(_registry().scan(["app"]))
 
 
