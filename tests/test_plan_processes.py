@@ -23,7 +23,7 @@ from ecrgc.planfile import load_plan_file, write_plan_file
 from ecrgc.policy import load_policies
 from ecrgc.sandbox import Sandbox
 from ecrgc.usage import collector
-from tests.test_plan_e2e import POLICY, REGION, build_scenario
+from tests.test_plan_e2e import POLICY, REGION, build_scenario, run_ecrgc
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
@@ -127,3 +127,36 @@ def test_ecrgc_chooses_one_process_for_a_small_registry_and_one_per_cpu_for_a_la
     assert planworkers.process_count(None, 16 * 2) == min(cpus, 2)
     assert planworkers.process_count(3, 2) == 2  # asked for: never more than the repositories
     assert planworkers.process_count(1, 100_000) == 1
+
+
+def test_ctrl_c_in_the_main_process_stops_every_worker(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _registry(sandbox, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    sandbox.knobs.latency_ms = 50
+
+    def interrupt(progress: PlanProgress) -> None:
+        if progress.phase is PlanPhase.SCAN and progress.repositories:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _plan(tmp_path, 3, progress=interrupt)
+    assert not multiprocessing.active_children()
+
+
+@pytest.mark.e2e
+def test_the_installed_cli_plans_the_same_in_two_processes(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The console script as the main module (multiprocessing runs it again in each worker)."""
+    _registry(sandbox, tmp_path)
+    _plan(tmp_path, 1)  # each index pulled once already, as above
+    for processes in ("1", "2"):
+        result = run_ecrgc(
+            sandbox, tmp_path, "plan", "policies", "--out", f"{processes}.json.gz", "--processes", processes
+        )
+        assert result.returncode == 0, result.stderr
+    one, two = (load_plan_file(tmp_path / f"{n}.json.gz") for n in ("1", "2"))
+    assert list(one.actions) == list(two.actions)
+    assert one.summary == two.summary
+    assert one.protected == two.protected
+    assert len(one.kept) == len(two.kept) > 0

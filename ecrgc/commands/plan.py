@@ -9,13 +9,14 @@ repository's images plus the (much smaller) plan.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from itertools import chain
-from typing import Protocol
+from typing import IO, Protocol
 
 from ecrgc import __version__, decide
 from ecrgc.commands import planworkers
@@ -36,7 +37,7 @@ from ecrgc.model import (
 from ecrgc.planfile import FORMAT_VERSION, canonical
 from ecrgc.planfile.encode import InOrder
 from ecrgc.planfile.records import RepositoryPart, repository_part
-from ecrgc.planfile.spool import ACTIONS_IN_MEMORY, Spool, Spooled
+from ecrgc.planfile.spool import ACTIONS_IN_MEMORY, Spool, Spooled, SpoolPart
 from ecrgc.policy import check_overlaps, policy_sha256
 from ecrgc.usage import Collector
 
@@ -145,7 +146,7 @@ def run_plan(
     builder = _PlanBuilder(Spool(columns=columns))
     # The workers start before the in-use sources are read, so that their start overlaps the reading.
     with (
-        planworkers.Workers(count, inventory, columns=columns)
+        planworkers.Workers(count - 1, inventory, columns=columns)  # and this process
         if isinstance(inventory, planworkers.Scanner) and count > 1
         else nullcontext()
     ) as workers:
@@ -154,16 +155,33 @@ def run_plan(
         in_use = decide.in_use(collected, account=account, region=region)
         tell(PlanProgress(phase=PlanPhase.SCAN, total=len(names)))
         job = _Decide(owner, in_use, now)
-        if workers is None:
-            decided = _decide_here(inventory.scan(names), builder, job, on_decided)
-        else:
-            builder.actions = None  # the records are in the workers' files (read back below)
-            decided = (builder.gather(part) for part in workers.run(job, names, builder.spool))
-        images = 0
-        for done, scanned in enumerate(decided, start=1):
-            images += scanned
+        done = images = 0
+        lock = threading.Lock()  # the builder's: this thread's repositories, and the workers' thread's
+
+        def decided(scanned: int) -> None:
+            nonlocal done, images
+            done, images = done + 1, images + scanned
             tell(PlanProgress(phase=PlanPhase.SCAN, repositories=done, total=len(names), images=images))
-        if workers is not None:
+
+        if workers is None:
+            for scanned in _decide_here(inventory.scan(names), builder, job, on_decided):
+                decided(scanned)
+        else:
+
+            def here(repository: Repository) -> None:
+                policy, decisions = job.decisions(repository)
+                part = _part(repository, policy, decisions, builder)
+                with lock:
+                    builder.merge(part)
+                    decided(len(decisions))
+
+            def take(part: RepositoryPart, file: IO[bytes], where: SpoolPart | None) -> None:
+                with lock:
+                    if where is not None:
+                        builder.spool.adopt(file, where)
+                    decided(builder.gather(part))
+
+            workers.plan(names, job, here, take)
             builder.read_back()
     tell(PlanProgress(phase=PlanPhase.ASSEMBLE, repositories=len(names), total=len(names), images=images))
     return builder.build(
@@ -195,6 +213,14 @@ class _Decide:
         part = repository_part(repository.name, policy, decisions, columns=spool.columns, hold=False)
         spool.put(part)
         return replace(part, blobs={})
+
+
+def _part(
+    repository: Repository, policy: Policy, decisions: Sequence[Decision], builder: _PlanBuilder
+) -> RepositoryPart:
+    """A repository decided here: its part, with its actions while `builder` holds them."""
+    columns, hold = builder.spool.columns, builder.actions is not None
+    return repository_part(repository.name, policy, decisions, columns=columns, hold=hold)
 
 
 def _decide_here(
@@ -255,11 +281,7 @@ class _PlanBuilder:
     deletions: list[str] = field(default_factory=list)
 
     def add(self, repository: Repository, policy: Policy, decisions: Sequence[Decision]) -> None:
-        self.merge(
-            repository_part(
-                repository.name, policy, decisions, columns=self.spool.columns, hold=self.actions is not None
-            )
-        )
+        self.merge(_part(repository, policy, decisions, self))
 
     def merge(self, part: RepositoryPart) -> None:
         self.spool.put(part)
@@ -280,10 +302,16 @@ class _PlanBuilder:
         return part.summary.scanned
 
     def read_back(self) -> None:
-        """Hold the actions spooled by worker processes when there are at most ACTIONS_IN_MEMORY: the
-        views' passes then read them in memory, decoded once (not once per pass)."""
-        if sum(actions for actions, _ in self.spool.counts.values()) <= ACTIONS_IN_MEMORY:
-            self.actions = {name: tuple(self.spool.images(name, "actions")) for name in self.spool.counts}
+        """Hold the actions worker processes spooled too, while the plan has at most ACTIONS_IN_MEMORY
+        (the views' passes then read them in memory, decoded once, not once per pass); else hold none."""
+        if self.actions is None:
+            return
+        if sum(actions for actions, _ in self.spool.counts.values()) > ACTIONS_IN_MEMORY:
+            self.actions = None
+            return
+        for name, (actions, _) in self.spool.counts.items():
+            if actions and name not in self.actions:
+                self.actions[name] = tuple(self.spool.images(name, "actions"))
 
     def build(
         self,

@@ -1,17 +1,21 @@
 """`ecrgc plan` on every core: repositories scanned, decided and encoded in worker processes.
 
 One process has one GIL, and a plan's scanning, deciding and encoding are CPU-bound (issue 14). The work is
-per repository, so the main process hands repository names to worker processes, one more each time one
-of a worker's repositories is complete (a large repository holds back no other), and each runs the whole
-per-repository pipeline: its own `Registry` (unpickled from the main process's: its own clients, the same
-credentials) scanning with its share of the scan threads, then `run_plan`'s job (decide, then encode
-the records into the worker's own spool file). Over the pipe go only names, the job's small result (a
+per repository, so the main process plans some repositories itself and hands the others' names to worker
+processes, from one list (`_Names`), one more each time one of a worker's repositories is complete (a large
+repository holds back no other). A worker runs the whole per-repository pipeline: its own `Registry`
+(unpickled from the main process's: its own clients, the same credentials) scanning with its share of
+the scan threads, then `run_plan`'s job (decide, then encode the records into the worker's own spool
+file). Over the pipe go only names, the job's small result (a
 summary, the images in use) and where the records are in the worker's file (`SpoolPart`): the main
-process's spool reads them from there, as from its own file.
+process's spool reads them from there, as from its own file. A thread of the main process serves the
+workers (`Workers.start`) while its main thread plans its own share.
 
 Workers are started with `spawn`: `fork` copies a process whose threads (a progress display, botocore's)
-may hold locks, and `forkserver` would run the main script again in each child anyway. The main process
-starts them before it reads what is in use, so their start (an interpreter and the imports) overlaps it.
+may hold locks; `forkserver` saves the imports of all workers but one, but forks them from a server
+holding the environment and working directory of its own start, and its children's CPU escapes the
+main process's accounting (they are the server's). The main process starts them before it reads what
+is in use, so their start (an interpreter and the imports, ~0.45 s of CPU each) overlaps it.
 
 Fail closed, as one process does: a worker's error (an unreadable registry, a refusal of `decide`)
 comes back and is raised as it is, by the main process; a worker that dies stops the plan
@@ -25,6 +29,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -35,7 +40,7 @@ from typing import IO, Any, Final, Protocol, Self, TypeVar, runtime_checkable
 
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import Repository
-from ecrgc.planfile.spool import Spool
+from ecrgc.planfile.spool import Spool, SpoolPart
 
 START_METHOD: Final = "spawn"
 
@@ -74,6 +79,22 @@ class WorkerDied(SourceUnavailable):
     """A worker process ended before its repositories were planned (killed, out of memory)."""
 
 
+class _Names:
+    """Repository names that several threads take from, each name once (a worker's, and the main
+    process's own scan)."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._names = iter(names)
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        with self._lock:
+            return next(self._names)
+
+
 @dataclass(eq=False)
 class _Worker:
     process: BaseProcess
@@ -88,13 +109,26 @@ class _Worker:
 @dataclass(eq=False)
 class Workers:
     """`count` worker processes, each scanning with `inventory` (see the module docstring); a context
-    manager: leaving it terminates and reaps every worker and removes their files' directory."""
+    manager: leaving it terminates and reaps every worker, stops the thread serving them and removes
+    their files' directory. The scan threads (`inventory.workers`) are shared among the workers and the
+    main process (`threads`: its share)."""
 
     count: int
     inventory: Scanner
     columns: bool
     _workers: list[_Worker] = field(default_factory=list)
     _directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ecrgc-plan-")))
+    _thread: threading.Thread | None = None
+    _error: BaseException | None = None
+
+    @property
+    def threads(self) -> int:
+        """The main process's share of the scan threads."""
+        return self._share(self.count)
+
+    def _share(self, index: int) -> int:
+        total, processes = self.inventory.workers, self.count + 1
+        return max(1, total // processes + (index < total % processes))
 
     def __enter__(self) -> Self:
         context = get_context(START_METHOD)
@@ -102,8 +136,7 @@ class Workers:
             for index in range(self.count):
                 mine, theirs = context.Pipe()
                 path = self._directory / f"part-{index}"
-                threads = self.inventory.workers
-                share = max(1, threads // self.count + (index < threads % self.count))
+                share = self._share(index)
                 process = context.Process(
                     target=_serve,
                     args=(theirs, self.inventory, share, path, self.columns),
@@ -121,19 +154,61 @@ class Workers:
     def __exit__(self, *_: object) -> None:
         for worker in self._workers:
             if worker.process.is_alive():
-                worker.process.terminate()
+                worker.process.terminate()  # the serving thread then reads the end of its pipe
         for worker in self._workers:
             if worker.process.pid is not None:
                 worker.process.join()
+        if self._thread is not None:
+            self._thread.join()
+        for worker in self._workers:
             worker.conn.close()
         shutil.rmtree(self._directory, ignore_errors=True)  # the files adopted stay open in the spool
 
-    def run(self, job: Callable[[Repository, Spool], T], names: Iterable[str], spool: Spool) -> Iterator[T]:
-        """`job`'s result for each repository of `names` (completion order), its records adopted into
-        `spool`; a worker's error is raised here."""
-        todo = iter(names)
+    def plan(
+        self,
+        names: Iterable[str],
+        job: Callable[[Repository, Spool], T],
+        here: Callable[[Repository], None],
+        take: Callable[[T, IO[bytes], SpoolPart | None], None],
+    ) -> None:
+        """Plan the repositories of `names`, each once: the workers some, with `job` (served from a thread
+        of this process that calls `take` with each result, the worker's file and where its records are
+        there), and this thread the others (`here` is called with each, scanned with `threads`). The
+        first failure of a worker (or of `take`) is raised here."""
+        todo = _Names(names)
+        self._thread = threading.Thread(
+            target=self._serve, args=(job, todo, take), name="ecrgc-plan-workers", daemon=True
+        )
+        self._thread.start()
+        for repository in self.inventory.scan(todo, workers=self.threads):
+            self._check()
+            here(repository)
+        self._thread.join()
+        self._check()
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _serve(
+        self,
+        job: Callable[[Repository, Spool], T],
+        names: _Names,
+        take: Callable[[T, IO[bytes], SpoolPart | None], None],
+    ) -> None:
+        try:
+            self._run(job, names, take)
+        except BaseException as error:  # noqa: BLE001  # raised in the main thread (check, finish)
+            self._error = error
+
+    def _run(
+        self,
+        job: Callable[[Repository, Spool], T],
+        todo: _Names,
+        take: Callable[[T, IO[bytes], SpoolPart | None], None],
+    ) -> None:
         for worker in self._workers:
-            worker.conn.send(job)
+            _send(worker, job)
             for _ in range(worker.threads):  # as many as it scans at once; one more per repository done
                 self._hand(worker, todo)
         running = {worker.conn: worker for worker in self._workers}
@@ -143,12 +218,10 @@ class Workers:
                 message = _receive(worker)
                 match message:
                     case ("part", result, part):
-                        if part is not None:
-                            if worker.file is None:
-                                worker.file = worker.path.open("rb")
-                            spool.adopt(worker.file, part)
+                        if worker.file is None:
+                            worker.file = worker.path.open("rb")
                         self._hand(worker, todo)
-                        yield result
+                        take(result, worker.file, part)
                     case ("done",):
                         del running[conn]  # type: ignore[arg-type]
                     case ("failed", error):
@@ -157,14 +230,18 @@ class Workers:
                         raise AssertionError(f"unexpected message from a plan worker: {message!r}")
 
     @staticmethod
-    def _hand(worker: _Worker, todo: Iterator[str]) -> None:
+    def _hand(worker: _Worker, todo: _Names) -> None:
         if not worker.exhausted:
             name = next(todo, None)
-            try:
-                worker.conn.send(name)
-            except OSError:
-                raise _died(worker) from None
+            _send(worker, name)
             worker.exhausted = name is None
+
+
+def _send(worker: _Worker, message: object) -> None:
+    try:
+        worker.conn.send(message)
+    except OSError:  # its end of the pipe is closed: it is gone
+        raise _died(worker) from None
 
 
 def _receive(worker: _Worker) -> Any:
