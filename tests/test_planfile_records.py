@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import pickle
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from ecrgc.decide import decide, in_use
 from ecrgc.model import (
+    INDEX_MEDIA_TYPES,
     Action,
     Decision,
     ListsInUse,
@@ -25,6 +27,7 @@ from ecrgc.model import (
     ProtectedImage,
     Reason,
     Repository,
+    RepositorySummary,
     UsedBy,
 )
 from ecrgc.planfile import canonical, encode, evidence, format_timestamp
@@ -101,7 +104,22 @@ def test_a_part_holds_the_records_of_the_general_writer(
         a.digest for a in canonical(plan(actions=part.actions)).actions
     ]
     assert {a.digest for a in part.actions} == {d.image.digest for d in removed}
-    assert part.summary.scanned == len(decisions)
+    removing = policy.action is Action.DELETE and policy.delete_empty_repositories
+    assert part.summary == RepositorySummary(
+        repository=repository.name,
+        policy=policy.name,
+        scanned=len(decisions),
+        kept=Counter(d.reason for d in decisions if d.action is Action.KEEP),
+        deleted=sum(d.action is Action.DELETE for d in decisions),
+        archived=sum(d.action is Action.ARCHIVE for d in decisions),
+        bytes_reclaimed=sum(
+            d.image.size_bytes
+            for d in decisions
+            if d.action is Action.DELETE and d.image.media_type not in INDEX_MEDIA_TYPES
+        ),
+        delete_repository=bool(removed) and len(removed) == len(decisions) and removing,
+    )
+    assert part.delete_repository is part.summary.delete_repository
     # A worker process may hand it over (our own bytes, just made).
     assert pickle.loads(pickle.dumps(part)) == part  # noqa: S301
 

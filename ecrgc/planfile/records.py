@@ -83,7 +83,7 @@ def repository_part(
     delete_repository = empties and policy.delete_empty_repositories
     return RepositoryPart(
         name=repository,
-        summary=_summary(repository, policy, decisions, delete_repository=delete_repository),
+        summary=_summary(repository, policy, removed, kept, delete_repository=delete_repository),
         delete_repository=delete_repository,
         protected=protected,
         actions=tuple(_planned(d, policy) for d in removed) if hold else (),
@@ -145,20 +145,24 @@ def _protected(decision: Decision) -> ProtectedImage:
 
 
 def _summary(
-    name: str, policy: Policy, decisions: Sequence[Decision], *, delete_repository: bool
+    name: str, policy: Policy, removed: list[Decision], kept: list[Decision], *, delete_repository: bool
 ) -> RepositorySummary:
-    kept = Counter(d.reason for d in decisions if d.action is Action.KEEP)
+    reasons = Counter(map(_REASON, kept))
+    actions = Counter(map(_ACTION, removed))
     return RepositorySummary(
         repository=name,
         policy=policy.name,
-        scanned=len(decisions),
-        kept=dict(sorted(kept.items())),
-        deleted=sum(d.action is Action.DELETE for d in decisions),
-        archived=sum(d.action is Action.ARCHIVE for d in decisions),
+        scanned=len(removed) + len(kept),
+        kept=dict(sorted(reasons.items())),
+        deleted=actions[Action.DELETE],
+        archived=actions[Action.ARCHIVE],
         # Archiving saves nothing below 150 TB a month; an index reports its largest child's size, and
         # the children are counted themselves.
         bytes_reclaimed=sum(
-            d.image.size_bytes for d in decisions if d.action is Action.DELETE and not d.image.is_index
+            d.image.size_bytes for d in removed if d.action is Action.DELETE and not d.image.is_index
         ),
         delete_repository=delete_repository,
     )
+
+
+_REASON, _ACTION = operator.attrgetter("reason"), operator.attrgetter("action")
