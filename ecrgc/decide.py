@@ -158,11 +158,14 @@ class _Graph:
         by_digest = {image.digest: image for image in images}
         listed_by: dict[str, set[str]] = {}
         attached_to: dict[str, set[str]] = {}
+        loose: list[str] = []  # untagged and no referrer: an orphan unless an index lists it
         for digest, image in by_digest.items():
             for child in image.children:
                 _link(listed_by, child, digest, by_digest)
             if (referent := image.referent) is not None:
                 _link(attached_to, digest, referent, by_digest)
+            elif not image.tags:
+                loose.append(digest)
         parents = _frozen(_union(listed_by, attached_to))
         members = _frozen(_inverse(parents))
         # Top-level: the roots (no parent), and the images no root reaches — a cycle (possible only through
@@ -170,11 +173,7 @@ class _Graph:
         reached = _reach([digest for digest in members if digest not in parents], members)
         top = tuple(image for d, image in by_digest.items() if d not in parents or d not in reached)
         unknown = tuple(sorted(d for d, image in by_digest.items() if not image.children_known))
-        orphans = frozenset(
-            d
-            for d, image in by_digest.items()
-            if not image.tags and image.referent is None and d not in listed_by
-        )
+        orphans = frozenset(d for d in loose if d not in listed_by)
         return cls(by_digest, parents, members, _frozen(listed_by), top, unknown, orphans)
 
 
@@ -293,13 +292,13 @@ def _alternation(regexes: list[re.Pattern[str]]) -> re.Pattern[str] | None:
 
 
 def _pulled_at(image: Image, graph: _Graph) -> datetime | None:
-    """The pull time the rules judge `image` by.
+    """The pull time the rules judge `image`, which has children, by.
 
     An index's own lastRecordedPullTime is no evidence of use: ecrgc reads every index manifest with
     BatchGetImage — ECR's pull API — each time it plans, whereas a real pull fetches a child manifest too.
     So an index whose children are present is judged by their latest pull (nested indexes included).
     """
-    if not image.children or not image.is_index or not any(c in graph.images for c in image.children):
+    if not image.is_index or not any(c in graph.images for c in image.children):
         return image.last_pulled_at
     return max(_child_pulls(image, graph, set()), default=None)
 
@@ -330,7 +329,8 @@ def _policy_rules(graph: _Graph, policy: Policy, now: datetime) -> dict[str, tup
     }
     for image in top:
         if image.digest not in rules:
-            rules[image.digest] = _age_rule(image, _pulled_at(image, graph), policy, now)
+            pulled_at = _pulled_at(image, graph) if image.children else image.last_pulled_at
+            rules[image.digest] = _age_rule(image, pulled_at, policy, now)
     return rules
 
 
@@ -371,7 +371,9 @@ class _Rules:
         digest = image.digest
         if (used := self.used.get(digest)) is not None:
             return _keep(image, Reason.IN_USE, used)
-        if (part_of := self._kept_parent(digest)) is not None:
+        if (digest in self.graph.parents or digest in self.maybe) and (
+            part_of := self._kept_parent(digest)
+        ) is not None:
             return _keep(image, Reason.PART_OF_KEPT_IMAGE, part_of)
         if (held := self.held.get(digest)) is not None:
             return _keep(image, Reason.HELD_TAG, held)
