@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,9 +123,19 @@ def policy_from_document(
     return _build(json.loads(json.dumps(document)), source, directory)
 
 
+@functools.cache
+def _valid() -> Callable[[Any], bool]:
+    """Whether a document matches the schema (jsonschema then only names a bad one's errors)."""
+    # Imported here: ecrgc.planfile (which loading recordcheck runs first) imports this module.
+    from ecrgc.planfile.recordcheck import compile_check, inline  # noqa: PLC0415
+
+    return compile_check(inline(load_schema("policy.schema.json")))
+
+
 def document_problems(document: Any, typed_scalars: Mapping[JsonPath, str]) -> list[tuple[JsonPath, str]]:
     """Every problem of a document as sorted (JSON path, message) pairs: schema, regexes, context names."""
-    problems = [schema_problem(error, typed_scalars) for error in _validator().iter_errors(document)]
+    errors = () if _valid()(document) else _validator().iter_errors(document)
+    problems = [schema_problem(error, typed_scalars) for error in errors]
     problems.extend(_pattern_problems(document))
     problems.extend(_context_problems(document))
     return sorted(set(problems), key=problem_order)
