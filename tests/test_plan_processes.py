@@ -8,6 +8,8 @@ import multiprocessing
 import os
 import re
 import signal
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from ecrgc.planfile import load_plan_file, write_plan_file
 from ecrgc.policy import load_policies
 from ecrgc.sandbox import Sandbox
 from ecrgc.usage import collector
-from tests.test_plan_e2e import POLICY, REGION, build_scenario, run_ecrgc
+from tests.test_plan_e2e import ECRGC, POLICY, REGION, build_scenario, run_ecrgc
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
@@ -160,3 +162,54 @@ def test_the_installed_cli_plans_the_same_in_two_processes(sandbox: Sandbox, tmp
     assert one.summary == two.summary
     assert one.protected == two.protected
     assert len(one.kept) == len(two.kept) > 0
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.e2e
+def test_workers_stop_when_the_plan_process_is_killed(sandbox: Sandbox, tmp_path: Path) -> None:
+    """SIGKILL leaves the main process no time to stop its workers: each finds its pipe closed."""
+    _registry(sandbox, tmp_path)
+    sandbox.knobs.latency_ms = 1000  # svc/api's pages alone take seconds
+    env = {**os.environ, **sandbox.environ()}
+    plan = subprocess.Popen(
+        [ECRGC, "plan", "policies", "--processes", "3"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    workers: set[int] = set()
+    while len(workers) < 2 and time.monotonic() < deadline:  # the workers (and the resource tracker)
+        workers = {
+            p for p in _children(plan.pid) if "spawn_main" in (Path("/proc") / str(p) / "cmdline").read_text()
+        }
+        time.sleep(0.05)
+    assert len(workers) >= 2
+    time.sleep(1)  # into the scan
+    assert plan.poll() is None
+    plan.kill()
+    plan.wait()
+    while any(map(_running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_running, workers))
