@@ -129,7 +129,10 @@ def depths(actions: Iterable[PlannedAction]) -> dict[str, int]:
 def chain_depths(parents: Mapping[str, str | None]) -> dict[str, int]:
     """image -> length of its chain of `parents` (image -> its parent, or None) within them (0: none)."""
     found: dict[str, int] = {}
-    for digest in parents:
+    for digest, parent in parents.items():
+        if parent is None or parent not in parents:  # most images: no chain to walk
+            found[digest] = 0
+            continue
         chain: list[str] = []
         at: str | None = digest
         # Iterative and cycle-safe (`chain`): digests cannot form cycles, but a bad plan must not hang us.

@@ -106,8 +106,7 @@ def _by_digest(decisions: Sequence[Decision]) -> Sequence[Decision]:
 def _by_depth(removed: list[Decision]) -> list[Decision]:
     """Removed images (by digest) in the plan's order: by depth, then digest (a stable sort)."""
     parents = {d.image.digest: d.parent for d in removed}
-    if any(parents.values()):
-        depth = encode.chain_depths(parents)
+    if any(parents.values()) and any((depth := encode.chain_depths(parents)).values()):
         removed.sort(key=lambda d: depth[d.image.digest])
     return removed
 
