@@ -128,7 +128,7 @@ def _run_options(ctx: typer.Context, env_options: RunOptions, **flags: bool | No
     root = ctx.find_root()
     chosen: dict[str, Any] = {name: value for name, value in flags.items() if value is not None}
     if root.get_parameter_source("log_dir") is ParameterSource.COMMANDLINE:
-        chosen["log_dir"] = root.params["log_dir"]
+        chosen["log_dir"] = Path(root.params["log_dir"])  # the parsed text (typer converts for callbacks)
     if root.get_parameter_source("debug") is ParameterSource.COMMANDLINE:
         chosen["debug"] = root.params["debug"]
     return replace(env_options, **chosen)
