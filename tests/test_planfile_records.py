@@ -160,7 +160,7 @@ def test_a_spool_takes_each_repository_once_in_its_own_layout(
     with pytest.raises(ValueError, match="spooled twice"):
         spool.put(repository_part(repository.name, policy, decisions, columns=False, hold=False))
     with pytest.raises(ValueError, match="the other layout"):
-        spool.put(repository_part("other", policy, decisions, columns=True, hold=False))
+        spool.put(repository_part(repository.name, policy, decisions, columns=True, hold=False))
 
 
 _recipe = functools.partial(json.dumps, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -220,3 +220,11 @@ def test_a_part_holds_the_records_the_format_describes(
     shuffle.shuffle(decisions)  # any order
     part = repository_part(repository.name, policy, decisions, columns=False, hold=False)
     assert part.blobs == _by_the_recipe(decisions, policy)
+
+
+@properties
+@given(_cases().filter(lambda case: bool(case[1])))
+def test_a_part_is_of_one_repository(case: tuple[Repository, list[Decision], Policy]) -> None:
+    repository, decisions, policy = case
+    with pytest.raises(ValueError, match="another repository's images"):
+        repository_part(repository.name + "-other", policy, decisions, columns=False, hold=False)

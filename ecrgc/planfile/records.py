@@ -60,6 +60,8 @@ def repository_part(
     The records are made straight from the decisions (one msgspec Struct per image, all encoded in one
     call), in canonical order: the actions by depth (a parent before what goes with it), then digest; the
     kept images by digest."""
+    if any(d.image.repository != repository for d in decisions):
+        raise ValueError(f"repository {repository} is given another repository's images")
     decisions = _by_digest(decisions)
     removed = _by_depth([d for d in decisions if d.action is not Action.KEEP])
     kept = [d for d in decisions if d.action is Action.KEEP]
@@ -117,6 +119,7 @@ def _tags(decision: Decision) -> tuple[str, ...]:
 
 
 def _planned(decision: Decision, policy: Policy) -> PlannedAction:
+    """The action of a removed image."""
     image = decision.image
     return PlannedAction(
         repository=image.repository,
@@ -130,8 +133,7 @@ def _planned(decision: Decision, policy: Policy) -> PlannedAction:
         reason=decision.reason,
         parent=decision.parent,
         policy=policy.name,
-        # Only kept images carry it in the plan file (see planfile.evidence): a removed one's is its record.
-        evidence=decision.evidence if decision.action is Action.KEEP else None,
+        # No evidence: a removed image's is its record (see planfile.evidence).
     )
 
 
