@@ -10,6 +10,8 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,9 +21,10 @@ from ecrgc.aws import Registry
 from ecrgc.commands import plan as plan_command
 from ecrgc.commands import planworkers
 from ecrgc.commands.plan import PlanPhase, PlanProgress
-from ecrgc.errors import EcrgcError
-from ecrgc.model import Plan
+from ecrgc.errors import EcrgcError, SourceUnavailable
+from ecrgc.model import Plan, Repository
 from ecrgc.planfile import load_plan_file, write_plan_file
+from ecrgc.planfile.spool import Spool
 from ecrgc.policy import load_policies
 from ecrgc.sandbox import Sandbox
 from ecrgc.usage import collector
@@ -98,6 +101,41 @@ def test_a_source_failing_in_a_worker_stops_the_plan_as_in_one_process(
     # which repository fails first is a race, in one process as in two
     messages = {re.sub(r" of \S+ failed", " of REPOSITORY failed", str(error)) for error in errors}
     assert messages == {"ecr DescribeImages of REPOSITORY failed: AccessDeniedException"}
+    assert not multiprocessing.active_children()
+
+
+@dataclass(frozen=True)
+class _ScansHereOnly:
+    """A `planworkers.Scanner` that reads every repository in the test's own process and fails to read any
+    in a worker's, as a registry refusing one process's credentials would."""
+
+    parent: int
+    workers: int = 2
+
+    def scan(self, names: Iterable[str], *, workers: int | None = None) -> Iterator[Repository]:
+        for name in names:
+            if os.getpid() != self.parent:
+                raise SourceUnavailable(f"ecr DescribeImages of {name} failed: AccessDeniedException")
+            time.sleep(0.02)  # so that the worker is handed names while this process scans
+            yield Repository(name=name, uri="", registry_id="", images=())
+
+
+def _repository_name(repository: Repository, spool: Spool) -> str:
+    return repository.name
+
+
+def test_an_error_in_a_worker_comes_back_as_it_is_and_stops_the_plan() -> None:
+    """Only the worker fails here, so the message the main process raises can only be the worker's."""
+    names = [f"svc/r{n:02}" for n in range(20)]
+    here: list[str] = []
+    with (
+        pytest.raises(SourceUnavailable) as raised,
+        planworkers.Workers(1, _ScansHereOnly(os.getpid()), columns=False) as workers,
+    ):
+        workers.plan(names, _repository_name, lambda r: here.append(r.name), lambda *_: None)
+    assert type(raised.value) is SourceUnavailable  # not WorkerDied: the worker said why
+    assert re.fullmatch(r"ecr DescribeImages of svc/r\d\d failed: AccessDeniedException", str(raised.value))
+    assert str(raised.value).split()[3] not in here  # a repository this process did not read
     assert not multiprocessing.active_children()
 
 
