@@ -98,6 +98,17 @@ def test_a_broken_gzip_stream_is_a_one_line_error(tmp_path: Path, damage: object
         planfile.load_plan_file(path)
 
 
+def test_a_damaged_deflate_stream_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json.gz"
+    planfile.write_plan_file(small_plan(), path)
+    packed = bytearray(path.read_bytes())
+    for n in range(20, len(packed) - 8, 3):  # the compressed blocks, not the header or the CRC
+        packed[n] ^= 0xFF
+    path.write_bytes(packed)
+    with pytest.raises(ConfigError, match=rf"^{path}: cannot read the plan file: .+; re-run ecrgc plan$"):
+        planfile.load_plan_file(path)
+
+
 def test_a_gzip_bomb_is_refused_before_it_fills_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

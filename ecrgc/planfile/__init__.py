@@ -49,11 +49,12 @@ import gzip
 import io
 import os
 import shutil
-import zlib
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
+
+from isal import igzip, isal_zlib
 
 from ecrgc.errors import ConfigError, PlanRefused
 from ecrgc.model import Plan
@@ -156,8 +157,9 @@ def load_plan_file(path: str | os.PathLike[str]) -> Plan:
         raw = _read_gzip(Path(path)) if is_compressed(path) else Path(path).read_bytes()
         text = raw.decode("utf-8")
         del raw  # a large plan's bytes need not outlive their text
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
-        # OSError includes gzip.BadGzipFile (not gzip, a bad CRC); EOFError is a truncated stream.
+    except (OSError, EOFError, _BROKEN_DEFLATE, UnicodeDecodeError) as exc:
+        # OSError includes gzip.BadGzipFile (not gzip, a bad CRC); EOFError is a truncated stream;
+        # _BROKEN_DEFLATE a broken deflate stream.
         raise ConfigError(f"{path}: cannot read the plan file: {exc}; re-run ecrgc plan") from exc
     return loads(text, source=str(path))
 
@@ -171,11 +173,14 @@ MAX_DECOMPRESSED_BYTES = 2**30
 """A compressed plan is refused beyond this (a 1,000,000-action plan is ~370 MB): a gzip bomb must not
 exhaust memory before the plan's checks can refuse it."""
 _CHUNK = 2**20
+_BROKEN_DEFLATE = cast("type[Exception]", isal_zlib.error)  # its stub declares the class an instance
 
 
 def _read_gzip(path: Path) -> bytearray:
     text = bytearray()  # grown in place: no list of chunks joined into a second copy
-    with gzip.open(path, "rb") as stream:
+    # ISA-L's inflate, the gzip module's reader (the same members, padding, CRC and length checks and
+    # errors): 0.32 s instead of zlib's 0.81 s for a 1,000,000-image plan (pyproject.toml).
+    with igzip.open(path, "rb") as stream:  # type: ignore[no-untyped-call]  # isal's open has no hints
         while chunk := stream.read(_CHUNK):
             text += chunk
             if len(text) > MAX_DECOMPRESSED_BYTES:
