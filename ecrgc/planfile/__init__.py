@@ -66,6 +66,7 @@ from ecrgc.planfile.decode import (
     collector_paused,
     content_sha256,
     parse,
+    parse_written,
     plan_from,
     validate,
 )
@@ -121,14 +122,24 @@ def _encode(plan: Plan, out: BinaryIO | None, *, columns: bool) -> str:
     return write_document(columns_document(ordered) if columns else document(ordered), out, ours=True)
 
 
-def loads(text: str, *, source: str = "plan") -> Plan:
-    """Parse and verify a plan: no duplicate keys, version, content hash, schema, each embedded policy's
-    hash and the summary totals; the Plan carries the content hash verified. `source` names the file in
-    error messages. Raises PlanRefused (tampered, unsupported major version) or ConfigError."""
+def loads(text: str | bytes | bytearray, *, source: str = "plan") -> Plan:
+    """Parse and verify a plan (`text`, bytes: UTF-8): no duplicate keys, version, content hash, schema,
+    each embedded policy's hash and the summary totals; the Plan carries the content hash verified.
+    `source` names the file in error messages. Raises PlanRefused (tampered, unsupported major version)
+    or ConfigError.
+
+    A text that is exactly what ecrgc writes of its document is parsed once by msgspec and its hash
+    verified as it is compared (`decode.parse_written`); any other is read by `parse`, which refuses
+    duplicate keys, and its hash checked after: the same checks, the same answers."""
     with collector_paused():
-        parsed = parse(text, source)
-        newer_minor = check_version(parsed, source)
-        sha256 = check_content_hash(parsed, source)
+        written = parse_written(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
+        if written is None:
+            parsed = parse(text, source)
+            newer_minor = check_version(parsed, source)
+            sha256 = check_content_hash(parsed, source)
+        else:
+            parsed, sha256 = written
+            newer_minor = check_version(parsed, source)
         validate(parsed, source, forgive_unknown_keys=newer_minor)
         made, counted = plan_from(parsed, source)
     plan = replace(made, sha256=sha256)
@@ -154,10 +165,8 @@ def check_content_hash(parsed: Mapping[str, Any], source: str) -> str:
 def load_plan_file(path: str | os.PathLike[str]) -> Plan:
     """Read and verify the plan file at `path` (see `loads`); a `.gz` file is gzip-compressed."""
     try:
-        raw = _read_gzip(Path(path)) if is_compressed(path) else Path(path).read_bytes()
-        text = raw.decode("utf-8")
-        del raw  # a large plan's bytes need not outlive their text
-    except (OSError, EOFError, _BROKEN_DEFLATE, UnicodeDecodeError) as exc:
+        text = _read_gzip(Path(path)) if is_compressed(path) else Path(path).read_bytes()
+    except (OSError, EOFError, _BROKEN_DEFLATE) as exc:
         # OSError includes gzip.BadGzipFile (not gzip, a bad CRC); EOFError is a truncated stream;
         # _BROKEN_DEFLATE a broken deflate stream.
         raise ConfigError(f"{path}: cannot read the plan file: {exc}; re-run ecrgc plan") from exc

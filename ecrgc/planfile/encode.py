@@ -464,6 +464,33 @@ def write_document(document: Mapping[str, Any], out: BinaryIO | None, *, ours: b
     return sha256
 
 
+def written_hash(document: Mapping[str, Any], text: bytes | bytearray) -> str | None:
+    """The content hash of a parsed `document` when `text` is byte for byte the file `write_document`
+    writes of it (its image lists by msgspec: `ours`), that hash in its place; else None (a file written
+    by hand, re-indented, edited, or holding a float, which msgspec writes otherwise than the recipe).
+
+    Such a text holds each key of each object once and reads the same to every JSON reader: it is one
+    writer's encoding of `document`. So it needs neither a parse that refuses duplicate keys nor hashing
+    again (`planfile.loads`); it costs what hashing the document costs, and stops at the first byte that
+    differs."""
+    digest = hashlib.sha256()
+    at, slot = 0, -1
+    try:
+        for piece, hashed in _pieces({**document, _HASH_KEY: None}, (), "", writer_record):
+            digest.update(hashed)
+            if piece is None:
+                slot, at = at, at + len(_HASH_SLOT)
+            elif text.startswith(piece, at):
+                at += len(piece)
+            else:
+                return None
+    except TypeError:  # a value msgspec does not write (a parsed float)
+        return None
+    sha256 = digest.hexdigest()
+    in_place = slot >= 0 and text[slot : slot + len(_HASH_SLOT)] == sha256.encode("ascii")
+    return sha256 if in_place and text[at:] == b"\n" else None
+
+
 def _batch(items: Iterator[Any], record: Callable[[Any], bytes]) -> list[bytes]:
     """The next records of `items`, encoded: up to _BATCH records or _BATCH_BYTES (a columns record holds
     a whole repository), so that joining them for the file and for the hash copies little."""
