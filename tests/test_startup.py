@@ -1,9 +1,11 @@
 """`ecrgc --version` and `--help` stay fast: importing the CLI loads no SDK and no command's machinery;
 the read-only commands of a valid plan (validate, show) import no SDK and no jsonschema (which only names
-the errors of an invalid file); validate and JSON views no rich."""
+the errors of an invalid file); validate and JSON views no rich; a plan of valid policies with no cluster
+configured imports botocore but not boto3 (nor s3transfer), the kubernetes client or jsonschema."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ecrgc import planfile
+from ecrgc.sandbox import Sandbox
 from tests.test_planfile import small_plan
 
 HEAVY = (
@@ -57,3 +60,37 @@ def test_the_read_only_commands_of_a_valid_plan_load_no_sdk_and_no_jsonschema(
     assert ran.stdout  # the view, through a pipe
     heavy = NOT_FOR_READING if verb == ["show"] else (*NOT_FOR_READING, "rich")
     assert [m for m in ran.stderr.split() if m.startswith(heavy)] == []
+
+
+NOT_FOR_A_PLAN = ("boto3", "s3transfer", "kubernetes", "jsonschema", "github")
+"""What `ecrgc plan` of valid policies that configure no cluster never needs: clients come from botocore
+sessions (`ecrgc.aws.client`)."""
+
+PLAN_POLICY = """\
+apiVersion: ecrgc/v1
+kind: Policy
+metadata: {name: svc}
+spec:
+  region: %s
+  repositories: {include: ['^svc/']}
+  rules: {keepLatest: 1}
+"""
+
+
+def test_a_plan_of_valid_policies_loads_no_boto3_no_kubernetes_and_no_jsonschema(tmp_path: Path) -> None:
+    with Sandbox() as sandbox:
+        for tag in ("a", "b"):
+            sandbox.registry.push_image("svc/api", tags=[tag])
+        (tmp_path / "policy.yaml").write_text(PLAN_POLICY % sandbox.registry.region)
+        ran = subprocess.run(
+            [sys.executable, "-c", _RUN, "plan", "policy.yaml", "--out", "plan.json"],
+            cwd=tmp_path,
+            env={**os.environ, **sandbox.environ()},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    assert len(planfile.load_plan_file(tmp_path / "plan.json").actions) == 1  # it did scan and decide
+    loaded = ran.stderr.split()
+    assert "botocore" in loaded
+    assert [m for m in loaded if m.startswith(NOT_FOR_A_PLAN)] == []

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ecrgc.aws.client import DEFAULT_MAX_ATTEMPTS, Credentials, botocore_session, client_config, error_code
@@ -25,6 +24,7 @@ from ecrgc.refs import parse_reference
 
 if TYPE_CHECKING:
     from botocore.config import Config
+    from botocore.session import Session
     from types_boto3_sts import STSClient
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Reach:
 
     account: str
     region: str
-    session: boto3.session.Session = field(compare=False, repr=False)
+    session: Session = field(compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -56,20 +56,21 @@ class Reach:
             max_pool_connections=WORKERS, retry_mode="adaptive", max_attempts=DEFAULT_MAX_ATTEMPTS
         )
 
+    def client(self, service: str) -> Any:
+        """A new client of `service` (`ecs`, `lambda` …) in this account and region, with `config`; the
+        caller names its type (`client: ECSClient = reach.client("ecs")`)."""
+        return self.session.create_client(service, self.region, config=self.config)
+
 
 def open_reach(region: str, role_arn: str | None) -> Reach:
     """The plan's own credentials in `region` (`role_arn` None), or the role's, assumed with STS."""
     if role_arn is None:
-        session = boto3.session.Session()
+        session = botocore_session()
         with failing_closed(f"aws {region}: sts GetCallerIdentity (the plan's own credentials)"):
             account = _sts(session, region).get_caller_identity()["Account"]
         return Reach(account=account, region=region, session=session)
     credentials = role_credentials(region, role_arn)
-    assumed = boto3.session.Session(
-        aws_access_key_id=credentials.access_key,
-        aws_secret_access_key=credentials.secret_key,
-        aws_session_token=credentials.token,
-    )
+    assumed = botocore_session(credentials=credentials)
     return Reach(account=role_arn.split(":")[4], region=region, session=assumed)
 
 
@@ -78,9 +79,7 @@ def role_credentials(region: str, role_arn: str) -> Credentials:
     reader's role, or a target's planRoleArn or applyRoleArn for its registry's clients."""
     account = role_arn.split(":")[4]
     try:
-        reply = _sts(boto3.session.Session(botocore_session=botocore_session()), region).assume_role(
-            RoleArn=role_arn, RoleSessionName=SESSION_NAME
-        )
+        reply = _sts(botocore_session(), region).assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)
     except (BotoCoreError, ClientError) as exc:
         raise SourceUnavailable(
             f"aws account {account}: cannot assume role {role_arn} (sts AssumeRole in {region}:"
@@ -93,9 +92,9 @@ def role_credentials(region: str, role_arn: str) -> Credentials:
     )
 
 
-def _sts(session: boto3.session.Session, region: str) -> STSClient:
+def _sts(session: Session, region: str) -> STSClient:
     config = client_config(max_pool_connections=1, retry_mode="adaptive", max_attempts=DEFAULT_MAX_ATTEMPTS)
-    return session.client("sts", region_name=region, config=config)
+    return cast("STSClient", session.create_client("sts", region, config=config))
 
 
 @contextmanager

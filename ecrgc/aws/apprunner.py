@@ -21,7 +21,7 @@ PAGE_SIZE = 20
 
 def read_apprunner(reach: Reach) -> list[Use]:
     """Every use App Runner records in one account and region; see the module docstring."""
-    client: AppRunnerClient = reach.session.client("apprunner", region_name=reach.region, config=reach.config)
+    client: AppRunnerClient = reach.client("apprunner")
     where = f"apprunner {reach.label}"
     summaries: list[Any] = []
     token = ""

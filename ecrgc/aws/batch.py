@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def read_batch(reach: Reach) -> list[Use]:
     """Every use Batch records in one account and region; see the module docstring."""
-    client: BatchClient = reach.session.client("batch", region_name=reach.region, config=reach.config)
+    client: BatchClient = reach.client("batch")
     where = f"batch {reach.label}"
     with failing_closed(f"{where}: DescribeJobDefinitions"):
         pages = client.get_paginator("describe_job_definitions").paginate(

@@ -30,7 +30,7 @@ Users = Mapping[str, set[str]]
 
 def read_ecs(reach: Reach, *, revisions: int) -> list[Use]:
     """Every use ECS records in one account and region; see the module docstring."""
-    client: ECSClient = reach.session.client("ecs", region_name=reach.region, config=reach.config)
+    client: ECSClient = reach.client("ecs")
     where = f"ecs {reach.label}"
     users: defaultdict[str, set[str]] = defaultdict(set)
     uses: list[Use] = []

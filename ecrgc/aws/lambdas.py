@@ -24,7 +24,7 @@ LATEST = "$LATEST"
 
 def read_lambda(reach: Reach) -> list[Use]:
     """Every use Lambda records in one account and region; see the module docstring."""
-    client: LambdaClient = reach.session.client("lambda", region_name=reach.region, config=reach.config)
+    client: LambdaClient = reach.client("lambda")
     where = f"lambda {reach.label}"
     with failing_closed(f"{where}: ListFunctions"):
         configurations = [

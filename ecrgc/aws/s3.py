@@ -1,17 +1,16 @@
 """Image lists in S3: `s3://bucket/key` read for `protect.imageLists`, written by `inuse export --out`.
 
-Read and written with the plan's own credentials (the usual boto3 chain). A list that cannot be read stops
+Read and written with the plan's own credentials (botocore's usual chain). A list that cannot be read stops
 the plan like a missing file: `SourceUnavailable` naming the URL and AWS's error code.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ecrgc.aws.client import DEFAULT_MAX_ATTEMPTS, client_config, error_code
+from ecrgc.aws.client import DEFAULT_MAX_ATTEMPTS, botocore_session, client_config, error_code
 from ecrgc.errors import RemoteError, SourceUnavailable, UsageError
 
 if TYPE_CHECKING:
@@ -58,4 +57,4 @@ def write_object(url: str, data: bytes) -> None:
 
 def _client() -> S3Client:
     config = client_config(max_pool_connections=4, retry_mode="adaptive", max_attempts=DEFAULT_MAX_ATTEMPTS)
-    return boto3.session.Session().client("s3", config=config)
+    return cast("S3Client", botocore_session().create_client("s3", config=config))
