@@ -22,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    DataNotFoundError,
     EndpointConnectionError,
     NoCredentialsError,
     PartialCredentialsError,
@@ -87,25 +88,20 @@ class Credentials:
 
 
 def ecr_client(
+    session: botocore.session.Session,
     region: str,
     *,
     max_pool_connections: int = 16,
     retry_mode: RetryMode = "adaptive",
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-    profile: str | None = None,
-    credentials: Credentials | None = None,
 ) -> ECRClient:
-    """One thread-safe ECR client; `max_pool_connections` bounds the requests it runs at once.
-
-    A fresh session per client: sessions are not thread-safe, clients are. The successful replies of
-    RAW_DECODERS' operations come back as their decoders read them (`_RawDecoder`).
-    `profile`: a named profile of the AWS config files (`--profile`); None leaves the choice to AWS_PROFILE
-    and the default chain; `credentials` replace the chain's.
-    """
+    """One thread-safe ECR client of `session` (`registry_session`); `max_pool_connections` bounds the
+    requests it runs at once. The successful replies of RAW_DECODERS' operations come back as their
+    decoders read them (`_RawDecoder`)."""
     config = client_config(
         max_pool_connections=max_pool_connections, retry_mode=retry_mode, max_attempts=max_attempts
     )
-    client = cast("ECRClient", _session(profile, credentials).create_client("ecr", region, config=config))
+    client = cast("ECRClient", session.create_client("ecr", region, config=config))
     for operation, decode in RAW_DECODERS.items():
         client.meta.events.register(f"before-parse.ecr.{operation}", _RawDecoder(decode))
     return client
@@ -142,16 +138,22 @@ RAW_DECODERS: Mapping[str, Callable[[bytes], dict[str, Any]]] = {
 """The scan's hot replies and what decodes their successful bodies (see `_RawDecoder`)."""
 
 
-def sts_client(
-    region: str, *, profile: str | None = None, credentials: Credentials | None = None
-) -> STSClient:
-    """An STS client for GetCallerIdentity, in the same region (and endpoint) as ECR."""
+def sts_client(session: botocore.session.Session, region: str) -> STSClient:
+    """An STS client of `session` for GetCallerIdentity, in the same region (and endpoint) as ECR."""
     config = client_config(max_pool_connections=1, retry_mode="standard", max_attempts=DEFAULT_MAX_ATTEMPTS)
-    return cast("STSClient", _session(profile, credentials).create_client("sts", region, config=config))
+    return cast("STSClient", session.create_client("sts", region, config=config))
 
 
-def _session(profile: str | None = None, credentials: Credentials | None = None) -> botocore.session.Session:
-    """A new session whose responses carry UTC timestamps, parsed cheaply."""
+def registry_session(
+    profile: str | None = None, credentials: Credentials | None = None
+) -> botocore.session.Session:
+    """A new session for one registry's clients, whose responses carry UTC timestamps, parsed cheaply.
+
+    `profile`: a named profile of the AWS config files (`--profile`); None leaves the choice to AWS_PROFILE
+    and the default chain; `credentials` replace the chain's. Build its clients in one thread (sessions are
+    not thread-safe; the clients are, and share its credentials: the chain is resolved once, not per
+    client, ~15 ms and for an assume-role or SSO profile a call each).
+    """
     try:
         core = botocore_session(profile, credentials)
         core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=utc_timestamp)
@@ -186,7 +188,33 @@ def botocore_session(
 
 @functools.cache
 def _loader(data_path: str | None) -> Loader:
-    return create_loader(data_path)
+    # botocore's own search paths for `data_path` (AWS_DATA_PATH's, ~/.aws/models, botocore's data)
+    return _ServicesLoader(
+        extra_search_paths=create_loader(data_path).search_paths, include_default_search_paths=False
+    )
+
+
+SERVICES = ("apprunner", "batch", "ecr", "ecs", "lambda", "s3", "sts")
+"""Every service ecrgc builds clients of: the registry, STS, the usage readers, image lists in S3."""
+
+
+class _ServicesLoader(Loader):
+    """botocore's data loader, whose list of available services holds only SERVICES.
+
+    botocore checks that a service is in that list before it loads any of its models, and builds the list
+    from every service it ships (~450 directories, a stat each) once per model type (service, endpoint
+    rules, paginators): ~40 ms of every process's start (issue 14). The models are found and read by
+    botocore as before; any other service is unknown (UnknownServiceError), as ecrgc never asks for one.
+    """
+
+    def list_available_services(self, type_name: str) -> list[str]:
+        return [service for service in SERVICES if self._has(service, type_name)]
+
+    def _has(self, service: str, type_name: str) -> bool:
+        try:
+            return bool(self.list_api_versions(service, type_name))
+        except DataNotFoundError:
+            return False
 
 
 def utc_timestamp(value: str | float) -> datetime:

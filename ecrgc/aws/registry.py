@@ -15,6 +15,7 @@ from ecrgc.aws.client import (
     RetryMode,
     caller_account,
     ecr_client,
+    registry_session,
     sts_client,
 )
 from ecrgc.aws.inventory import RepositoryListing
@@ -55,15 +56,15 @@ class Registry:
             "profile": profile,
             "credentials": credentials,
         }
+        session = registry_session(profile, credentials)
         self.client = ecr_client(
+            session,
             region,
             max_pool_connections=self.workers,
             retry_mode=retry_mode,
             max_attempts=max_attempts,
-            profile=profile,
-            credentials=credentials,
         )
-        self._sts = sts_client(region, profile=profile, credentials=credentials)
+        self._sts = sts_client(session, region)
         self._listed: dict[str, RepositoryListing] = {}
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -1,0 +1,66 @@
+"""The botocore sessions and clients of `ecrgc.aws.client`: every service ecrgc reads has its models, a
+registry resolves its credentials once for both of its clients, and requests name ecrgc."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import UnknownServiceError
+
+from ecrgc import __version__
+from ecrgc.aws import Registry
+from ecrgc.aws.client import SERVICES, botocore_session
+from ecrgc.sandbox import Sandbox
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_ecrgc_reads_builds_a_client_from_botocores_models(service: str) -> None:
+    client = botocore_session().create_client(service, "eu-west-1")
+    assert client.meta.service_model.service_name == service
+    assert client.meta.region_name == "eu-west-1"
+
+
+def test_a_service_ecrgc_never_reads_is_unknown() -> None:
+    with pytest.raises(UnknownServiceError, match="'iam'"):
+        botocore_session().create_client("iam", "eu-west-1")
+
+
+def test_a_registry_resolves_its_profiles_credentials_once_for_its_ecr_and_sts_clients(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = tmp_path / "calls"
+    process = tmp_path / "credentials.py"
+    process.write_text(
+        "import json, pathlib\n"
+        f"with pathlib.Path({str(calls)!r}).open('a') as calls: calls.write('called\\n')\n"
+        "print(json.dumps({'Version': 1, 'AccessKeyId': 'AKIDPROCESS', 'SecretAccessKey': 'secret'}))\n"
+    )
+    config = tmp_path / "config"
+    config.write_text(f"[profile counted]\ncredential_process = {sys.executable} {process}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    sandbox.registry.push_image("svc/api", tags=["a"])
+
+    registry = Registry(sandbox.registry.region, profile="counted")
+    assert registry.caller_account() == sandbox.registry.account
+    assert [name for name, _, _ in registry.list_repositories(lambda _: True)] == ["svc/api"]
+    assert calls.read_text().splitlines() == ["called"]
+
+
+def test_requests_name_ecrgc_and_its_version_in_their_user_agent(sandbox: Sandbox) -> None:
+    registry = Registry(sandbox.registry.region)
+    sent: list[str] = []
+
+    def record(request: Any, **_: Any) -> None:
+        sent.append(request.headers["User-Agent"].decode())
+
+    registry.client.meta.events.register("before-send.ecr.DescribeRepositories", record)
+    registry.list_repositories(lambda _: True)
+    assert [agent.split(" ")[0] for agent in sent] == [f"ecrgc/{__version__}"]
+    assert "md/Botocore#" in sent[0]
+    assert not any("Boto3" in agent for agent in sent)
