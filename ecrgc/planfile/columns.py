@@ -98,6 +98,7 @@ def encode_repository(
         rows[0].policy,
         images=rows,
         decided=rows,
+        parents=[r.parent for r in rows],
         tags=tags,
         removed=len(actions),
         sources=sources,
@@ -110,18 +111,20 @@ def repository_columns(
     *,
     images: Sequence[Pictured],
     decided: Sequence[Decided],
+    parents: Sequence[str | None],
     tags: Sequence[tuple[str, ...]],
     removed: int,
     sources: Mapping[str, Iterable[str]],
 ) -> dict[str, Any]:
     """The columns of repository `name`'s images (not none) under `policy`: row n is `images[n]`, decided
-    `decided[n]`, its tags (sorted) `tags[n]`; the first `removed` rows are its actions, the others its
-    kept images, both in canonical order; `sources`: digest -> who uses it, for the in-use ones (each must
-    be a kept image)."""
+    `decided[n]`, its parent `parents[n]` (`decided[n].parent`, read by the caller), its tags (sorted)
+    `tags[n]`; the first `removed` rows are its actions, the others its kept images, both in canonical
+    order; `sources`: digest -> who uses it, for the in-use ones (each must be a kept image)."""
     unclaimed({(name, d): () for d in sources.keys() - {i.digest for i in images[removed:]}})
     action_code = {a: n for n, a in enumerate(codes()[0])}
     reason_code = {r: n for n, r in enumerate(codes()[1])}
     row_of = {r.digest: n for n, r in enumerate(images)}
+    in_use = Reason.IN_USE  # read from its class once, not per image (~0.4 µs each)
     media: dict[str, int] = {}
     names: dict[str, int] = {}
     return {
@@ -136,11 +139,11 @@ def repository_columns(
         "mediaTypes": list(media),
         "action": [action_code[d.action] for d in decided],
         "reason": [reason_code[d.reason] for d in decided],
-        "parent": [_parent_code(d.parent, row_of) for d in decided],
+        "parent": [_parent_code(parent, row_of) for parent in parents],
         "sources": [
             [names.setdefault(s, len(names)) for s in sorted(sources.get(i.digest, ()))]
             for i, d in zip(images, decided, strict=True)
-            if d.reason is Reason.IN_USE
+            if d.reason is in_use
         ],
         "sourceNames": list(names),
         "evidence": [evidence.encode(d.evidence) for d in decided[removed:]],

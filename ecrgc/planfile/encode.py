@@ -366,11 +366,14 @@ def kept(
 
 def action_record(action: PlannedAction) -> ActionRecord:
     """The record of an action of a plan (`action.tags` sorted)."""
-    return removal(action, action, action.tags, action.policy)
+    return removal(action, action, action.tags, action.policy, action.parent)
 
 
-def removal(image: Pictured, decided: Decided, tags: tuple[str, ...], policy: str) -> ActionRecord:
-    """The record of an image deleted or archived: its `tags` sorted."""
+def removal(
+    image: Pictured, decided: Decided, tags: tuple[str, ...], policy: str, parent: str | None
+) -> ActionRecord:
+    """The record of an image deleted or archived: its `tags` sorted, its `parent` (`decided.parent`, read
+    by the caller: a `Decision` computes it)."""
     pulled = image.last_pulled_at
     return ActionRecord(
         decided.action,
@@ -378,7 +381,7 @@ def removal(image: Pictured, decided: Decided, tags: tuple[str, ...], policy: st
         tags,
         None if pulled is None else timestamp(pulled),
         image.media_type,
-        decided.parent,
+        parent,
         policy,
         timestamp(image.pushed_at),
         decided.reason,
