@@ -143,7 +143,9 @@ def run_plan(
     tell = progress or (lambda _: None)
     sharded = on_decided is None and isinstance(inventory, planworkers.Scanner)
     count = planworkers.process_count(processes, len(names)) if sharded else 1
-    builder = _PlanBuilder(Spool(columns=columns))
+    # With workers, this process holds none of its actions as it goes (they would be held while the
+    # largest repositories are in flight, then dropped past ACTIONS_IN_MEMORY): `read_back` holds them all.
+    builder = _PlanBuilder(Spool(columns=columns), actions={} if count == 1 else None)
     # The workers start before the in-use sources are read, so that their start overlaps the reading.
     with (
         planworkers.Workers(count - 1, inventory, columns=columns)  # and this process
@@ -274,7 +276,8 @@ class _PlanBuilder:
 
     spool: Spool
     actions: dict[str, tuple[PlannedAction, ...]] | None = field(default_factory=dict)
-    """Each repository's actions, while there are at most ACTIONS_IN_MEMORY (None beyond: spooled only)."""
+    """Each repository's actions, while there are at most ACTIONS_IN_MEMORY (None beyond, and while worker
+    processes plan: spooled only)."""
     held: int = 0
     protected: list[ProtectedImage] = field(default_factory=list)
     summaries: list[RepositorySummary] = field(default_factory=list)
@@ -302,16 +305,14 @@ class _PlanBuilder:
         return part.summary.scanned
 
     def read_back(self) -> None:
-        """Hold the actions worker processes spooled too, while the plan has at most ACTIONS_IN_MEMORY
-        (the views' passes then read them in memory, decoded once, not once per pass); else hold none."""
-        if self.actions is None:
-            return
-        if sum(actions for actions, _ in self.spool.counts.values()) > ACTIONS_IN_MEMORY:
+        """After worker processes: hold every repository's actions, read back from the spool, while the
+        plan has at most ACTIONS_IN_MEMORY (the views' passes then read them in memory, decoded once, not
+        once per pass); else hold none."""
+        counts = self.spool.counts
+        if sum(actions for actions, _ in counts.values()) > ACTIONS_IN_MEMORY:
             self.actions = None
             return
-        for name, (actions, _) in self.spool.counts.items():
-            if actions and name not in self.actions:
-                self.actions[name] = tuple(self.spool.images(name, "actions"))
+        self.actions = {name: tuple(self.spool.images(name, "actions")) for name in counts if counts[name][0]}
 
     def build(
         self,
