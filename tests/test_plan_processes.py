@@ -4,7 +4,6 @@ single process's message; a worker that dies stops it too; no worker outlives th
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import signal
@@ -83,7 +82,7 @@ def test_the_plan_file_is_the_same_bytes_in_one_two_or_three_processes(
     plan = load_plan_file(files[1])
     assert plan.repository_deletions == ("svc/r0", "svc/r1")
     assert len(plan.protected) == 2
-    assert not multiprocessing.active_children()
+    assert not _workers()
 
 
 def test_a_source_failing_in_a_worker_stops_the_plan_as_in_one_process(
@@ -101,7 +100,7 @@ def test_a_source_failing_in_a_worker_stops_the_plan_as_in_one_process(
     # which repository fails first is a race, in one process as in two
     messages = {re.sub(r" of \S+ failed", " of REPOSITORY failed", str(error)) for error in errors}
     assert messages == {"ecr DescribeImages of REPOSITORY failed: AccessDeniedException"}
-    assert not multiprocessing.active_children()
+    assert not _workers()
 
 
 @dataclass(frozen=True)
@@ -136,7 +135,7 @@ def test_an_error_in_a_worker_comes_back_as_it_is_and_stops_the_plan() -> None:
     assert type(raised.value) is SourceUnavailable  # not WorkerDied: the worker said why
     assert re.fullmatch(r"ecr DescribeImages of svc/r\d\d failed: AccessDeniedException", str(raised.value))
     assert str(raised.value).split()[3] not in here  # a repository this process did not read
-    assert not multiprocessing.active_children()
+    assert not _workers()
 
 
 def test_a_worker_killed_stops_the_plan_and_no_worker_is_left(
@@ -148,16 +147,15 @@ def test_a_worker_killed_stops_the_plan_and_no_worker_is_left(
     killed: list[int] = []
 
     def kill_one(progress: PlanProgress) -> None:
-        workers = [p for p in multiprocessing.active_children() if p.name.startswith("ecrgc-plan-")]
+        workers = sorted(_workers())
         if progress.phase is PlanPhase.SCAN and not killed and workers:
-            assert workers[0].pid is not None
-            killed.append(workers[0].pid)
-            os.kill(workers[0].pid, signal.SIGKILL)
+            killed.append(workers[0])
+            os.kill(workers[0], signal.SIGKILL)
 
     with pytest.raises(planworkers.WorkerDied, match=r"was killed by signal 9 .* nothing was written"):
         _plan(tmp_path, 3, progress=kill_one)
     assert killed
-    assert not multiprocessing.active_children()
+    assert not _workers()
 
 
 def test_ecrgc_chooses_one_process_for_a_small_registry_and_one_per_cpu_for_a_large_one() -> None:
@@ -182,12 +180,12 @@ def test_ctrl_c_in_the_main_process_stops_every_worker(
 
     with pytest.raises(KeyboardInterrupt):
         _plan(tmp_path, 3, progress=interrupt)
-    assert not multiprocessing.active_children()
+    assert not _workers()
 
 
 @pytest.mark.e2e
 def test_the_installed_cli_plans_the_same_in_two_processes(sandbox: Sandbox, tmp_path: Path) -> None:
-    """The console script as the main module (multiprocessing runs it again in each worker)."""
+    """The console script as the main module."""
     _registry(sandbox, tmp_path)
     _plan(tmp_path, 1)  # each index pulled once already, as above
     for processes in ("1", "2"):
@@ -215,6 +213,18 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _workers(pid: int | None = None) -> set[int]:
+    """The plan worker processes of `pid` (default: this process), running or not yet reaped."""
+    found = set()
+    for child in _children(os.getpid() if pid is None else pid):
+        try:
+            if "planworkers" in (Path("/proc") / str(child) / "cmdline").read_text():
+                found.add(child)
+        except OSError:  # reaped meanwhile
+            continue
+    return found
+
+
 def _running(pid: int) -> bool:
     try:
         state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -238,10 +248,8 @@ def test_workers_stop_when_the_plan_process_is_killed(sandbox: Sandbox, tmp_path
     )
     deadline = time.monotonic() + 60
     workers: set[int] = set()
-    while len(workers) < 2 and time.monotonic() < deadline:  # the workers (and the resource tracker)
-        workers = {
-            p for p in _children(plan.pid) if "spawn_main" in (Path("/proc") / str(p) / "cmdline").read_text()
-        }
+    while len(workers) < 2 and time.monotonic() < deadline:
+        workers = _workers(plan.pid)
         time.sleep(0.05)
     assert len(workers) >= 2
     time.sleep(1)  # into the scan

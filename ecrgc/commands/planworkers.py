@@ -9,13 +9,16 @@ the scan threads, then `run_plan`'s job (decide, then encode the records into th
 file). Over the pipe go only names, the job's small result (a
 summary, the images in use) and where the records are in the worker's file (`SpoolPart`): the main
 process's spool reads them from there, as from its own file. A thread of the main process serves the
-workers (`Workers.start`) while its main thread plans its own share.
+workers (`Workers._serve`) while its main thread plans its own share.
 
-Workers are started with `spawn`: `fork` copies a process whose threads (a progress display, botocore's)
-may hold locks; `forkserver` saves the imports of all workers but one, but forks them from a server
-holding the environment and working directory of its own start, and its children's CPU escapes the
-main process's accounting (they are the server's). The main process starts them before it reads what
-is in use, so their start (an interpreter and the imports, ~0.45 s of CPU each) overlaps it.
+Each worker is a fresh interpreter (`python -P -c`, `_WORKER`), told over its socket the main process's
+`sys.path` and then what to plan with. Not `fork`: it copies a process whose threads (a progress display,
+botocore's) may hold locks; not `forkserver`: it forks the workers from a server holding the environment
+and working directory of its own start, and their CPU escapes the main process's accounting (they are
+the server's); not multiprocessing's `spawn`, which also starts its resource tracker (a process of
+~12 MB, for semaphores a plan has none of) and imports the main module again in each worker (the
+console script's: the whole CLI). The main process starts them before it reads what is in use, so their
+start (an interpreter and the imports, ~0.4 s of CPU each) overlaps it.
 
 Fail closed, as one process does: a worker's error (an unreadable registry, a refusal of `decide`)
 comes back and is raised as it is, by the main process; a worker that dies stops the plan
@@ -25,16 +28,18 @@ A worker whose main process is gone finds its pipe closed and stops too.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import IO, Any, Final, Protocol, Self, TypeVar, runtime_checkable
 
@@ -42,7 +47,8 @@ from ecrgc.errors import SourceUnavailable
 from ecrgc.model import Repository
 from ecrgc.planfile.spool import Spool, SpoolPart
 
-START_METHOD: Final = "spawn"
+_WORKER: Final = "import sys; from ecrgc.commands.planworkers import main; main(int(sys.argv[1]))"
+"""What a worker process runs (`python -P -c`: no working directory on its path), its socket's fd given."""
 
 REPOSITORIES_PER_PROCESS = 16
 """With the process count left to ecrgc, a plan uses one worker per this many repositories at most (up to
@@ -56,7 +62,8 @@ class Scanner(Protocol):
     """What a worker needs from its registry (`ecrgc.aws.Registry`, pickled into the worker): `workers`,
     the repositories it scans at once (shared among the workers)."""
 
-    workers: int
+    @property
+    def workers(self) -> int: ...
 
     def scan(self, names: Iterable[str], *, workers: int | None = None) -> Iterator[Repository]: ...
 
@@ -97,7 +104,7 @@ class _Names:
 
 @dataclass(eq=False)
 class _Worker:
-    process: BaseProcess
+    process: subprocess.Popen[bytes]
     conn: Connection
     path: Path
     threads: int
@@ -131,21 +138,20 @@ class Workers:
         return max(1, total // processes + (index < total % processes))
 
     def __enter__(self) -> Self:
-        context = get_context(START_METHOD)
         try:
             for index in range(self.count):
-                mine, theirs = context.Pipe()
-                path = self._directory / f"part-{index}"
-                share = self._share(index)
-                process = context.Process(
-                    target=_serve,
-                    args=(theirs, self.inventory, share, path, self.columns),
-                    name=f"ecrgc-plan-{index}",
-                    daemon=True,  # reaped by multiprocessing even if this process forgets to
-                )
-                self._workers.append(_Worker(process=process, conn=mine, path=path, threads=share))
-                process.start()
-                theirs.close()  # so that a worker's death reads as the end of its pipe
+                mine, theirs = socket.socketpair()
+                with theirs:  # closed here once the worker has it: its death reads as the end of the socket
+                    process = subprocess.Popen(
+                        [sys.executable, "-P", "-c", _WORKER, str(theirs.fileno())],
+                        stdin=subprocess.DEVNULL,
+                        pass_fds=(theirs.fileno(),),
+                    )
+                path, share = self._directory / f"part-{index}", self._share(index)
+                worker = _Worker(process=process, conn=Connection(mine.detach()), path=path, threads=share)
+                self._workers.append(worker)
+                _send(worker, sys.path)  # first: where the worker finds the classes the rest pickles
+                _send(worker, (self.inventory, share, path, self.columns, gc.get_threshold()))
         except BaseException:
             self.__exit__()
             raise
@@ -153,11 +159,10 @@ class Workers:
 
     def __exit__(self, *_: object) -> None:
         for worker in self._workers:
-            if worker.process.is_alive():
-                worker.process.terminate()  # the serving thread then reads the end of its pipe
+            if worker.process.poll() is None:
+                worker.process.terminate()  # the serving thread then reads the end of its socket
         for worker in self._workers:
-            if worker.process.pid is not None:
-                worker.process.join()
+            worker.process.wait()
         if self._thread is not None:
             self._thread.join()
         for worker in self._workers:
@@ -247,24 +252,28 @@ def _send(worker: _Worker, message: object) -> None:
 def _receive(worker: _Worker) -> Any:
     try:
         return worker.conn.recv()
-    except (EOFError, OSError):  # its end of the pipe closed, or reset with data unread: it is gone
+    except (EOFError, OSError):  # its end of the socket closed, or reset with data unread: it is gone
         raise _died(worker) from None
 
 
 def _died(worker: _Worker) -> WorkerDied:
-    worker.process.join()
-    code = worker.process.exitcode
-    how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+    code = worker.process.wait()
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
     return WorkerDied(
         f"a plan worker process (pid {worker.process.pid}) {how} before its repositories were planned;"
         " nothing was written: re-run ecrgc plan (plan --processes 1 plans in one process)"
     )
 
 
-def _serve(conn: Connection, inventory: Scanner, threads: int, path: Path, columns: bool) -> None:
-    """A worker process: plan the repositories the main process names, until it names None."""
+def main(fd: int) -> None:
+    """A worker process (`_WORKER`), talking to the main process over socket `fd`: plan the repositories
+    it names, until it names None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's: it terminates us
+    conn = Connection(fd)
     try:
+        sys.path[:] = conn.recv()
+        inventory, threads, path, columns, thresholds = conn.recv()
+        gc.set_threshold(*thresholds)  # the main process's (the CLI's: a plan allocates no cycles)
         job = conn.recv()
         with path.open("x+b") as file:
             spool = Spool(columns=columns, file=file)
@@ -283,7 +292,7 @@ def _names(conn: Connection) -> Iterator[str]:
 
 
 def _report(conn: Connection, error: Exception) -> None:
-    """Send `error` to the main process; if it is gone (the pipe is closed), there is no one to tell."""
+    """Send `error` to the main process; if it is gone (the socket is closed), there is no one to tell."""
     try:
         conn.send(("failed", error))
     except OSError:
