@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecrgc.commands.plan import input_figures
+from ecrgc.commands.planbuilder import input_figures
 from ecrgc.model import InputFingerprint, InputKind, ProtectedImage, Usage, Use
 from ecrgc.refs import parse_list_reference, parse_reference
 

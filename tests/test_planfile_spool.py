@@ -13,6 +13,7 @@ import pytest
 
 from ecrgc.aws import Registry
 from ecrgc.commands import plan as plan_command
+from ecrgc.commands import planbuilder
 from ecrgc.model import Plan
 from ecrgc.planfile import content_hash, load_plan_file, write_plan_file
 from ecrgc.planfile.spool import Spooled, spool_of
@@ -54,7 +55,7 @@ def test_a_spooled_plan_writes_the_bytes_of_the_general_writer(
     build_scenario(sandbox, tmp_path)
     monkeypatch.chdir(tmp_path)
     if not held:
-        monkeypatch.setattr(plan_command, "ACTIONS_IN_MEMORY", 10)
+        monkeypatch.setattr(planbuilder, "ACTIONS_IN_MEMORY", 10)
     made = _made(sandbox, tmp_path, columns=columns)
     assert spool_of(made) is not None
     assert isinstance(made.actions, Spooled) is not held

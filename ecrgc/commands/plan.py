@@ -12,33 +12,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
-from itertools import chain
 from typing import IO, Protocol
 
-from ecrgc import __version__, decide
+from ecrgc import decide
 from ecrgc.commands import planworkers
+from ecrgc.commands.planbuilder import PlanBuilder, input_figures
 from ecrgc.errors import ConfigError, UsageError
-from ecrgc.model import (
-    THIS_REGISTRY,
-    Decision,
-    InputFingerprint,
-    Plan,
-    PlannedAction,
-    Policy,
-    PolicyRecord,
-    ProtectedImage,
-    Repository,
-    RepositorySummary,
-    Usage,
-)
-from ecrgc.planfile import FORMAT_VERSION, canonical
-from ecrgc.planfile.encode import InOrder
+from ecrgc.model import Decision, Plan, Policy, Repository
 from ecrgc.planfile.records import RepositoryPart, repository_part
-from ecrgc.planfile.spool import ACTIONS_IN_MEMORY, Spool, Spooled, SpoolPart
-from ecrgc.policy import check_overlaps, policy_sha256
+from ecrgc.planfile.spool import Spool, SpoolPart
+from ecrgc.policy import check_overlaps
 from ecrgc.usage import Collector
 
 DEFAULT_EXPIRY = timedelta(days=7)
@@ -145,7 +131,7 @@ def run_plan(
     count = planworkers.process_count(processes, len(names)) if sharded else 1
     # With workers, this process holds none of its actions as it goes (they would be held while the
     # largest repositories are in flight, then dropped past ACTIONS_IN_MEMORY): `read_back` holds them all.
-    builder = _PlanBuilder(Spool(columns=columns), actions={} if count == 1 else None)
+    builder = PlanBuilder(Spool(columns=columns), actions={} if count == 1 else None)
     # The workers start before the in-use sources are read, so that their start overlaps the reading.
     with (
         planworkers.Workers(count - 1, inventory, columns=columns)  # and this process
@@ -172,7 +158,7 @@ def run_plan(
 
             def here(repository: Repository) -> None:
                 policy, decisions = job.decisions(repository)
-                part = _part(repository, policy, decisions, builder)
+                part = builder.part(repository, policy, decisions)
                 with lock:
                     builder.merge(part)
                     decided(len(decisions))
@@ -217,17 +203,9 @@ class _Decide:
         return replace(part, blobs={})
 
 
-def _part(
-    repository: Repository, policy: Policy, decisions: Sequence[Decision], builder: _PlanBuilder
-) -> RepositoryPart:
-    """A repository decided here: its part, with its actions while `builder` holds them."""
-    columns, hold = builder.spool.columns, builder.actions is not None
-    return repository_part(repository.name, policy, decisions, columns=columns, hold=hold)
-
-
 def _decide_here(
     scanned: Iterable[Repository],
-    builder: _PlanBuilder,
+    builder: PlanBuilder,
     job: _Decide,
     on_decided: Callable[[Policy, Sequence[Decision]], None] | None,
 ) -> Iterator[int]:
@@ -238,115 +216,3 @@ def _decide_here(
         if on_decided:
             on_decided(policy, decisions)
         yield len(decisions)
-
-
-def input_figures(
-    usage: Usage, protected: Sequence[ProtectedImage], *, account: str, region: str
-) -> list[InputFingerprint]:
-    """Each input with what it says about this registry: distinct references naming it (a list line without
-    a host does), naming another ECR account or region, naming another registry; and the images it keeps
-    in use (`protected`: every image kept for being in use, with the sources that use it)."""
-    inputs_of_source: dict[str, set[int]] = {}
-    figured: list[InputFingerprint] = []
-    for index, (fingerprint, uses) in enumerate(usage.by_input()):
-        refs = {use.ref for use in uses}
-        here = {r for r in refs if r.host == THIS_REGISTRY or (r.account, r.region) == (account, region)}
-        other_ecr = sum(r.account is not None for r in refs - here)
-        figured.append(
-            replace(
-                fingerprint,
-                this_registry=len(here),
-                other_accounts=other_ecr,
-                other_registries=len(refs) - len(here) - other_ecr,
-            )
-        )
-        for use in uses:
-            inputs_of_source.setdefault(use.source, set()).add(index)
-    counts = [0] * len(figured)
-    for image in protected:  # an image counts once for each input that uses it
-        for index in {i for source in image.sources for i in inputs_of_source.get(source, ())}:
-            counts[index] += 1
-    return [replace(fingerprint, protected=count) for fingerprint, count in zip(figured, counts, strict=True)]
-
-
-@dataclass
-class _PlanBuilder:
-    """Accumulates the per-repository results of `decide`: the images go to the spool as each repository
-    is decided (encoded in the plan file's layout), the summaries and the images in use stay."""
-
-    spool: Spool
-    actions: dict[str, tuple[PlannedAction, ...]] | None = field(default_factory=dict)
-    """Each repository's actions, while there are at most ACTIONS_IN_MEMORY (None beyond, and while worker
-    processes plan: spooled only)."""
-    held: int = 0
-    protected: list[ProtectedImage] = field(default_factory=list)
-    summaries: list[RepositorySummary] = field(default_factory=list)
-    deletions: list[str] = field(default_factory=list)
-
-    def add(self, repository: Repository, policy: Policy, decisions: Sequence[Decision]) -> None:
-        self.merge(_part(repository, policy, decisions, self))
-
-    def merge(self, part: RepositoryPart) -> None:
-        self.spool.put(part)
-        self.gather(part)
-
-    def gather(self, part: RepositoryPart) -> int:
-        """Take in a repository whose records are in the spool already (adopted from a worker process's
-        file, or put there by `merge`); return how many images it had."""
-        self.protected.extend(part.protected)
-        if self.actions is not None and part.actions:
-            self.actions[part.name] = part.actions
-            self.held += len(part.actions)
-            if self.held > ACTIONS_IN_MEMORY:
-                self.actions = None
-        if part.delete_repository:
-            self.deletions.append(part.name)
-        self.summaries.append(part.summary)
-        return part.summary.scanned
-
-    def read_back(self) -> None:
-        """After worker processes: hold every repository's actions, read back from the spool, while the
-        plan has at most ACTIONS_IN_MEMORY (the views' passes then read them in memory, decoded once, not
-        once per pass); else hold none."""
-        counts = self.spool.counts
-        if sum(actions for actions, _ in counts.values()) > ACTIONS_IN_MEMORY:
-            self.actions = None
-            return
-        self.actions = {name: tuple(self.spool.images(name, "actions")) for name in counts if counts[name][0]}
-
-    def build(
-        self,
-        *,
-        policies: Sequence[Policy],
-        inputs: Sequence[InputFingerprint],
-        account: str,
-        region: str,
-        now: datetime,
-        expires_in: timedelta,
-    ) -> Plan:
-        # `canonical` puts every list in the plan file's order (the spool's lists are in it already): the
-        # plan in memory is the plan on disk.
-        actions = self.actions
-        plan = canonical(
-            Plan(
-                format_version=FORMAT_VERSION,
-                ecrgc_version=__version__,
-                created_at=now,
-                expires_at=now + expires_in,
-                account=account,
-                region=region,
-                policies=tuple(
-                    PolicyRecord(name=p.name, sha256=policy_sha256(p), document=p.document) for p in policies
-                ),
-                inputs=tuple(set(inputs)),
-                actions=Spooled(self.spool, "actions")
-                if actions is None
-                else InOrder(chain.from_iterable(actions[name] for name in sorted(actions))),
-                kept=Spooled(self.spool, "kept"),
-                repository_deletions=tuple(self.deletions),
-                protected=tuple(self.protected),
-                summary=tuple(self.summaries),
-            )
-        )
-        self.spool.held, self.spool.protected = plan.actions, plan.protected
-        return plan

@@ -4,7 +4,7 @@
 besides deciding it. It is pure (no file, no shared state) and its `RepositoryPart` is made of bytes,
 tuples and frozen records, so it may run in a worker process and be handed to the process that assembles
 the plan, which merges it: `Spool.put(part)` stores the records, and the summary, the repository's
-deletion and its images in use go to the plan (`commands.plan._PlanBuilder`).
+deletion and its images in use go to the plan (`commands.planbuilder.PlanBuilder`).
 """
 
 from __future__ import annotations
