@@ -18,12 +18,12 @@ import pytest
 
 from ecrgc.aws import Registry
 from ecrgc.commands import plan as plan_command
-from ecrgc.commands import planworkers
+from ecrgc.commands import planbuilder, planworkers
 from ecrgc.commands.plan import PlanPhase, PlanProgress
 from ecrgc.errors import EcrgcError, SourceUnavailable
 from ecrgc.model import Plan, Repository
 from ecrgc.planfile import load_plan_file, write_plan_file
-from ecrgc.planfile.spool import Spool
+from ecrgc.planfile.spool import Spool, Spooled
 from ecrgc.policy import load_policies
 from ecrgc.sandbox import Sandbox
 from ecrgc.usage import collector
@@ -63,17 +63,21 @@ def _plan(workdir: Path, processes: int, *, columns: bool = False, **options: ob
     )
 
 
+@pytest.mark.parametrize("held", [True, False])
 @pytest.mark.parametrize("name", ["plan.json", "plan.json.gz"])
 def test_the_plan_file_is_the_same_bytes_in_one_two_or_three_processes(
-    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, held: bool
 ) -> None:
     _registry(sandbox, tmp_path)
     monkeypatch.chdir(tmp_path)
     _plan(tmp_path, 1)  # reading an index is a pull: from now on each index has been pulled, at NOW - 5 min
+    if not held:  # the plan's actions are read from the spool, not held in memory
+        monkeypatch.setattr(planbuilder, "ACTIONS_IN_MEMORY", 10)
     seen: list[PlanProgress] = []
     files = {}
     for processes in (1, 2, 3):
         made = _plan(tmp_path, processes, columns=name.endswith(".gz"), progress=seen.append)
+        assert isinstance(made.actions, Spooled) is not held
         files[processes] = tmp_path / f"{processes}-{name}"
         write_plan_file(made, files[processes])
         assert load_plan_file(files[processes]) == made  # what the views saw is what the file holds
