@@ -1,7 +1,8 @@
 """`ecrgc --version` and `--help` stay fast: importing the CLI loads no SDK and no command's machinery;
 the read-only commands of a valid plan (validate, show) import no SDK and no jsonschema (which only names
 the errors of an invalid file); validate and JSON views no rich; a plan of valid policies with no cluster
-configured imports botocore but not boto3 (nor s3transfer), the kubernetes client or jsonschema."""
+and no AWS usage configured imports botocore but not boto3 (nor s3transfer), the kubernetes client,
+jsonschema or the AWS usage readers."""
 
 from __future__ import annotations
 
@@ -62,9 +63,20 @@ def test_the_read_only_commands_of_a_valid_plan_load_no_sdk_and_no_jsonschema(
     assert [m for m in ran.stderr.split() if m.startswith(heavy)] == []
 
 
-NOT_FOR_A_PLAN = ("boto3", "s3transfer", "kubernetes", "jsonschema", "github")
-"""What `ecrgc plan` of valid policies that configure no cluster never needs: clients come from botocore
-sessions (`ecrgc.aws.client`)."""
+NOT_FOR_A_PLAN = (
+    "boto3",
+    "s3transfer",
+    "kubernetes",
+    "jsonschema",
+    "github",
+    "ecrgc.aws.accounts",
+    "ecrgc.aws.apprunner",
+    "ecrgc.aws.batch",
+    "ecrgc.aws.ecs",
+    "ecrgc.aws.lambdas",
+)
+"""What `ecrgc plan` of valid policies that configure no cluster and no `protect.aws` never needs: clients
+come from botocore sessions (`ecrgc.aws.client`), the AWS usage readers load when a policy names them."""
 
 PLAN_POLICY = """\
 apiVersion: ecrgc/v1
@@ -77,7 +89,7 @@ spec:
 """
 
 
-def test_a_plan_of_valid_policies_loads_no_boto3_no_kubernetes_and_no_jsonschema(tmp_path: Path) -> None:
+def test_a_plain_plan_loads_no_boto3_no_kubernetes_no_jsonschema_and_no_usage_reader(tmp_path: Path) -> None:
     with Sandbox() as sandbox:
         for tag in ("a", "b"):
             sandbox.registry.push_image("svc/api", tags=[tag])

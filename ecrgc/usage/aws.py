@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ecrgc.aws.accounts import Reach, open_reach
 from ecrgc.model import AwsProtection, InputFingerprint, InputKind, Policy, Usage, Use
+
+if TYPE_CHECKING:
+    from ecrgc.aws.accounts import Reach
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, order=True)
@@ -52,6 +55,8 @@ class AwsSource:
         return f"{self.service} ({who}, {self.target.region})"
 
     def read(self) -> Usage:
+        from ecrgc.aws.accounts import open_reach  # noqa: PLC0415 - only a plan that reads AWS usage (start-up)
+
         reach = open_reach(self.target.region, self.target.role_arn)
         uses = sorted(set(self.read_uses(reach)), key=lambda use: (str(use.ref), use.source))
         return Usage(uses=tuple(uses), inputs=(InputFingerprint.of_uses(self.kind, reach.label, uses),))

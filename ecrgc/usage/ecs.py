@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from ecrgc.aws.ecs import read_ecs
 from ecrgc.model import InputKind, Policy
 from ecrgc.usage.aws import AwsSource, targets
 from ecrgc.usage.source import SourceOptions
@@ -16,6 +15,8 @@ def sources(policies: Sequence[Policy], options: SourceOptions) -> list[AwsSourc
     asked = [p.protect.aws.ecs_revisions for p in policies if p.protect.aws.ecs_revisions is not None]
     if not asked:
         return []
+    from ecrgc.aws.ecs import read_ecs  # noqa: PLC0415 - imported only when a policy reads ECS: start-up (issue 14)
+
     read = partial(read_ecs, revisions=max(asked))
     found = targets(policies, lambda aws: aws.ecs_revisions is not None)
     return [AwsSource(service="ecs", kind=InputKind.ECS, target=t, read_uses=read) for t in found]
