@@ -163,10 +163,11 @@ def test_a_worker_killed_stops_the_plan_and_no_worker_is_left(
 
 
 def test_ecrgc_chooses_one_process_for_a_small_registry_and_one_per_cpu_for_a_large_one() -> None:
-    cpus = planworkers.usable_cpus()
-    assert planworkers.process_count(None, 31) == 1
+    cpus, each = planworkers.usable_cpus(), planworkers.REPOSITORIES_PER_PROCESS
+    assert planworkers.process_count(None, 200) == 1  # the 100k bench's registry: a worker does not pay
+    assert planworkers.process_count(None, 2 * each - 1) == 1
     assert planworkers.process_count(None, 100_000) == cpus
-    assert planworkers.process_count(None, 16 * 2) == min(cpus, 2)
+    assert planworkers.process_count(None, each * 2) == min(cpus, 2)
     assert planworkers.process_count(3, 2) == 2  # asked for: never more than the repositories
     assert planworkers.process_count(1, 100_000) == 1
 

@@ -226,11 +226,11 @@ def plan(
             "--processes",
             envvar="ECRGC_PROCESSES",
             min=0,
-            help="Scan, decide and encode the repositories in this many worker processes (1, the default:"
-            " in this process alone; 0: one per CPU this process may use, for 32 repositories or more)."
-            " A target's plan (--target, --all-targets) is made in one process.",
+            help="Scan, decide and encode the repositories in this many processes (0, the default: one per"
+            " CPU this process may use and at most one per 500 repositories, so 1 below 1,000; 1: in this"
+            " process alone). A target's plan (--target, --all-targets) is made in one process.",
         ),
-    ] = 1,
+    ] = 0,
 ) -> None:
     """Plan what to delete from the live registry and the images in use; print it, and save it with --out."""
     if check is not None:

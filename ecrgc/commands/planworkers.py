@@ -50,9 +50,13 @@ from ecrgc.planfile.spool import Spool, SpoolPart
 _WORKER: Final = "import sys; from ecrgc.commands.planworkers import main; main(int(sys.argv[1]))"
 """What a worker process runs (`python -P -c`: no working directory on its path), its socket's fd given."""
 
-REPOSITORIES_PER_PROCESS = 16
-"""With the process count left to ecrgc, a plan uses one worker per this many repositories at most (up to
-the CPUs it may use): a small registry is planned in one process, paying for no interpreter start."""
+REPOSITORIES_PER_PROCESS = 500
+"""With the process count left to ecrgc (`ecrgc plan`'s default), a plan uses one process per this many
+repositories at most (up to the CPUs it may use): a small registry is planned in one process, paying for
+no interpreter start. The repository count is what the listing knows before the scan. Measured on this
+2-core machine shared with the sandbox (1 against 2 processes, wall): 200 repositories / 100,000 images
+5.1-5.6 s against 6.0-8.7 s (a worker's start and its share of the cores cost more than it gains); 1,000 /
+500,000 21.6-26.6 s against 16.8-26.4 s; 2,000 / 1,000,000 38 s against 28 s."""
 
 T = TypeVar("T")
 
