@@ -355,32 +355,31 @@ def _policy_rules(graph: _Graph, policy: Policy, now: datetime) -> dict[str, tup
         image.digest: (Reason.NEWEST_N, Newest(rank, len(newest), policy.keep_latest))
         for rank, image in enumerate(newest, start=1)
     }
-    for image in top:
-        if image.digest not in rules:
-            pulled_at = _pulled_at(image, graph) if image.children else image.last_pulled_at
-            rules[image.digest] = _age_rule(image, pulled_at, policy, now)
+    older_than, not_pulled_for, untagged = policy.older_than, policy.not_pulled_for, policy.untagged
+    for image in top:  # the age rules, inline: this loop runs once per top-level image
+        if (digest := image.digest) in rules:
+            continue
+        pushed_at = image.pushed_at
+        pulled_at = _pulled_at(image, graph) if image.children else image.last_pulled_at
+        # Whole seconds as `days * 86400 + seconds`: what `delta // timedelta(seconds=1)` gives (a timedelta
+        # keeps 0 <= seconds < 86400 and 0 <= microseconds < 10**6), in a quarter of its time.
+        age = now - pushed_at
+        if pulled_at is None:
+            idle, ages = age, Ages(age.days * 86400 + age.seconds, None)
+        else:
+            since = now - pulled_at
+            # A pull time before the push (the digest was pushed again) is older news than the push.
+            idle = age if pulled_at < pushed_at else since
+            ages = Ages(age.days * 86400 + age.seconds, since.days * 86400 + since.seconds)
+        if older_than is not None and age < older_than:
+            rules[digest] = (_TOO_YOUNG, ages)
+        elif not_pulled_for is not None and idle < not_pulled_for:
+            rules[digest] = (_RECENTLY_PULLED, ages)
+        elif not (untagged or image.tags):
+            rules[digest] = (_UNTAGGED_NOT_SELECTED, ages)
+        else:
+            rules[digest] = (_EXPIRED, ages)
     return rules
-
-
-def _age_rule(image: Image, pulled_at: datetime | None, policy: Policy, now: datetime) -> tuple[Reason, Ages]:
-    # Whole seconds as `days * 86400 + seconds`: what `delta // timedelta(seconds=1)` gives (a timedelta
-    # keeps 0 <= seconds < 86400 and 0 <= microseconds < 10**6), in a quarter of its time.
-    pushed_at = image.pushed_at
-    age = now - pushed_at
-    if pulled_at is None:
-        idle, ages = age, Ages(age.days * 86400 + age.seconds, None)
-    else:
-        since = now - pulled_at
-        # A pull time before the push (the digest was pushed again) is older news than the push.
-        idle = age if pulled_at < pushed_at else since
-        ages = Ages(age.days * 86400 + age.seconds, since.days * 86400 + since.seconds)
-    if policy.older_than is not None and age < policy.older_than:
-        return _TOO_YOUNG, ages
-    if policy.not_pulled_for is not None and idle < policy.not_pulled_for:
-        return _RECENTLY_PULLED, ages
-    if not (policy.untagged or image.tags):
-        return _UNTAGGED_NOT_SELECTED, ages
-    return _EXPIRED, ages
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -442,7 +441,7 @@ class _Rules:
             )
         if action is _ARCHIVE and image.status is not _ACTIVE:
             return _keep(image, _ALREADY_ARCHIVED, evidence)
-        return Decision(image=image, action=action, reason=reason, evidence=evidence)
+        return Decision(image, action, reason, evidence)
 
 
 def _removal(action: Action) -> Action | None:
@@ -457,7 +456,7 @@ def _removal(action: Action) -> Action | None:
 
 
 def _keep(image: Image, reason: Reason, evidence: Evidence) -> Decision:
-    return Decision(image=image, action=_KEEP, reason=reason, evidence=evidence)
+    return Decision(image, _KEEP, reason, evidence)
 
 
 # The members read once per image, as module globals: in Python 3.11 `Reason.EXPIRED` costs ~0.3 µs (an

@@ -401,10 +401,11 @@ Evidence = UsedBy | ListsInUse | PartOf | MaybeChildOf | HeldBy | Newest | Ages
 with its parent, `Ages`: expired); its status is the image's."""
 
 
-class Decision(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class Decision(msgspec.Struct, frozen=True, gc=False):
     """The one decision for one image, and the evidence it stands on.
 
-    A msgspec Struct, as `Image` is (one per image; its records hold no reference back, so no cycle)."""
+    A msgspec Struct, as `Image` is (one per image; its records hold no reference back, so no cycle).
+    Positional arguments are allowed: the decision core builds one per image (0.09 µs so, 0.2 by keyword)."""
 
     image: Image
     action: Action
