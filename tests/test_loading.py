@@ -82,6 +82,19 @@ def test_a_plainly_valid_evidence_cell_decodes_whatever_the_record(
         assert evidence.decode(cell, {"parent": parent, "sources": sources}, "$.x") is not None
 
 
+@settings(deadline=None, max_examples=300)
+@given(
+    st.lists(
+        _CELLS | st.sampled_from([["ages", 1, None], ["newest", 1, 2, 3], ["ages", 1, 2, 3]]), max_size=8
+    )
+)
+def test_the_cells_found_not_plain_together_are_those_found_one_by_one(cells: list[object]) -> None:
+    """`not_plain` checks a column's cells of each plain kind in one msgspec call: the same answer."""
+    expected = [n for n, cell in enumerate(cells) if not evidence.plainly_valid(cell)]
+    event(f"not plain: {bool(expected)}")
+    assert evidence.not_plain(cells) == expected
+
+
 _ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=6) | st.sampled_from(
     ['\x00\x1f\x7f"\\', "\u2028é😀"]
 )

@@ -13,11 +13,13 @@ deletions could not afford the bytes.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
-from itertools import product
+from itertools import compress, count, product, repeat
 from operator import attrgetter
 from typing import Any
 
+import msgspec
 from msgspec.structs import fields
 
 from ecrgc.errors import ConfigError
@@ -98,14 +100,28 @@ def encode(evidence: Evidence | None) -> list[Any] | None:
 
 # The Python types of the JSON values each plain field accepts (a bool is no int: type(), not isinstance).
 _PLAIN_TYPES: dict[Any, tuple[type, ...]] = {int: (int,), int | None: (int, type(None)), bool: (bool,)}
-_PLAIN = frozenset(
-    (name, *types)
+_PLAIN_KINDS = {
+    name: kind
     for name, kind in KINDS.items()
     if kind not in _IMPLIED and all(f.type in _PLAIN_TYPES for f in fields(kind))
+}
+"""The evidence that `decode` takes from its cell alone, with no value but its type to check:
+`["ages", 86400, null]`, `["newest", 2, 3, 3]`."""
+_PLAIN = frozenset(
+    (name, *types)
+    for name, kind in _PLAIN_KINDS.items()
     for types in product(*(_PLAIN_TYPES[f.type] for f in fields(kind)))
 )
-"""(kind, the type of each field) of the evidence that `decode` takes from its cell alone, with no value
-but its type to check: `["ages", 86400, null]`, `["newest", 2, 3, 3]`."""
+"""(kind, the type of each field) of a plain cell."""
+# Each plain kind's cells as msgspec checks them, many in one call: an array of the kind's name then its
+# fields (msgspec refuses a bool for an int, as type() does, but takes longer arrays: see `not_plain`).
+_PLAIN_CELLS: dict[str, Any] = {
+    name: list[  # type: ignore[misc]  # a type made at run time
+        msgspec.defstruct(name, [(f.name, f.type) for f in fields(kind)], array_like=True, tag=name)
+    ]
+    for name, kind in _PLAIN_KINDS.items()
+}
+_FIRST = operator.itemgetter(0)
 
 
 def plainly_valid(cell: Any) -> bool:
@@ -117,6 +133,35 @@ def plainly_valid(cell: Any) -> bool:
         and type(cell[0]) is str
         and (cell[0], *map(type, cell[1:])) in _PLAIN
     )
+
+
+def not_plain(cells: list[Any]) -> list[int]:
+    """The positions of the `cells` that are not `plainly_valid`, in order: the same answer as asking each,
+    in a few C calls per kind for a column of arrays (0.1 µs a cell, not 1)."""
+    try:
+        if set(map(type, cells)) <= {list}:
+            kinds = list(map(_FIRST, cells))  # IndexError: an empty cell
+            by_kind = {
+                kind: list(compress(count(), map(operator.eq, kinds, repeat(kind))))
+                for kind in dict.fromkeys(kinds)
+            }
+        else:
+            by_kind = {None: list(range(len(cells)))}
+    except (IndexError, TypeError):  # TypeError: a kind that is no dict key (an array)
+        by_kind = {None: list(range(len(cells)))}
+    found: list[int] = []
+    for kind, rows in by_kind.items():
+        column = _PLAIN_CELLS.get(kind) if type(kind) is str else None
+        if column is not None:
+            group = list(map(cells.__getitem__, rows))
+            try:
+                # Written back and compared: what msgspec read past the kind's fields is not plain.
+                if msgspec.to_builtins(msgspec.convert(group, column)) == group:
+                    continue
+            except msgspec.ValidationError:
+                pass
+        found.extend(n for n in rows if not plainly_valid(cells[n]))
+    return sorted(found)
 
 
 def decode(cell: Any, record: Mapping[str, Any], where: str) -> Evidence | None:
