@@ -6,6 +6,7 @@ jsonschema or the AWS usage readers."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from ecrgc import planfile
+from ecrgc.cli import targets as cli_targets
 from ecrgc.sandbox import Sandbox
+from ecrgc.targets import DEFAULT_TARGETS
 from tests.test_planfile import small_plan
 
 HEAVY = (
@@ -26,10 +29,17 @@ HEAVY = (
     "ecrgc.aws",
     "ecrgc.usage",
     "rich.progress",
+    "ecrgc.targets",  # and through it the policies' loader and yaml, which no --help or --version reads
+    "ecrgc.policy",
+    "yaml",
 )
 # What a read-only command of a valid plan never needs (show reads ecrgc.apply's report and policy check;
 # its text may need rich, for a table too wide for its width).
 NOT_FOR_READING = ("boto3", "botocore", "kubernetes", "github", "ecrgc.aws", "ecrgc.usage", "jsonschema")
+
+
+def test_the_targets_option_defaults_to_the_file_ecrgc_targets_reads() -> None:
+    assert inspect.signature(cli_targets.targets).parameters["targets_file"].default == DEFAULT_TARGETS
 
 
 def test_importing_the_cli_loads_no_sdk_and_no_apply_or_usage_machinery() -> None:

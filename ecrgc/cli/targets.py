@@ -14,13 +14,13 @@ import typer
 
 from ecrgc.cli.plan import Format, _render_plan, echo_saved, echo_view
 from ecrgc.errors import PlanRefused, UsageError
-from ecrgc.targets import DEFAULT_TARGETS, Target
 
 if TYPE_CHECKING:
     from ecrgc.aws import Registry
     from ecrgc.aws.client import Credentials
     from ecrgc.commands.targets import BoundTarget
     from ecrgc.model import Plan
+    from ecrgc.targets import Target
 
 TargetsFile = Annotated[
     Path, typer.Option("--targets", help="The targets file (default: targets.yaml beside policies/).")
@@ -29,7 +29,7 @@ TargetsFile = Annotated[
 
 def targets(
     output: Annotated[Format, typer.Option("--format", help="text, or json: the CI matrix.")] = Format.TEXT,
-    targets_file: TargetsFile = DEFAULT_TARGETS,
+    targets_file: TargetsFile = Path("targets.yaml"),  # ecrgc.targets.DEFAULT_TARGETS, not imported to start
     policies: Annotated[
         list[Path] | None, typer.Option("--policies", help="The policies (default: policies/).")
     ] = None,
@@ -97,6 +97,7 @@ def plan_targets(
     from ecrgc.commands.targets import plan_path, registries, run_target_plans, run_targets
     from ecrgc.planfile import write_plan_file
     from ecrgc.policy import duration_option
+    from ecrgc.targets import DEFAULT_TARGETS
     from ecrgc.usage import collector
 
     _check_options(name, options)
@@ -182,7 +183,7 @@ def plan_target(plan: Plan, source: Path, name: str | None, *, role: RoleKind) -
     else refused, exit 3) and its role's credentials; None without targets.yaml, or for a plan of no target.
     The policies come from `repository_policies`, which binds them to the same targets.yaml."""
     from ecrgc.aws.accounts import role_credentials
-    from ecrgc.targets import load_targets
+    from ecrgc.targets import DEFAULT_TARGETS, load_targets
 
     if name is None and not DEFAULT_TARGETS.is_file():
         return None
