@@ -234,10 +234,18 @@ def _reach(starts: Iterable[str], edges: _Edges) -> set[str]:
 def _in_use(graph: _Graph, in_use: InUse) -> dict[str, UsedBy | ListsInUse]:
     """digest -> evidence for images in use, and for every index that lists one (at any depth)."""
     images, tags = graph.images, in_use.by_repository
-    # Asked: the images used by digest, and the tagged ones of a repository some tag of which is in use.
+    # Asked: the images used by digest, and those with a tag in use.
     asked = images.keys() & in_use.digests.keys()
     if tags:
-        asked.update([d for d, image in images.items() if image.tags and image.repository in tags])
+        asked.update(
+            [
+                d
+                for d, image in images.items()
+                if image.tags
+                and (in_repository := tags.get(image.repository)) is not None
+                and not in_repository.keys().isdisjoint(image.tags)
+            ]
+        )
     direct = {d: sources for d in sorted(asked) if (sources := in_use.sources(images[d]))}
     used: dict[str, UsedBy | ListsInUse] = {d: UsedBy(sources) for d, sources in direct.items()}
     for digest in sorted(direct):  # sorted: the smallest in-use digest names the reason, whatever the order
