@@ -84,6 +84,24 @@ def test_image_from_ecr_untagged_never_pulled_is_active() -> None:
     )
 
 
+def test_a_text_push_time_with_an_offset_becomes_utc() -> None:
+    # The other way round from the test above: the push time as text (a server other than ECR), the pull
+    # time as epoch seconds.
+    (image,) = _images(
+        {
+            "repositoryName": "app",
+            "imageDigest": DIGEST,
+            "imagePushedAt": "2026-01-02T05:04:05.5-02:00",
+            "lastRecordedPullTime": 1767323045.25,
+        }
+    )
+    assert (image.pushed_at, image.last_pulled_at) == (
+        datetime(2026, 1, 2, 7, 4, 5, 500000, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 250000, tzinfo=UTC),
+    )
+    assert image.pushed_at.tzinfo is UTC
+
+
 def test_a_page_carries_its_next_token_only_when_there_is_a_next_page() -> None:
     detail = {"repositoryName": "app", "imageDigest": DIGEST, "imagePushedAt": 1767323045}
     last = describe_images_page(json.dumps({"imageDetails": [detail]}).encode())

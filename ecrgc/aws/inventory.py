@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC
+from operator import attrgetter
 from sys import intern
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from msgspec.structs import replace
 
@@ -38,6 +39,8 @@ ACCEPTED_MEDIA_TYPES = (
 
 _STATUSES: dict[str, ImageStatus] = {status.value: status for status in ImageStatus}
 """A dict lookup, not `ImageStatus(value)`: this runs once per image, a million times in a large scan."""
+
+_DIGEST = attrgetter("digest")
 
 RepositoryListing = tuple[str, str, str]
 """(name, uri, registry id) of one repository."""
@@ -73,10 +76,12 @@ def scan_repository(
     for detail in describe_images(client, name, registry_id=registry_id):
         found_in = found_in or detail.registry_id
         images.append(image_from_ecr(detail))
-    indexes = [image.digest for image in images if image.is_index and _pullable(image)]
+    at = [n for n, image in enumerate(images) if image.is_index]  # where the indexes are
+    indexes = [images[n].digest for n in at if _pullable(images[n])]
     children = read_children(client, name, indexes, registry_id=registry_id)
-    images = [_with_children(image, children) if image.is_index else image for image in images]
-    images.sort(key=lambda image: image.digest)
+    for n in at:
+        images[n] = _with_children(images[n], children)
+    images.sort(key=_DIGEST)
     log.debug("scanned %s: %d images, %d indexes read", name, len(images), len(indexes))
     return Repository(name=name, uri=uri, registry_id=found_in, images=tuple(images))
 
@@ -116,13 +121,14 @@ def image_from_ecr(detail: ImageDetail) -> Image:
         repository=intern(detail.repository_name),
         digest=detail.image_digest,
         tags=tags if len(tags) < 2 else tuple(sorted(tags)),  # ECR does not document their order
-        pushed_at=_utc(detail.image_pushed_at),
-        last_pulled_at=None if pulled is None else _utc(pulled),
+        # Epoch seconds decode as UTC already; a text timestamp keeps the offset it was written with.
+        pushed_at=pushed if (pushed := detail.image_pushed_at).tzinfo is UTC else pushed.astimezone(UTC),
+        last_pulled_at=pulled if pulled is None or pulled.tzinfo is UTC else pulled.astimezone(UTC),
         size_bytes=detail.image_size_in_bytes,
         media_type=intern(detail.image_manifest_media_type),
         artifact_type=None if artifact is None else intern(artifact),
         subject=detail.subject_manifest_digest,
-        status=_status(detail),
+        status=_STATUSES.get(detail.image_status) or _unknown_status(detail),
     )
 
 
@@ -200,14 +206,7 @@ def _unreadable(name: str, digest: str, why: str) -> SourceUnavailable:
     )
 
 
-def _utc(moment: datetime) -> datetime:
-    """Epoch seconds decode as UTC already; a text timestamp keeps the offset it was written with."""
-    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-
-
-def _status(detail: ImageDetail) -> ImageStatus:
-    if status := _STATUSES.get(detail.image_status):
-        return status
+def _unknown_status(detail: ImageDetail) -> NoReturn:
     raise SourceUnavailable(
         f"unknown imageStatus {detail.image_status!r} of {detail.repository_name}@{detail.image_digest}: "
         "upgrade ecrgc"
