@@ -6,7 +6,7 @@ processes, from one list (`_Names`), one more each time one of a worker's reposi
 repository holds back no other). A worker runs the whole per-repository pipeline: its own `Registry`
 (unpickled from the main process's: its own clients, the same credentials) scanning with its share of
 the scan threads, then `run_plan`'s job (decide, then encode the records into the worker's own spool
-file). Over the pipe go only names, the job's small result (a
+file). Over its socket go only names, the job's small result (a
 summary, the images in use) and where the records are in the worker's file (`SpoolPart`): the main
 process's spool reads them from there, as from its own file. A thread of the main process serves the
 workers (`Workers._serve`) while its main thread plans its own share.
@@ -17,13 +17,15 @@ botocore's) may hold locks; not `forkserver`: it forks the workers from a server
 and working directory of its own start, and their CPU escapes the main process's accounting (they are
 the server's); not multiprocessing's `spawn`, which also starts its resource tracker (a process of
 ~12 MB, for semaphores a plan has none of) and imports the main module again in each worker (the
-console script's: the whole CLI). The main process starts them before it reads what is in use, so their
-start (an interpreter and the imports, ~0.4 s of CPU each) overlaps it.
+console script's: the whole CLI). A worker is in a process group of its own, so a terminal's Ctrl-C
+reaches the main process alone, which stops the workers. The main process starts them before it reads
+what is in use, so their start (an interpreter, the imports and its clients, ~0.5 s of CPU each) overlaps
+it.
 
 Fail closed, as one process does: a worker's error (an unreadable registry, a refusal of `decide`)
 comes back and is raised as it is, by the main process; a worker that dies stops the plan
 (`WorkerDied`); the main process stopping for any reason (an error, Ctrl-C) terminates every worker first.
-A worker whose main process is gone finds its pipe closed and stops too.
+A worker whose main process is gone finds its socket closed and stops too.
 """
 
 from __future__ import annotations
@@ -150,6 +152,7 @@ class Workers:
                         [sys.executable, "-P", "-c", _WORKER, str(theirs.fileno())],
                         stdin=subprocess.DEVNULL,
                         pass_fds=(theirs.fileno(),),
+                        process_group=0,  # not in the terminal's foreground group: Ctrl-C is ours
                     )
                 path, share = self._directory / f"part-{index}", self._share(index)
                 worker = _Worker(process=process, conn=Connection(mine.detach()), path=path, threads=share)
@@ -249,7 +252,7 @@ class Workers:
 def _send(worker: _Worker, message: object) -> None:
     try:
         worker.conn.send(message)
-    except OSError:  # its end of the pipe is closed: it is gone
+    except OSError:  # its end of the socket is closed: it is gone
         raise _died(worker) from None
 
 
@@ -272,7 +275,7 @@ def _died(worker: _Worker) -> WorkerDied:
 def main(fd: int) -> None:
     """A worker process (`_WORKER`), talking to the main process over socket `fd`: plan the repositories
     it names, until it names None."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's: it terminates us
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is the main process's: it terminates us
     conn = Connection(fd)
     try:
         sys.path[:] = conn.recv()
