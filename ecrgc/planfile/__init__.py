@@ -131,10 +131,18 @@ def loads(text: str | bytes | bytearray, *, source: str = "plan") -> Plan:
     A text that is exactly what ecrgc writes of its document is parsed once by msgspec and its hash
     verified as it is compared (`decode.parse_written`); any other is read by `parse`, which refuses
     duplicate keys, and its hash checked after: the same checks, the same answers."""
+    return _load([text], source)
+
+
+def _load(texts: list[str | bytes | bytearray], source: str) -> Plan:
+    """`loads` of the one text in `texts`, the only reference to it: a text that is not ecrgc's own is
+    decoded by `parse`, and its bytes freed then (a 1,000,000-image plan's are 100 MB)."""
     with collector_paused():
+        text = texts[0]
         written = parse_written(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
+        del text
         if written is None:
-            parsed = parse(text, source)
+            parsed = parse(texts.pop(), source)
             newer_minor = check_version(parsed, source)
             sha256 = check_content_hash(parsed, source)
         else:
@@ -164,13 +172,16 @@ def check_content_hash(parsed: Mapping[str, Any], source: str) -> str:
 
 def load_plan_file(path: str | os.PathLike[str]) -> Plan:
     """Read and verify the plan file at `path` (see `loads`); a `.gz` file is gzip-compressed."""
+    return _load([_read(Path(path))], str(path))  # no name here holds the text (see _load)
+
+
+def _read(path: Path) -> bytes | bytearray:
     try:
-        text = _read_gzip(Path(path)) if is_compressed(path) else Path(path).read_bytes()
+        return _read_gzip(path) if is_compressed(path) else path.read_bytes()
     except (OSError, EOFError, _BROKEN_DEFLATE) as exc:
         # OSError includes gzip.BadGzipFile (not gzip, a bad CRC); EOFError is a truncated stream;
         # _BROKEN_DEFLATE a broken deflate stream.
         raise ConfigError(f"{path}: cannot read the plan file: {exc}; re-run ecrgc plan") from exc
-    return loads(text, source=str(path))
 
 
 def is_compressed(path: str | os.PathLike[str]) -> bool:
