@@ -34,7 +34,7 @@ the ages, the parent); the words are written in `render.evidence`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from heapq import nlargest
@@ -301,11 +301,14 @@ class _Holds:
         """digest -> why a hold pattern holds it, for the images held (only tagged images can be)."""
         if not self.patterns:
             return {}
-        tagged = {d: image for d, image in images.items() if image.tags}
-        if self.whole is not None:  # (then no pattern holds tags together) held: a tag matching `whole`
+        if self.whole is None:
+            tagged = [(d, image) for d, image in images.items() if image.tags]
+        else:  # (then no pattern holds tags together) held: a tag matching `whole`
             search = self.whole.search
-            tagged = {d: image for d, image in tagged.items() if any(map(search, image.tags))}
-        return {d: evidence for d, image in tagged.items() if (evidence := self._held(image)) is not None}
+            tagged = [
+                (d, image) for d, image in images.items() if image.tags and any(map(search, image.tags))
+            ]
+        return {d: evidence for d, image in tagged if (evidence := self._held(image)) is not None}
 
     def _held(self, image: Image) -> HeldBy | None:
         """Why a hold pattern holds the tagged `image`: one tag matching it whole, else its tags together
@@ -334,21 +337,23 @@ def _pulled_at(image: Image, graph: _Graph) -> datetime | None:
     BatchGetImage — ECR's pull API — each time it plans, whereas a real pull fetches a child manifest too.
     So an index whose children are present is judged by their latest pull (nested indexes included).
     """
-    if not image.is_index or not any(c in graph.images for c in image.children):
+    images = graph.images
+    if not image.is_index or images.keys().isdisjoint(image.children):
         return image.last_pulled_at
-    return max(_child_pulls(image, graph, set()), default=None)
-
-
-def _child_pulls(index: Image, graph: _Graph, seen: set[str]) -> Iterator[datetime]:
-    for digest in index.children:
-        child = graph.images.get(digest)
-        if child is None or digest in seen:
-            continue
-        seen.add(digest)
-        if child.is_index:
-            yield from _child_pulls(child, graph, seen)
-        elif child.last_pulled_at is not None:
-            yield child.last_pulled_at
+    # The latest pull of the manifests it reaches through its children and theirs, each visited once.
+    latest: datetime | None = None
+    seen: set[str] = set()
+    indexes = [image]
+    while indexes:
+        for digest in indexes.pop().children:
+            if digest in seen or (child := images.get(digest)) is None:
+                continue
+            seen.add(digest)
+            if child.is_index:
+                indexes.append(child)
+            elif (pulled := child.last_pulled_at) is not None and (latest is None or pulled > latest):
+                latest = pulled
+    return latest
 
 
 def _policy_rules(graph: _Graph, policy: Policy, now: datetime) -> dict[str, tuple[Reason, Newest | Ages]]:
