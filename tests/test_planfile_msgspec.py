@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ecrgc.model import PlannedAction, ProtectedImage
-from ecrgc.planfile import encode, format_timestamp
+from ecrgc.planfile import canonical, encode, format_timestamp, writing
 from ecrgc.planfile.columns import document as columns_document
 from tests.test_planfile import planned_images, properties, small_plan
 
@@ -43,13 +43,13 @@ def _recipe(value: Any) -> bytes:
 @properties
 @given(st.dictionaries(_text, _values, max_size=6))
 def test_msgspec_writes_a_record_as_the_recipe_does(record: dict[str, Any]) -> None:
-    assert encode.writer_record(record) == _recipe(record)
+    assert writing.writer_record(record) == _recipe(record)
 
 
 @properties
 @given(_moments)
 def test_msgspec_writes_a_utc_timestamp_as_format_timestamp(moment: datetime) -> None:
-    assert encode.writer_record({"pushedAt": moment}) == _recipe({"pushedAt": format_timestamp(moment)})
+    assert writing.writer_record({"pushedAt": moment}) == _recipe({"pushedAt": format_timestamp(moment)})
 
 
 @properties
@@ -61,11 +61,11 @@ def test_msgspec_writes_a_utc_timestamp_as_format_timestamp(moment: datetime) ->
     )
 )
 def test_a_timestamp_of_another_zone_is_handed_over_as_text(moment: datetime) -> None:
-    assert encode.writer_record(encode.timestamp(moment)) == _recipe(format_timestamp(moment))
+    assert writing.writer_record(encode.timestamp(moment)) == _recipe(format_timestamp(moment))
 
 
 def test_a_surrogate_is_refused_by_both() -> None:
-    for write in (encode.writer_record, _recipe):
+    for write in (writing.writer_record, _recipe):
         try:
             write({"imageTags": ["\ud800"]})
         except UnicodeEncodeError:
@@ -80,14 +80,14 @@ def test_the_file_is_the_same_whoever_encodes_its_records(
     columns: bool,
 ) -> None:
     actions, kept, protected = images
-    plan = encode.canonical(replace(small_plan(), actions=actions, kept=kept, protected=protected))
+    plan = canonical(replace(small_plan(), actions=actions, kept=kept, protected=protected))
 
     out = io.BytesIO()
     document = columns_document(plan) if columns else encode.document(plan)
-    sha256 = encode.write_document(document, out, ours=True)
+    sha256 = writing.write_document(document, out, ours=True)
     # The oracle: json writing the same values, read back from the file (timestamps then are text).
     parsed = json.loads(out.getvalue())
     del parsed["content_sha256"]
     again = io.BytesIO()
-    assert encode.write_document(parsed, again) == sha256
+    assert writing.write_document(parsed, again) == sha256
     assert again.getvalue() == out.getvalue()

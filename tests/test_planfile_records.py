@@ -30,7 +30,7 @@ from ecrgc.model import (
     RepositorySummary,
     UsedBy,
 )
-from ecrgc.planfile import canonical, encode, evidence, format_timestamp
+from ecrgc.planfile import canonical, encode, evidence, format_timestamp, writing
 from ecrgc.planfile.columns import document as columns_document
 from ecrgc.planfile.records import repository_part
 from ecrgc.planfile.spool import Spool
@@ -77,7 +77,7 @@ def _general(decisions: list[Decision], policy: Policy, *, columns: bool) -> dic
     )
     document: dict[str, Any] = columns_document(ordered) if columns else encode.document(ordered)
     lists = ("columns",) if columns else ("actions", "kept")
-    blobs = {which: b"".join(encode.writer_record(r) + b"\n" for r in document[which]) for which in lists}
+    blobs = {which: b"".join(writing.writer_record(r) + b"\n" for r in document[which]) for which in lists}
     return {which: blob for which, blob in blobs.items() if blob}
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from ecrgc import planfile
 from ecrgc.errors import PlanRefused
-from ecrgc.planfile import decode, encode
+from ecrgc.planfile import decode, writing
 from tests.test_planfile import small_plan
 
 
@@ -86,7 +86,7 @@ def test_a_float_written_as_msgspec_writes_it_is_not_taken_for_our_text() -> Non
     del document["content_sha256"]
     document["actions"][0]["sizeBytes"] = 1e16
     out = io.BytesIO()
-    encode.write_document(document, out, ours=True)  # msgspec writes the records, and hashes them so
+    writing.write_document(document, out, ours=True)  # msgspec writes the records, and hashes them so
     text = out.getvalue()
     assert b'"sizeBytes":1e16' in text
     assert decode.parse_written(text) is None

@@ -28,7 +28,7 @@ from ecrgc.model import (
     Usage,
 )
 from ecrgc.planfile import FORMAT_VERSION, canonical
-from ecrgc.planfile.encode import InOrder
+from ecrgc.planfile.ordering import InOrder
 from ecrgc.planfile.records import RepositoryPart, repository_part
 from ecrgc.planfile.spool import ACTIONS_IN_MEMORY, Spool, Spooled
 from ecrgc.policy import policy_sha256

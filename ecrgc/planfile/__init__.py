@@ -1,5 +1,5 @@
-"""Plan <-> canonical JSON: the one place that knows the plan format (encode.py and columns.py write,
-decode.py reads).
+"""Plan <-> canonical JSON: the one place that knows the plan format (ordering.py puts a plan in order,
+encode.py and columns.py make its document, writing.py writes and hashes it, decode.py reads).
 
 The file records every image's decision: `actions` (each image deleted or archived) and `kept` (each image
 kept, with the reason; an in-use one with the sources that use it: the plan's `protected` list is folded in
@@ -74,15 +74,13 @@ from ecrgc.planfile.encode import (
     BYTES_PER_GB,
     FORMAT_VERSION,
     USD_PER_GB_MONTH,
-    canonical,
-    depths,
     document,
     format_timestamp,
     monthly_saving_usd,
-    order_actions,
-    write_document,
 )
+from ecrgc.planfile.ordering import canonical, depths, order_actions
 from ecrgc.planfile.spool import spool_of
+from ecrgc.planfile.writing import write_document
 
 __all__ = [
     "BYTES_PER_GB",

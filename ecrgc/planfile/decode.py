@@ -30,8 +30,9 @@ from ecrgc.model import (
 )
 from ecrgc.planfile import evidence
 from ecrgc.planfile.columns import RepositoryColumns, Rows, codes
-from ecrgc.planfile.encode import FORMAT_VERSION, summary_totals, write_document, written_hash
+from ecrgc.planfile.encode import FORMAT_VERSION, summary_totals
 from ecrgc.planfile.recordcheck import compile_check, inline
+from ecrgc.planfile.writing import write_document, written_hash
 from ecrgc.policy import document_sha256
 from ecrgc.schemafiles import load_schema
 

@@ -26,8 +26,9 @@ from ecrgc.model import (
     RepositorySummary,
     UsedBy,
 )
-from ecrgc.planfile import encode
+from ecrgc.planfile import encode, writing
 from ecrgc.planfile.columns import repository_columns
+from ecrgc.planfile.ordering import chain_depths
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,15 +87,15 @@ def repository_part(
             removed=len(removed),
             sources=sources,
         )
-        blobs["columns"] = encode.writer_lines([columned])
+        blobs["columns"] = writing.writer_lines([columned])
     elif decisions:
-        blobs["actions"] = encode.writer_lines(
+        blobs["actions"] = writing.writer_lines(
             [
                 encode.removal(d.image, d, tags, name, parent)
                 for d, tags, parent in zip(removed, removed_tags, parents, strict=True)
             ]
         )
-        blobs["kept"] = encode.writer_lines(
+        blobs["kept"] = writing.writer_lines(
             [
                 encode.kept(d.image, d, tags, name, sources.get(d.image.digest, ()))
                 for d, tags in zip(kept, kept_tags, strict=True)
@@ -130,7 +131,7 @@ def _by_depth(removed: list[Decision]) -> tuple[list[Decision], list[str | None]
     parents = list(map(_PARENT, removed))
     if any(parents):
         digests = list(map(_DIGEST, removed))
-        depths = list(map(encode.chain_depths(dict(zip(digests, parents, strict=True))).__getitem__, digests))
+        depths = list(map(chain_depths(dict(zip(digests, parents, strict=True))).__getitem__, digests))
         if any(depths):
             order = sorted(range(len(removed)), key=depths.__getitem__)
             return list(map(removed.__getitem__, order)), list(map(parents.__getitem__, order))

@@ -24,7 +24,7 @@ from typing import IO, Any, Literal
 import msgspec
 
 from ecrgc.model import Action, Plan, PlannedAction, ProtectedImage, Reason
-from ecrgc.planfile import encode
+from ecrgc.planfile import encode, ordering
 from ecrgc.planfile.columns import RepositoryColumns, every_tag
 from ecrgc.planfile.decode import _planned_action
 from ecrgc.planfile.parts import Parts
@@ -206,7 +206,7 @@ def spool_of(plan: Plan) -> Spool | None:
     return spool if own else None
 
 
-class Spooled(Parts, encode.Canonical[PlannedAction]):
+class Spooled(Parts, ordering.Canonical[PlannedAction]):
     """The actions or kept images of a spooled plan, in canonical order, built as they are read."""
 
     def __init__(self, spool: Spool, which: _Which) -> None:
