@@ -1,5 +1,6 @@
 """Plan <-> canonical JSON: the one place that knows the plan format (ordering.py puts a plan in order,
-encode.py and columns.py make its document, writing.py writes and hashes it, decode.py reads).
+encode.py and columns.py make its document, writing.py writes and hashes it; decode.py parses and checks a
+file, build.py makes the Plan of it).
 
 The file records every image's decision: `actions` (each image deleted or archived) and `kept` (each image
 kept, with the reason; an in-use one with the sources that use it: the plan's `protected` list is folded in
@@ -58,16 +59,14 @@ from isal import igzip, isal_zlib
 
 from ecrgc.errors import ConfigError, PlanRefused
 from ecrgc.model import Plan
+from ecrgc.planfile.build import check_policy_hashes, check_summary, plan_from
 from ecrgc.planfile.columns import document as columns_document
 from ecrgc.planfile.decode import (
-    check_policy_hashes,
-    check_summary,
     check_version,
     collector_paused,
     content_sha256,
     parse,
     parse_written,
-    plan_from,
     validate,
 )
 from ecrgc.planfile.encode import (

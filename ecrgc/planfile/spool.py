@@ -25,8 +25,8 @@ import msgspec
 
 from ecrgc.model import Action, Plan, PlannedAction, ProtectedImage, Reason
 from ecrgc.planfile import encode, ordering
+from ecrgc.planfile.build import planned_action
 from ecrgc.planfile.columns import RepositoryColumns, every_tag
-from ecrgc.planfile.decode import _planned_action
 from ecrgc.planfile.parts import Parts
 from ecrgc.planfile.records import RepositoryPart
 
@@ -144,7 +144,7 @@ class Spool:
                 )
             return
         for line in _lines(self._read(name, which)):
-            yield _planned_action(msgspec.json.decode(line), name)
+            yield planned_action(msgspec.json.decode(line), name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
