@@ -68,7 +68,7 @@ def test_plan_out_says_where_the_plan_is_and_how_to_apply_it(workdir: Path) -> N
 def test_a_plan_file_too_big_for_a_pull_request_is_written_and_warned_about(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, out: str, fix: str
 ) -> None:
-    monkeypatch.setattr("ecrgc.cli.plan.PULL_REQUEST_WARNING_BYTES", 0)  # this small plan is "too big"
+    monkeypatch.setattr("ecrgc.cli.shared.PULL_REQUEST_WARNING_BYTES", 0)  # this small plan is "too big"
     result = ecrgc("plan", "--out", out)
 
     assert result.exit_code == 0, result.output

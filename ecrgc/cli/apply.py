@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ecrgc.cli.plan import Format, Profile, echo_view
+from ecrgc.cli.shared import Format, Profile, echo_view
 from ecrgc.cli.targets import RoleKind, plan_target
 from ecrgc.errors import PlanRefused
 from ecrgc.model import DEFAULT_APPLY_WORKERS, OnDrift, OutcomeStatus
@@ -152,7 +152,7 @@ def apply(
     # The live replication, not the plan's record of it: a deleteReplication rule enabled since the plan
     # was made would delete in replicas whose in-use images nothing has read.
     check_deletions(plan.account, plan.region, deleted_in(plan.actions), registry.replication())
-    from ecrgc.cli.plan import progress_display
+    from ecrgc.cli.shared import progress_display
 
     step = "checking (dry run)" if dry_run else "applying"
     planned = len(plan.actions) + len(plan.repository_deletions)

@@ -8,7 +8,7 @@ from typing import Annotated, assert_never
 
 import typer
 
-from ecrgc.cli.plan import Format, echo_view
+from ecrgc.cli.shared import Format, echo_view
 
 
 def explain(

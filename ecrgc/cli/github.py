@@ -111,7 +111,7 @@ def _sections(plans: list[Path], titles: list[str]) -> list[Section]:
 
 
 def _run_url() -> str | None:
-    from ecrgc.cli.plan import ci_run_url
+    from ecrgc.cli.shared import ci_run_url
 
     return ci_run_url(os.environ)
 

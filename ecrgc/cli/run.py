@@ -21,7 +21,7 @@ import typer
 from typer._click.core import ParameterSource  # typer vendors click
 
 from ecrgc.cli.apply import Kubeconfig, Workers, apply_exit_code
-from ecrgc.cli.plan import Profile
+from ecrgc.cli.shared import Profile
 from ecrgc.errors import PlanRefused
 from ecrgc.model import DEFAULT_APPLY_WORKERS
 

@@ -93,7 +93,7 @@ def demo(
     """Plan and apply against an embedded sample registry: no AWS account, no network."""
     from ecrgc import render
     from ecrgc.cli.console import text_width
-    from ecrgc.cli.plan import Format, echo_view
+    from ecrgc.cli.shared import Format, echo_view
     from ecrgc.commands import demo as demo_command
 
     # The directory stays: the plan file is where the output says it is, for `ecrgc show` afterwards.

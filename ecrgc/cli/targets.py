@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, assert_never
 
 import typer
 
-from ecrgc.cli.plan import Format, _render_plan, echo_saved, echo_view
+from ecrgc.cli.shared import Format, echo_saved, echo_view, render_plan
 from ecrgc.errors import PlanRefused, UsageError
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def plan_targets(
         )
         sha256 = write_plan_file(result.plan, path) if path is not None else None
         if name is not None:
-            echo_view(_render_plan(result.plan, options.output, sha256=sha256), options.output)
+            echo_view(render_plan(result.plan, options.output, sha256=sha256), options.output)
         else:
             count = len(result.plan.actions)
             typer.echo(f"{result.target.name}: {count} image{'' if count == 1 else 's'} planned, {path}")
