@@ -152,16 +152,18 @@ def not_plain(cells: list[Any]) -> list[int]:
     found: list[int] = []
     for kind, rows in by_kind.items():
         column = _PLAIN_CELLS.get(kind) if type(kind) is str else None
-        if column is not None:
-            group = list(map(cells.__getitem__, rows))
-            try:
-                # Written back and compared: what msgspec read past the kind's fields is not plain.
-                if msgspec.to_builtins(msgspec.convert(group, column)) == group:
-                    continue
-            except msgspec.ValidationError:
-                pass
-        found.extend(n for n in rows if not plainly_valid(cells[n]))
+        if column is None or not _all_plain(list(map(cells.__getitem__, rows)), column):
+            found.extend(n for n in rows if not plainly_valid(cells[n]))
     return sorted(found)
+
+
+def _all_plain(group: list[Any], column: Any) -> bool:
+    """True when every cell of `group` reads as `column` and writes back the same: what msgspec read past
+    the kind's fields, or could not read, is not plain (its cells are then asked one by one)."""
+    try:
+        return bool(msgspec.to_builtins(msgspec.convert(group, column)) == group)
+    except msgspec.ValidationError:
+        return False
 
 
 def decode(cell: Any, record: Mapping[str, Any], where: str) -> Evidence | None:
