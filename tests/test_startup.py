@@ -6,6 +6,7 @@ jsonschema or the AWS usage readers."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import subprocess
@@ -13,8 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
+import typer.main
+from typer.testing import CliRunner
 
-from ecrgc import planfile
+from ecrgc import cli, planfile
 from ecrgc.cli import targets as cli_targets
 from ecrgc.sandbox import Sandbox
 from ecrgc.targets import DEFAULT_TARGETS
@@ -42,13 +46,41 @@ def test_the_targets_option_defaults_to_the_file_ecrgc_targets_reads() -> None:
     assert inspect.signature(cli_targets.targets).parameters["targets_file"].default == DEFAULT_TARGETS
 
 
-def test_importing_the_cli_loads_no_sdk_and_no_apply_or_usage_machinery() -> None:
+def test_importing_the_cli_loads_no_sdk_and_no_command() -> None:
     probe = "import sys, ecrgc.cli; print('\\n'.join(sorted(sys.modules)))"
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.split()
     assert [m for m in loaded if m.startswith(HEAVY)] == []
-    assert "ecrgc.cli.apply" in loaded  # the command is registered, only its machinery waits
+    assert [m for m in loaded if m.startswith("ecrgc.cli.")] == []  # each waits until it is named
+
+
+def _typer_registered() -> typer.Typer:
+    """The command table registered as typer documents it (`app.command`, `app.add_typer`), eagerly."""
+    reference = typer.Typer(no_args_is_help=True, help=cli.app.info.help)
+    assert cli.app.registered_callback is not None
+    reference.callback()(cli.app.registered_callback.callback)
+    for name, module, attribute in cli.COMMANDS:
+        target = getattr(importlib.import_module(f"ecrgc.cli.{module}"), attribute)
+        if isinstance(target, typer.Typer):
+            reference.add_typer(target, name=name)
+        else:
+            reference.command(name)(target)
+    return reference
+
+
+def test_the_commands_built_as_named_are_those_typer_registers() -> None:
+    """`_Commands` builds each command with typer's own functions for `app.command` and `app.add_typer`:
+    every help (the root's list, each command's and sub-command's options) and an unknown command's error
+    read as from the app registered eagerly; a typer that builds them otherwise fails here."""
+    reference = _typer_registered()
+    paths: list[list[str]] = [[]]
+    for name, command in typer.main.get_command(reference).commands.items():  # type: ignore[attr-defined]
+        paths += [[name], *([name, sub] for sub in getattr(command, "commands", {}))]
+    assert len(paths) > len(cli.COMMANDS)  # the groups' sub-commands are in
+    for args in [*([*path, "--help"] for path in paths), ["plna"], ["policy", "nosuch"]]:
+        ours, theirs = (CliRunner().invoke(app, args, env={"COLUMNS": "100"}) for app in (cli.app, reference))
+        assert (ours.exit_code, ours.output) == (theirs.exit_code, theirs.output), args
 
 
 _RUN = (
@@ -84,9 +116,17 @@ NOT_FOR_A_PLAN = (
     "ecrgc.aws.batch",
     "ecrgc.aws.ecs",
     "ecrgc.aws.lambdas",
+    "ecrgc.cli.apply",
+    "ecrgc.cli.github",
+    "ecrgc.cli.run",
+    "ecrgc.cli.sandbox",
+    "ecrgc.cli.targets",
+    "ecrgc.commands.github",
+    "multiprocessing",
 )
 """What `ecrgc plan` of valid policies that configure no cluster and no `protect.aws` never needs: clients
-come from botocore sessions (`ecrgc.aws.client`), the AWS usage readers load when a policy names them."""
+come from botocore sessions (`ecrgc.aws.client`), the AWS usage readers load when a policy names them; no
+other command's module; no worker process's machinery when it plans in one process (`planworkers`)."""
 
 PLAN_POLICY = """\
 apiVersion: ecrgc/v1

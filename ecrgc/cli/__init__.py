@@ -1,9 +1,11 @@
 """The command line: parses options, builds adapters, calls `commands.*.run_*`, renders, picks exit codes.
 
 This package holds the Typer app, the root options and the one error handler; each command group lives in
-its own module (`plan`, `apply`, `run`, `github`, `inuse`, `policy`, `sandbox`) and is registered below. Those
-modules import the adapters (boto3, the kubernetes client, the sandbox) inside the commands that need them,
-so that `ecrgc --version` or `ecrgc github …` never pays for the SDKs.
+its own module (`plan`, `apply`, `run`, `github`, `inuse`, `policy`, `sandbox`), named in the command table
+(`COMMANDS`). A command's module is imported, and its click command built, when the command line names it
+(or a help or completion lists it): `ecrgc plan` pays for no other command (~50 ms of start, issue 14).
+Those modules import the adapters (boto3, the kubernetes client, the sandbox) inside the commands that need
+them, so that `ecrgc --version` or `ecrgc github …` never pays for the SDKs.
 
 Errors are handled in exactly one place (`_Group.invoke`): an `EcrgcError` becomes one line on stderr and
 its exit code; anything else is a bug, shown as a traceback only under `--debug`.
@@ -12,18 +14,21 @@ its exit code; anything else is a bug, shown as a traceback only under `--debug`
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 import sys
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import typer
-from typer._click.core import Context, ParameterSource  # typer vendors click; Group.invoke takes Context
+from typer._click.core import Command, Context, ParameterSource  # typer vendors click
 from typer.core import TyperGroup
+from typer.main import get_command_from_info, get_group_from_info
+from typer.models import CommandInfo, TyperInfo
 
 from ecrgc import __version__
-from ecrgc.cli import apply, explain, github, inuse, plan, policy, run, sandbox, targets
 from ecrgc.errors import ConfigError, EcrgcError
 
 __all__ = ["app", "main", "setup_logging"]
@@ -40,8 +45,71 @@ With these: ~0.35 s and no full collection, the same peak RSS (measured with gc.
 "Performance"). Cycles are still collected, only less often."""
 
 
+COMMANDS: Final = (
+    ("sandbox", "sandbox", "sandbox"),
+    ("plan", "plan", "plan"),
+    ("show", "plan", "show"),
+    ("explain", "explain", "explain"),
+    ("validate", "policy", "validate"),
+    ("targets", "targets", "targets"),
+    ("demo", "sandbox", "demo"),
+    ("apply", "apply", "apply"),
+    ("run", "run", "run"),
+    ("github", "github", "github_app"),
+    ("plans", "github", "plans_app"),
+    ("policy", "policy", "policy_app"),
+    ("inuse", "inuse", "inuse_app"),
+)
+"""The command table, in the order `ecrgc --help` lists it: (name, module of `ecrgc.cli`, its attribute: the
+command's function, or the `typer.Typer` of a command group)."""
+
+
+class _Commands(Mapping[str, Command]):
+    """The root's commands (`COMMANDS`), each built when first looked up, as typer builds a command
+    registered with `app.command(name)` or a group with `app.add_typer(group, name=name)`."""
+
+    def __init__(self, root: typer.Typer) -> None:
+        self._root = root
+        self._table = {name: (module, attribute) for name, module, attribute in COMMANDS}
+        self._built: dict[str, Command] = {}
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._built:
+            module, attribute = self._table[name]
+            self._built[name] = self._build(
+                name, getattr(importlib.import_module(f"ecrgc.cli.{module}"), attribute)
+            )
+        return self._built[name]
+
+    def _build(self, name: str, target: Any) -> Command:
+        root = self._root
+        if isinstance(target, typer.Typer):
+            return get_group_from_info(
+                TyperInfo(target, name=name),
+                pretty_exceptions_short=root.pretty_exceptions_short,
+                suggest_commands=root.suggest_commands,
+                rich_markup_mode=root.rich_markup_mode,
+            )
+        return get_command_from_info(
+            CommandInfo(name=name, callback=target),
+            pretty_exceptions_short=root.pretty_exceptions_short,
+            rich_markup_mode=root.rich_markup_mode,
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
 class _Group(TyperGroup):
-    """Maps ecrgc's errors to one line on stderr and an exit code, for every command and sub-command."""
+    """The root command: its commands built as they are named (`_Commands`); maps ecrgc's errors to one line
+    on stderr and an exit code, for every command and sub-command."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _Commands(app)  # type: ignore[assignment]  # read only: typer adds no command to it
 
     def invoke(self, ctx: Context) -> Any:
         try:
@@ -157,19 +225,3 @@ class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, _value: Any) -> None:
         pass  # StreamHandler.__init__ assigns it; the current sys.stderr always wins
-
-
-# The command table, in the order `ecrgc --help` lists it.
-app.add_typer(github.github_app, name="github")
-app.add_typer(github.plans_app, name="plans")
-app.command("sandbox")(sandbox.sandbox)
-app.command("plan")(plan.plan)
-app.command("show")(plan.show)
-app.command("explain")(explain.explain)
-app.command("validate")(policy.validate)
-app.command("targets")(targets.targets)
-app.add_typer(policy.policy_app, name="policy")
-app.command("demo")(sandbox.demo)
-app.command("apply")(apply.apply)
-app.add_typer(inuse.inuse_app, name="inuse")
-app.command("run")(run.run)

@@ -41,13 +41,15 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import IO, Any, Final, Protocol, Self, TypeVar, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, Final, Protocol, Self, TypeVar, runtime_checkable
 
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import Repository
 from ecrgc.planfile.spool import Spool, SpoolPart
+
+if TYPE_CHECKING:  # imported where workers start (multiprocessing, ~7 ms): a plan in one process has none
+    from multiprocessing.connection import Connection
 
 _WORKER: Final = "import sys; from ecrgc.commands.planworkers import main; main(int(sys.argv[1]))"
 """What a worker process runs (`python -P -c`: no working directory on its path), its socket's fd given."""
@@ -144,6 +146,8 @@ class Workers:
         return max(1, total // processes + (index < total % processes))
 
     def __enter__(self) -> Self:
+        from multiprocessing.connection import Connection  # noqa: PLC0415  # see TYPE_CHECKING above
+
         try:
             for index in range(self.count):
                 mine, theirs = socket.socketpair()
@@ -219,6 +223,8 @@ class Workers:
         todo: _Names,
         take: Callable[[T, IO[bytes], SpoolPart | None], None],
     ) -> None:
+        from multiprocessing.connection import wait  # noqa: PLC0415  # see TYPE_CHECKING above
+
         for worker in self._workers:
             _send(worker, job)
             for _ in range(worker.threads):  # as many as it scans at once; one more per repository done
@@ -275,6 +281,8 @@ def _died(worker: _Worker) -> WorkerDied:
 def main(fd: int) -> None:
     """A worker process (`_WORKER`), talking to the main process over socket `fd`: plan the repositories
     it names, until it names None."""
+    from multiprocessing.connection import Connection  # noqa: PLC0415  # see TYPE_CHECKING above
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is the main process's: it terminates us
     conn = Connection(fd)
     try:
