@@ -147,7 +147,14 @@ app = typer.Typer(
 def main() -> None:
     """Console-script entry point."""
     gc.set_threshold(*GC_THRESHOLDS)
-    app()
+    try:
+        app()
+    finally:
+        # Python's exit runs full collections over every object left (the modules, botocore's loaded
+        # models: ~70,000 objects, ~0.1 s of CPU after a plan, measured); frozen, they are only freed as
+        # it clears the modules. Files, atexit handlers and logging's flush are unaffected: only cycles
+        # left at exit go uncollected, as the process ends.
+        gc.freeze()
 
 
 def _version(value: bool) -> None:

@@ -299,6 +299,7 @@ def main(fd: int) -> None:
         conn.send(("done",))
     except Exception as error:  # noqa: BLE001  # every failure goes back to the main process, which raises it
         _report(conn, error)
+    gc.freeze()  # its exit walks no object left, as the CLI's does (`ecrgc.cli.main`)
 
 
 def _names(conn: Connection) -> Iterator[str]:
