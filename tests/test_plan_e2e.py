@@ -125,6 +125,8 @@ def test_installed_cli_plans_exactly_the_expected_digests(sandbox: Sandbox, tmp_
     # every page of 1,000 was read once: 1,200+ images in svc/api → 2 DescribeImages calls, 1 for svc/excluded
     # is not even scanned (excluded), so exactly 2.
     assert sandbox.calls["DescribeImages"] == 2
+    assert sandbox.calls["GetCallerIdentity"] == 1  # asked before the scan, and remembered for replication
+    assert sandbox.calls["DescribeRegistry"] == 1
 
 
 @pytest.mark.e2e

@@ -65,6 +65,7 @@ class Registry:
             max_attempts=max_attempts,
         )
         self._sts = sts_client(session, region)
+        self._account: str | None = None
         self._listed: dict[str, RepositoryListing] = {}
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -74,8 +75,11 @@ class Registry:
         return (_rebuilt, (self.region, self._options, self._listed))
 
     def caller_account(self) -> str:
-        """The account id of the credentials in use (STS GetCallerIdentity)."""
-        return caller_account(self._sts)
+        """The account id of the credentials in use (STS GetCallerIdentity, asked once: a plan needs it
+        before its scan and again to read the registry's replication)."""
+        if self._account is None:
+            self._account = caller_account(self._sts)
+        return self._account
 
     def replication(self) -> tuple[ReplicationRule, ...] | None:
         """The registry's replication rules; None when they cannot be known (`ecrgc.aws.replication`)."""
