@@ -29,6 +29,7 @@ from ecrgc.planfile.build import planned_action
 from ecrgc.planfile.columns import RepositoryColumns, every_tag
 from ecrgc.planfile.parts import Parts
 from ecrgc.planfile.records import RepositoryPart
+from ecrgc.planfile.writing import Lines
 
 ACTIONS_IN_MEMORY = 200_000
 """A plan being made keeps its actions in memory up to this many (about 100 MB), for its views' passes."""
@@ -94,11 +95,12 @@ class Spool:
         index, offset, length = self._blobs[name][which]
         return os.pread(self._files[index].fileno(), length, offset)
 
-    def records(self, which: str) -> Iterator[bytes]:
-        """The encoded records of the file's list `which` (actions, kept, columns), repositories by name."""
+    def records(self, which: str) -> Iterator[Lines]:
+        """The encoded records of the file's list `which` (actions, kept, columns), a repository's at a
+        time, repositories by name."""
         for name in sorted(self._blobs):
             if which in self._blobs[name]:
-                yield from _lines(self._read(name, which))
+                yield Lines(self._read(name, which))
 
     def document(self, plan: Plan) -> dict[str, Any]:
         """The document of canonical `plan` (made from this spool) for `write_document`."""

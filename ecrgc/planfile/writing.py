@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import msgspec
@@ -16,7 +17,7 @@ _ONE_LINE_EACH = {("actions",), ("kept",), ("columns",), ("summary", "repositori
 _ON_THE_WAY = {path[:n] for path in _ONE_LINE_EACH for n in range(len(path))}
 _compact = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 _pretty = json.JSONEncoder(sort_keys=True, indent=2, ensure_ascii=False).encode
-_BATCH, _BATCH_BYTES = 1024, 2**18  # records encoded, joined and written at a time (see _batch)
+_BATCH, _BATCH_BYTES = 1024, 2**18  # records encoded, joined and written at a time (see _chunks)
 _HASH_KEY = "content_sha256"
 _HASH_SLOT = b"0" * 64
 # (file piece, hashed piece): the file's bytes and the compact bytes the content hash is taken of, side by
@@ -99,17 +100,36 @@ def written_hash(document: Mapping[str, Any], text: bytes | bytearray) -> str | 
     return sha256 if in_place and text[at:] == b"\n" else None
 
 
-def _batch(items: Iterator[Any], record: Callable[[Any], bytes]) -> list[bytes]:
-    """The next records of `items`, encoded: up to _BATCH records or _BATCH_BYTES (a columns record holds
-    a whole repository), so that joining them for the file and for the hash copies little."""
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """Records already encoded, each followed by a newline (a spool's blob of one repository's): an item
+    of an image list that `write_document` writes as they are, in one piece, not record by record."""
+
+    blob: bytes
+
+
+def _chunks(items: Iterator[Any], record: Callable[[Any], bytes], between: bytes) -> Iterator[_Piece]:
+    """The encoded records of `items` as (file piece, hashed piece) pairs: records joined by `between` in
+    the file and by a comma in the hashed text (no separator before the first). A `Lines` is one pair; other
+    items are encoded and joined up to _BATCH records or _BATCH_BYTES at a time (a columns record holds a
+    whole repository), so that joining them copies little."""
     batch: list[bytes] = []
     size = 0
     for item in items:
-        batch.append(encoded := item if isinstance(item, bytes) else record(item))  # bytes: a spool's
+        if isinstance(item, Lines):
+            if batch:
+                yield between.join(batch), b",".join(batch)
+                batch, size = [], 0
+            if body := item.blob[:-1]:  # A JSON record holds no raw newline: only theirs are replaced.
+                yield body.replace(b"\n", between), body.replace(b"\n", b",")
+            continue
+        batch.append(encoded := record(item))
         size += len(encoded)
         if len(batch) == _BATCH or size >= _BATCH_BYTES:
-            break
-    return batch
+            yield between.join(batch), b",".join(batch)
+            batch, size = [], 0
+    if batch:
+        yield between.join(batch), b",".join(batch)
 
 
 def _pieces(
@@ -121,12 +141,11 @@ def _pieces(
     # one element a line, only an object key by key; the hash is the recipe's either way.
     if path in _ONE_LINE_EACH and not isinstance(value, str | int | float | Mapping | None):
         yield b"[", b"["
-        items = iter(value)
         between = f",\n{inner}".encode()
         first = True
-        while batch := _batch(items, record):
-            lines, compact = between.join(batch), b",".join(batch)
-            yield (f"\n{inner}".encode() + lines, compact) if first else (between + lines, b"," + compact)
+        for piece in _chunks(iter(value), record, between):
+            yield (f"\n{inner}".encode(), b"") if first else (between, b",")
+            yield piece
             first = False
         yield (b"]" if first else f"\n{indent}]".encode()), b"]"
     elif path in _ON_THE_WAY and isinstance(value, Mapping):
