@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -62,6 +63,13 @@ def test_msgspec_writes_a_utc_timestamp_as_format_timestamp(moment: datetime) ->
 )
 def test_a_timestamp_of_another_zone_is_handed_over_as_text(moment: datetime) -> None:
     assert writing.writer_record(encode.timestamp(moment)) == _recipe(format_timestamp(moment))
+
+
+def test_the_records_declare_their_fields_in_the_files_key_order() -> None:
+    # `writing.struct_lines` writes them in that order, unsorted: the file's keys are sorted.
+    for record in (encode.ActionRecord, encode.KeptRecord):
+        names = [field.encode_name for field in msgspec.structs.fields(record)]
+        assert names == sorted(names), record
 
 
 def test_a_surrogate_is_refused_by_both() -> None:

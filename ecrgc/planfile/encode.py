@@ -3,7 +3,7 @@ docstring for the format and the hash; ordering.py puts the plan in canonical or
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
@@ -187,7 +187,8 @@ class KeptRecord(msgspec.Struct, rename="camel", gc=False):
     reason: Reason
     repository: str
     size_bytes: int
-    sources: list[str]
+    sources: Sequence[str]
+    """Sorted."""
 
 
 class Pictured(Protocol):
@@ -227,7 +228,7 @@ def kept_record(image: PlannedAction, sources: tuple[str, ...]) -> KeptRecord:
 
 
 def kept(
-    image: Pictured, decided: Decided, tags: tuple[str, ...], policy: str, sources: Iterable[str]
+    image: Pictured, decided: Decided, tags: tuple[str, ...], policy: str, sources: Collection[str]
 ) -> KeptRecord:
     """The record of a kept image: its `tags` sorted, why it is kept, who uses it (in any order)."""
     pulled = image.last_pulled_at
@@ -243,7 +244,7 @@ def kept(
         decided.reason,
         image.repository,
         image.size_bytes,
-        sorted(sources),
+        sorted(sources) if sources else (),
     )
 
 

@@ -39,6 +39,10 @@ _writer = msgspec.json.Encoder(order="sorted")
 writer_record = _writer.encode
 writer_lines = _writer.encode_lines
 """Records one a line, each followed by a newline (`Spool` blobs)."""
+struct_lines = msgspec.json.Encoder().encode_lines
+"""`writer_lines` of Structs that hold no mapping and declare their fields in the file's key order
+(`encode.ActionRecord`, `encode.KeptRecord`): msgspec writes a Struct's fields in that order, so sorting
+them costs a third of the encoding for nothing."""
 
 
 def write_document(document: Mapping[str, Any], out: BinaryIO | None, *, ours: bool = False) -> str:
