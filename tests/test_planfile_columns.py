@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ecrgc import planfile
 from ecrgc.errors import ConfigError
 from ecrgc.model import Action, Reason, UsedBy
-from tests.test_planfile import INDEX, MANIFEST, _rehash, digest, policy_record
+from ecrgc.planfile.columns import digest_base64, digests_base64
+from tests.test_planfile import INDEX, MANIFEST, _rehash, digest, policy_record, properties
 
 POLICY = policy_record("default", {"name": "default"})
 INDEX_DIGEST, CHILD, LIVE = digest("hand-index"), digest("hand-child"), digest("hand-live")
@@ -229,3 +232,20 @@ def test_the_content_hash_is_the_documented_recipe_for_the_columns_layout_too() 
     claimed = document.pop("content_sha256")
     recipe = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert hashlib.sha256(recipe.encode("utf-8")).hexdigest() == claimed == planfile.loads(text).sha256
+
+
+_hex = st.text("0123456789abcdefABCDEF", min_size=64, max_size=64)
+_odd_digests = st.text("0123456789abcdef :sha256", max_size=75) | _hex  # no prefix, spaces, lengths
+
+
+@properties
+@given(st.lists(_hex.map("sha256:".__add__) | _odd_digests, max_size=8))
+def test_a_repositorys_digests_are_converted_at_once_as_each_one_alone(digests: list[str]) -> None:
+    try:
+        expected: str | type[ValueError] = "".join(map(digest_base64, digests))
+    except ValueError:
+        expected = ValueError
+    try:
+        assert digests_base64(digests) == expected
+    except ValueError:
+        assert expected is ValueError
