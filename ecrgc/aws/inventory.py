@@ -8,12 +8,13 @@ repository are held while it is scanned.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC
 from operator import attrgetter
 from sys import intern
-from typing import TYPE_CHECKING, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
+from botocore.exceptions import PaginationError
 from msgspec.structs import replace
 
 from ecrgc.aws.client import batches, registry_argument, translated
@@ -23,7 +24,8 @@ from ecrgc.model import INDEX_MEDIA_TYPES, Image, ImageStatus, Repository
 
 if TYPE_CHECKING:
     from types_boto3_ecr import ECRClient
-    from types_boto3_ecr.type_defs import BatchGetImageResponseTypeDef
+
+    from ecrgc.aws.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ def list_repositories(
 
 
 def scan_repository(
-    client: ECRClient, name: str, *, uri: str = "", registry_id: str | None = None
+    ecr: Transport, name: str, *, uri: str = "", registry_id: str | None = None
 ) -> Repository:
     """One repository with every image (sorted by digest), each index's children read from its manifest.
 
@@ -73,12 +75,12 @@ def scan_repository(
     """
     found_in = registry_id or ""
     images: list[Image] = []
-    for detail in describe_images(client, name, registry_id=registry_id):
+    for detail in describe_images(ecr, name, registry_id=registry_id):
         found_in = found_in or detail.registry_id
         images.append(image_from_ecr(detail))
     at = [n for n, image in enumerate(images) if image.is_index]  # where the indexes are
     indexes = [images[n].digest for n in at if _pullable(images[n])]
-    children = read_children(client, name, indexes, registry_id=registry_id)
+    children = read_children(ecr, name, indexes, registry_id=registry_id)
     for n in at:
         images[n] = _with_children(images[n], children)
     images.sort(key=_DIGEST)
@@ -96,19 +98,24 @@ def _with_children(index: Image, children: dict[str, tuple[str, ...]]) -> Image:
     return replace(index, children_known=False)
 
 
-def describe_images(client: ECRClient, name: str, *, registry_id: str | None = None) -> Iterator[ImageDetail]:
+def describe_images(ecr: Transport, name: str, *, registry_id: str | None = None) -> Iterator[ImageDetail]:
     """Every image of one repository, archived ones included (ECR's default filter hides them)."""
-    paginator = client.get_paginator("describe_images")
-    pages = paginator.paginate(
-        repositoryName=name,
-        filter={"tagStatus": "ANY", "imageStatus": "ANY"},
-        PaginationConfig={"PageSize": PAGE_SIZE},
+    params: dict[str, Any] = {
+        "repositoryName": name,
+        "filter": {"tagStatus": "ANY", "imageStatus": "ANY"},
+        "maxResults": PAGE_SIZE,
         **registry_argument(registry_id),
-    )
+    }
     try:
         with translated(f"ecr DescribeImages of {name}"):
-            for page in pages:
+            while True:
+                page = ecr.call("DescribeImages", params)
                 yield from cast(list[ImageDetail], page["imageDetails"])  # wire.describe_images_page's
+                if (token := page.get("nextToken")) is None:
+                    return
+                if token == params.get("nextToken"):  # as botocore's paginator: never loop on one page
+                    raise PaginationError(message=f"The same next token was received twice: {token}")
+                params["nextToken"] = token
     except UnreadableReply as exc:
         raise _unreadable_reply(f"DescribeImages of {name}", exc) from None
 
@@ -133,7 +140,7 @@ def image_from_ecr(detail: ImageDetail) -> Image:
 
 
 def read_children(
-    client: ECRClient, name: str, indexes: Sequence[str], *, registry_id: str | None = None
+    ecr: Transport, name: str, indexes: Sequence[str], *, registry_id: str | None = None
 ) -> dict[str, tuple[str, ...]]:
     """The children of each index, read from its manifest in BatchGetImage calls of at most 100.
 
@@ -145,11 +152,14 @@ def read_children(
     for batch in batches(indexes):
         try:
             with translated(f"ecr BatchGetImage in {name}"):
-                reply = client.batch_get_image(
-                    repositoryName=name,
-                    imageIds=[{"imageDigest": digest} for digest in batch],
-                    acceptedMediaTypes=list(ACCEPTED_MEDIA_TYPES),
-                    **registry_argument(registry_id),
+                reply = ecr.call(
+                    "BatchGetImage",
+                    {
+                        "repositoryName": name,
+                        "imageIds": [{"imageDigest": digest} for digest in batch],
+                        "acceptedMediaTypes": ACCEPTED_MEDIA_TYPES,
+                        **registry_argument(registry_id),
+                    },
                 )
         except UnreadableReply as exc:
             raise _unreadable_reply(f"BatchGetImage in {name}", exc) from None
@@ -158,7 +168,7 @@ def read_children(
 
 
 def _children_of_batch(
-    name: str, batch: Sequence[str], reply: BatchGetImageResponseTypeDef
+    name: str, batch: Sequence[str], reply: Mapping[str, Any]
 ) -> dict[str, tuple[str, ...]]:
     """Fail closed: an index that came back as a failure, not at all, or unparseable stops the scan."""
     # wire.batch_get_image_page's records, not the TypedDicts botocore's parser would have made

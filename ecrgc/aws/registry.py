@@ -20,6 +20,7 @@ from ecrgc.aws.client import (
 )
 from ecrgc.aws.inventory import RepositoryListing
 from ecrgc.aws.replication import read_replication
+from ecrgc.aws.transport import Transport
 from ecrgc.model import Outcome, ReplicationRule, Repository
 
 DEFAULT_WORKERS = 16
@@ -64,6 +65,7 @@ class Registry:
             retry_mode=retry_mode,
             max_attempts=max_attempts,
         )
+        self._ecr = Transport(self.client, session)
         self._sts = sts_client(session, region)
         self._account: str | None = None
         self._listed: dict[str, RepositoryListing] = {}
@@ -94,7 +96,7 @@ class Registry:
     def scan_repository(self, name: str) -> Repository:
         """One repository with all its images; uri and registry id come from `list_repositories` if known."""
         _, uri, listed_in = self._listed.get(name, (name, "", ""))
-        repository = inventory.scan_repository(self.client, name, uri=uri, registry_id=self.registry_id)
+        repository = inventory.scan_repository(self._ecr, name, uri=uri, registry_id=self.registry_id)
         return replace(repository, registry_id=listed_in) if listed_in else repository
 
     def scan(self, names: Iterable[str], *, workers: int | None = None) -> Iterator[Repository]:
