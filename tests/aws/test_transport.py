@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.httpsession import URLLib3Session
 from botocore.signers import RequestSigner
 
+from ecrgc.aws import Registry
 from ecrgc.aws.client import RAW_DECODERS, RetryMode, botocore_session, ecr_client, registry_session
 from ecrgc.aws.transport import Transport
 from ecrgc.errors import RemoteError
@@ -271,8 +272,6 @@ def test_an_unreachable_endpoint_is_botocores_connection_error() -> None:
 def test_a_scan_through_the_transport_fails_as_before_on_rejected_credentials(
     verifying: type[_Verifying], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ecrgc.aws import Registry
-
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
     with pytest.raises(RemoteError, match=r"credentials were rejected \(InvalidSignatureException\)"):
         Registry("eu-west-1", max_attempts=1).scan_repository("app")
@@ -331,3 +330,17 @@ def test_the_botocore_internals_the_transport_reads_are_what_it_expects(
             None,
             False,
         )
+
+
+def test_a_scan_that_is_sent_the_same_next_token_twice_stops_as_botocores_paginator_does() -> None:
+    registry = Registry("us-east-1")
+    sent: list[bytes] = []
+
+    def page(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        sent.append(request.body)
+        return AWSResponse(request.url, 200, {}, _Body(b'{"imageDetails": [], "nextToken": "again"}'))
+
+    registry.client.meta.events.register("before-send.ecr.DescribeImages", page)
+    with pytest.raises(RemoteError, match=r"^ecr DescribeImages of app failed: PaginationError$"):
+        registry.scan_repository("app")
+    assert [json.loads(body).get("nextToken") for body in sent] == [None, "again"]
