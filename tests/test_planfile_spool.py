@@ -15,7 +15,7 @@ from ecrgc.aws import Registry
 from ecrgc.commands import plan as plan_command
 from ecrgc.commands import planbuilder
 from ecrgc.model import Plan
-from ecrgc.planfile import content_hash, load_plan_file, write_plan_file
+from ecrgc.planfile import content_hash, load_plan_file, write_plan_file, writing
 from ecrgc.planfile.spool import Spooled, spool_of
 from ecrgc.policy import load_policies
 from ecrgc.render import facts
@@ -56,6 +56,7 @@ def test_a_spooled_plan_writes_the_bytes_of_the_general_writer(
     monkeypatch.chdir(tmp_path)
     if not held:
         monkeypatch.setattr(planbuilder, "ACTIONS_IN_MEMORY", 10)
+        monkeypatch.setattr(writing, "_BATCH_BYTES", 500)  # a repository's records a few at a time
     made = _made(sandbox, tmp_path, columns=columns)
     assert spool_of(made) is not None
     assert isinstance(made.actions, Spooled) is not held

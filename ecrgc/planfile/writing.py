@@ -114,9 +114,9 @@ class Lines:
 
 def _chunks(items: Iterator[Any], record: Callable[[Any], bytes], between: bytes) -> Iterator[_Piece]:
     """The encoded records of `items` as (file piece, hashed piece) pairs: records joined by `between` in
-    the file and by a comma in the hashed text (no separator before the first). A `Lines` is one pair; other
-    items are encoded and joined up to _BATCH records or _BATCH_BYTES at a time (a columns record holds a
-    whole repository), so that joining them copies little."""
+    the file and by a comma in the hashed text (no separator before the first), up to _BATCH records or about
+    _BATCH_BYTES at a time (a columns record holds a whole repository), so that joining them copies little:
+    a `Lines`'s records as they are, the others encoded first."""
     batch: list[bytes] = []
     size = 0
     for item in items:
@@ -124,8 +124,13 @@ def _chunks(items: Iterator[Any], record: Callable[[Any], bytes], between: bytes
             if batch:
                 yield between.join(batch), b",".join(batch)
                 batch, size = [], 0
-            if body := item.blob[:-1]:  # A JSON record holds no raw newline: only theirs are replaced.
+            blob, start = item.blob, 0
+            while start < len(blob):  # about _BATCH_BYTES at a time, ending with a record
+                end = blob.find(b"\n", start + _BATCH_BYTES)
+                body = blob[start : len(blob) - 1 if end < 0 else end]
+                # A JSON record holds no raw newline: only the records' own are replaced.
                 yield body.replace(b"\n", between), body.replace(b"\n", b",")
+                start += len(body) + 1
             continue
         batch.append(encoded := record(item))
         size += len(encoded)
