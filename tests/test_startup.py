@@ -156,3 +156,19 @@ def test_a_plain_plan_loads_no_boto3_no_kubernetes_no_jsonschema_and_no_usage_re
     loaded = ran.stderr.split()
     assert "botocore" in loaded
     assert [m for m in loaded if m.startswith(NOT_FOR_A_PLAN)] == []
+
+
+def test_a_plan_worker_process_loads_no_usage_reader_and_no_cli() -> None:
+    """What a worker process imports: its module (`planworkers._WORKER`), and the modules of what it is sent
+    pickled (its `Registry`, `run_plan`'s job)."""
+    probe = (
+        "import sys, ecrgc.commands.planworkers, ecrgc.aws.registry, ecrgc.commands.plan\n"
+        "print('\\n'.join(sorted(sys.modules)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "botocore" in loaded
+    assert [
+        m for m in loaded if m.startswith(("ecrgc.usage", "ecrgc.cli", "typer", "boto3", "jsonschema"))
+    ] == []

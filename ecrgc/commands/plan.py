@@ -15,7 +15,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from ecrgc import decide
 from ecrgc.commands import planworkers
@@ -25,7 +25,9 @@ from ecrgc.model import Decision, Plan, Policy, Repository
 from ecrgc.planfile.records import RepositoryPart, repository_part
 from ecrgc.planfile.spool import Spool, SpoolPart
 from ecrgc.policy import check_overlaps
-from ecrgc.usage import Collector
+
+if TYPE_CHECKING:  # a plan's worker process unpickles `_Decide` from here: it reads no in-use source
+    from ecrgc.usage import Collector
 
 DEFAULT_EXPIRY = timedelta(days=7)
 
