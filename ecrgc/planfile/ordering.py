@@ -77,7 +77,7 @@ def _with_sorted_lists(image: ProtectedImage) -> ProtectedImage:
     tags, sources = tuple(sorted(image.tags)), tuple(sorted(image.sources))
     if (tags, sources) == (image.tags, image.sources):
         return image
-    return replace(image, tags=tags, sources=sources)
+    return structs.replace(image, tags=tags, sources=sources)
 
 
 def order_actions(actions: Iterable[PlannedAction]) -> tuple[PlannedAction, ...]:
