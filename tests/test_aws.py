@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecrgc.aws import image_from_ecr, parse_children
+from ecrgc.aws import images_from_ecr, parse_children
 from ecrgc.aws.wire import (
     ImageFailure,
     ImageId,
@@ -31,10 +31,10 @@ SUBJECT = "sha256:" + "b" * 64
 def _images(*details: dict[str, object], **page: object) -> list[Image]:
     """The models of one DescribeImages reply, sent as ECR's JSON text and decoded as a scan decodes it."""
     body = json.dumps({"imageDetails": list(details), **page}).encode()
-    return [image_from_ecr(detail) for detail in describe_images_page(body)["imageDetails"]]
+    return images_from_ecr(describe_images_page(body)["imageDetails"])
 
 
-def test_image_from_ecr_reads_every_field_of_the_wire_json() -> None:
+def test_images_from_ecr_reads_every_field_of_the_wire_json() -> None:
     # As ECR sends it: epoch seconds with a fraction, members ecrgc does not read (scan status, findings,
     # archive times) beside those it does; text timestamps are accepted too when they carry an offset.
     (image,) = _images(
@@ -73,7 +73,7 @@ def test_image_from_ecr_reads_every_field_of_the_wire_json() -> None:
     assert image.last_pulled_at.tzinfo is UTC
 
 
-def test_image_from_ecr_untagged_never_pulled_is_active() -> None:
+def test_images_from_ecr_untagged_never_pulled_is_active() -> None:
     (image,) = _images({"repositoryName": "app", "imageDigest": DIGEST, "imagePushedAt": 1767323045})
     assert (image.tags, image.last_pulled_at, image.subject, image.status, image.media_type) == (
         (),
@@ -120,7 +120,7 @@ def test_epoch_seconds_become_the_datetime_python_makes_of_them(milliseconds: in
     assert image.pushed_at == datetime.fromtimestamp(seconds, UTC)
 
 
-def test_image_from_ecr_refuses_an_unknown_status() -> None:
+def test_images_from_ecr_refuses_an_unknown_status() -> None:
     detail = {"repositoryName": "app", "imageDigest": DIGEST, "imagePushedAt": 1, "imageStatus": "FROZEN"}
     with pytest.raises(SourceUnavailable, match="unknown imageStatus 'FROZEN' of app@sha256:a"):
         _images(detail)

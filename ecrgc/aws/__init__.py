@@ -6,11 +6,11 @@
     mutations.py   BatchDeleteImage / UpdateImageStorageClass / DeleteRepository -> one Outcome per item
     registry.py    `Registry`: the facade the commands hold, with the concurrent `scan`
 
-Foreign replies become model objects here (`image_from_ecr`), so nothing else knows the SDK's shapes.
+Foreign replies become model objects here (`images_from_ecr`), so nothing else knows the SDK's shapes.
 """
 
 from ecrgc.aws.client import NO_CREDENTIALS, RetryMode, ecr_client
-from ecrgc.aws.inventory import RepositoryListing, image_from_ecr, parse_children
+from ecrgc.aws.inventory import RepositoryListing, images_from_ecr, parse_children
 from ecrgc.aws.registry import DEFAULT_WORKERS, Registry
 
 __all__ = [
@@ -20,6 +20,6 @@ __all__ = [
     "RepositoryListing",
     "RetryMode",
     "ecr_client",
-    "image_from_ecr",
+    "images_from_ecr",
     "parse_children",
 ]

@@ -8,7 +8,7 @@ repository are held while it is scanned.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC
 from operator import attrgetter
 from sys import intern
@@ -75,9 +75,9 @@ def scan_repository(
     """
     found_in = registry_id or ""
     images: list[Image] = []
-    for detail in describe_images(ecr, name, registry_id=registry_id):
-        found_in = found_in or detail.registry_id
-        images.append(image_from_ecr(detail))
+    for page in describe_images(ecr, name, registry_id=registry_id):
+        found_in = found_in or next((detail.registry_id for detail in page if detail.registry_id), "")
+        images += images_from_ecr(page)
     at = [n for n, image in enumerate(images) if image.is_index]  # where the indexes are
     indexes = [images[n].digest for n in at if _pullable(images[n])]
     children = read_children(ecr, name, indexes, registry_id=registry_id)
@@ -98,8 +98,11 @@ def _with_children(index: Image, children: dict[str, tuple[str, ...]]) -> Image:
     return replace(index, children_known=False)
 
 
-def describe_images(ecr: Transport, name: str, *, registry_id: str | None = None) -> Iterator[ImageDetail]:
-    """Every image of one repository, archived ones included (ECR's default filter hides them)."""
+def describe_images(
+    ecr: Transport, name: str, *, registry_id: str | None = None
+) -> Iterator[list[ImageDetail]]:
+    """Every image of one repository, archived ones included (ECR's default filter hides them), a page at
+    a time."""
     params: dict[str, Any] = {
         "repositoryName": name,
         "filter": {"tagStatus": "ANY", "imageStatus": "ANY"},
@@ -110,7 +113,7 @@ def describe_images(ecr: Transport, name: str, *, registry_id: str | None = None
         with translated(f"ecr DescribeImages of {name}"):
             while True:
                 page = ecr.call("DescribeImages", params)
-                yield from cast(list[ImageDetail], page["imageDetails"])  # wire.describe_images_page's
+                yield cast(list[ImageDetail], page["imageDetails"])  # wire.describe_images_page's
                 if (token := page.get("nextToken")) is None:
                     return
                 if token == params.get("nextToken"):  # as botocore's paginator: never loop on one page
@@ -120,23 +123,31 @@ def describe_images(ecr: Transport, name: str, *, registry_id: str | None = None
         raise _unreadable_reply(f"DescribeImages of {name}", exc) from None
 
 
-def image_from_ecr(detail: ImageDetail) -> Image:
-    """The model of one DescribeImages `imageDetails[]` entry (children are filled in later for indexes)."""
-    tags, artifact, pulled = detail.image_tags, detail.artifact_media_type, detail.last_recorded_pull_time
-    return Image(
-        # The names and media types repeat across a repository; the decoder gives each image its own copy.
-        repository=intern(detail.repository_name),
-        digest=detail.image_digest,
-        tags=tags if len(tags) < 2 else tuple(sorted(tags)),  # ECR does not document their order
-        # Epoch seconds decode as UTC already; a text timestamp keeps the offset it was written with.
-        pushed_at=pushed if (pushed := detail.image_pushed_at).tzinfo is UTC else pushed.astimezone(UTC),
-        last_pulled_at=pulled if pulled is None or pulled.tzinfo is UTC else pulled.astimezone(UTC),
-        size_bytes=detail.image_size_in_bytes,
-        media_type=intern(detail.image_manifest_media_type),
-        artifact_type=None if artifact is None else intern(artifact),
-        subject=detail.subject_manifest_digest,
-        status=_STATUSES.get(detail.image_status) or _unknown_status(detail),
-    )
+def images_from_ecr(details: Iterable[ImageDetail]) -> list[Image]:
+    """The model of DescribeImages `imageDetails[]` entries, in their order (children are filled in later
+    for indexes). A page at a time: one comprehension, not a call per image (a million in a large scan)."""
+    return [
+        Image(
+            # The names and media types repeat across a repository; the decoder gives each image its own copy.
+            repository=intern(detail.repository_name),
+            digest=detail.image_digest,
+            # ECR does not document the order of the tags.
+            tags=tags if len(tags := detail.image_tags) < 2 else tuple(sorted(tags)),
+            # Epoch seconds decode as UTC already; a text timestamp keeps the offset it was written with.
+            pushed_at=pushed if (pushed := detail.image_pushed_at).tzinfo is UTC else pushed.astimezone(UTC),
+            last_pulled_at=(
+                pulled
+                if (pulled := detail.last_recorded_pull_time) is None or pulled.tzinfo is UTC
+                else pulled.astimezone(UTC)
+            ),
+            size_bytes=detail.image_size_in_bytes,
+            media_type=intern(detail.image_manifest_media_type),
+            artifact_type=None if (artifact := detail.artifact_media_type) is None else intern(artifact),
+            subject=detail.subject_manifest_digest,
+            status=_STATUSES.get(detail.image_status) or _unknown_status(detail),
+        )
+        for detail in details
+    ]
 
 
 def read_children(

@@ -45,7 +45,7 @@ class ImageDetail(msgspec.Struct, rename="camel", frozen=True, gc=False):
     artifact_media_type: str | None = None
     subject_manifest_digest: str | None = None
     image_status: str = "ACTIVE"
-    """Text, not `ImageStatus`: an unknown status gets its own error (`inventory.image_from_ecr`)."""
+    """Text, not `ImageStatus`: an unknown status gets its own error (`inventory.images_from_ecr`)."""
 
 
 class DescribeImagesPage(msgspec.Struct, rename="camel", gc=False):
