@@ -1,7 +1,7 @@
 """The vocabulary of ecrgc: frozen values shared by the decision core, the adapters and the views.
 
 Nothing here does I/O or knows an SDK's shapes; adapters convert foreign dicts at the edge
-(`aws.image_from_ecr`, `kube.uses_from_pod` …). Timestamps are timezone-aware UTC datetimes.
+(`aws.images_from_ecr`, `kube.uses_from_pod` …). Timestamps are timezone-aware UTC datetimes.
 """
 
 from __future__ import annotations
@@ -122,8 +122,7 @@ The seed wrote and read its lists so (`list_img.sh` and `k8s.FetchInUseImages` c
 first `/`; `ecr.FilterImagesForDeletion` compares `repository:tag`)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ImageRef:
+class ImageRef(msgspec.Struct, frozen=True, kw_only=True):
     """A parsed image reference. `account`/`region` are set only for this or another ECR registry; `host`
     is `THIS_REGISTRY` for an image-list line without one."""
 
@@ -143,8 +142,7 @@ class ImageRef:
         return text
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Use:
+class Use(msgspec.Struct, frozen=True, kw_only=True):
     """One reference in use, and who uses it ("prd · payments · Deployment/api", "IMG_LIST/x.txt:12")."""
 
     ref: ImageRef
@@ -247,8 +245,7 @@ IN_CLUSTER = "in-cluster"
 """The name of the `KubeContext` for `inCluster: true` (the pod's own cluster and service account)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KubeContext:
+class KubeContext(msgspec.Struct, frozen=True, kw_only=True):
     """One cluster to read: a kubeconfig context, or the pod's own service account (`in_cluster`)."""
 
     name: str
@@ -256,8 +253,7 @@ class KubeContext:
     allow_empty: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, order=True)
-class AwsAccount:
+class AwsAccount(msgspec.Struct, frozen=True, kw_only=True, order=True):
     """One more account (and its regions) whose AWS-native workloads pull from the registry."""
 
     role_arn: str | None = None
@@ -266,8 +262,7 @@ class AwsAccount:
     """Empty: the registry's region."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AwsProtection:
+class AwsProtection(msgspec.Struct, frozen=True, kw_only=True):
     """Which AWS services' workloads count as in use (`protect.aws`), and in which accounts besides the
     registry's own."""
 
@@ -279,8 +274,7 @@ class AwsProtection:
     accounts: tuple[AwsAccount, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Protection:
+class Protection(msgspec.Struct, frozen=True, kw_only=True):
     """The sources of in-use images a policy names."""
 
     kubernetes: tuple[KubeContext, ...] = ()
@@ -306,7 +300,7 @@ class Policy:
     keep_latest: int
     older_than: timedelta | None = None
     not_pulled_for: timedelta | None = None
-    protect: Protection = Protection()
+    protect: Protection = field(default_factory=Protection)
     action: Action = Action.DELETE
     delete_empty_repositories: bool = False
     source: str = ""
@@ -448,8 +442,7 @@ class PlannedAction(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Why a kept image is kept (None for a removed image: its record says why; or when not known)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RecordedDecision:
+class RecordedDecision(msgspec.Struct, frozen=True, kw_only=True):
     """One image's decision as a plan file records it, the embedded policy that made it (None: the plan
     embeds none of the record's name, a hand-edited plan) and who uses the image: explain's and
     show --images's facts."""
@@ -620,9 +613,9 @@ class OutcomeReason(StrEnum):
     """Failed: the registry refused or did not answer; `code` is its error code."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Outcome:
-    """The result for one planned image (or repository, when `digest` is empty)."""
+class Outcome(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The result for one planned image (or repository, when `digest` is empty). A msgspec Struct, as
+    `Image` is: apply makes one per image (`gc=False`: it holds strings and enums, no cycle)."""
 
     repository: str
     digest: str

@@ -13,8 +13,10 @@ registry call per `calls` entry.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import assert_never
+
+from msgspec.structs import replace
 
 from ecrgc.apply.verification import Verified
 from ecrgc.model import Action, Outcome, OutcomeReason, OutcomeStatus, PlannedAction, Reason, Repository
