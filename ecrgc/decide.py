@@ -216,7 +216,10 @@ def _inverse(edges: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
 
 
 def _frozen(edges: Mapping[_K, set[str]]) -> dict[_K, tuple[str, ...]]:
-    return {key: tuple(sorted(values)) for key, values in edges.items()}
+    # Most images have one parent, or one member: a tuple of one needs no sort.
+    return {
+        key: tuple(values) if len(values) == 1 else tuple(sorted(values)) for key, values in edges.items()
+    }
 
 
 def _reach(starts: Iterable[str], edges: _Edges) -> set[str]:
@@ -414,24 +417,27 @@ class _Rules:
     def decide(self, images: Iterable[Image]) -> tuple[Decision, ...]:
         """The decision of each image, in the order given."""
         used, held, judged, maybe, parents = self.used, self.held, self.judged, self.maybe, self.graph.parents
+        removal = self.removal
         decisions: list[Decision] = []
         add = decisions.append
-        for image in images:
+        for image in images:  # Decision(…) written out, not through a helper: this runs once per image
             digest = image.digest
             if (in_use := used.get(digest)) is not None:
-                add(_keep(image, _IN_USE, in_use))
+                add(Decision(image, _KEEP, _IN_USE, in_use))
             elif (digest in parents or digest in maybe) and (
                 part_of := self._kept_parent(digest)
             ) is not None:
-                add(_keep(image, _PART_OF_KEPT_IMAGE, part_of))
+                add(Decision(image, _KEEP, _PART_OF_KEPT_IMAGE, part_of))
             elif (holds := held.get(digest)) is not None:
-                add(_keep(image, _HELD_TAG, holds))
+                add(Decision(image, _KEEP, _HELD_TAG, holds))
             elif (rule := judged.get(digest)) is None:
                 add(self._remove(image, _WITH_PARENT, self._part_of(digest, parents[digest][0])))
-            elif (reason := rule[0]) is _EXPIRED:
-                add(self._remove(image, reason, rule[1]))
+            elif (reason := rule[0]) is not _EXPIRED:
+                add(Decision(image, _KEEP, reason, rule[1]))
+            elif removal is _DELETE:  # what `_remove` gives, without its call for most images
+                add(Decision(image, _DELETE, reason, rule[1]))
             else:
-                add(_keep(image, reason, rule[1]))
+                add(self._remove(image, reason, rule[1]))
         return tuple(decisions)
 
     def _kept_parent(self, digest: str) -> PartOf | MaybeChildOf | None:
@@ -453,7 +459,7 @@ class _Rules:
                 f"policy {self.policy.name}: action keep removes nothing (use delete or archive)"
             )
         if action is _ARCHIVE and image.status is not _ACTIVE:
-            return _keep(image, _ALREADY_ARCHIVED, evidence)
+            return Decision(image, _KEEP, _ALREADY_ARCHIVED, evidence)
         return Decision(image, action, reason, evidence)
 
 
@@ -468,13 +474,9 @@ def _removal(action: Action) -> Action | None:
             assert_never(unreachable)
 
 
-def _keep(image: Image, reason: Reason, evidence: Evidence) -> Decision:
-    return Decision(image, _KEEP, reason, evidence)
-
-
 # The members read once per image, as module globals: in Python 3.11 `Reason.EXPIRED` costs ~0.3 µs (an
 # enum member's lookup on its class), a global ~0.03 µs.
-_KEEP, _ARCHIVE, _ACTIVE = Action.KEEP, Action.ARCHIVE, ImageStatus.ACTIVE
+_KEEP, _DELETE, _ARCHIVE, _ACTIVE = Action.KEEP, Action.DELETE, Action.ARCHIVE, ImageStatus.ACTIVE
 _IN_USE, _PART_OF_KEPT_IMAGE, _HELD_TAG = Reason.IN_USE, Reason.PART_OF_KEPT_IMAGE, Reason.HELD_TAG
 _TOO_YOUNG, _RECENTLY_PULLED = Reason.TOO_YOUNG, Reason.RECENTLY_PULLED
 _UNTAGGED_NOT_SELECTED, _EXPIRED = Reason.UNTAGGED_NOT_SELECTED, Reason.EXPIRED
