@@ -3,12 +3,14 @@ registry resolves its credentials once for both of its clients, and requests nam
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import UnknownServiceError
+from botocore.loaders import create_loader
 
 from ecrgc import __version__
 from ecrgc.aws import Registry
@@ -21,6 +23,21 @@ def test_every_service_ecrgc_reads_builds_a_client_from_botocores_models(service
     client = botocore_session().create_client(service, "eu-west-1")
     assert client.meta.service_model.service_name == service
     assert client.meta.region_name == "eu-west-1"
+
+
+def test_ecrgcs_loader_reads_every_file_its_clients_read_as_botocores_own_loader_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))  # a loader of its own, unused by botocore yet
+    ours, theirs = botocore_session().get_component("data_loader"), create_loader()
+    for name in ("endpoints", "partitions", "_retry", "sdk-default-configuration"):
+        data = ours.load_data(name)
+        assert type(data) is dict  # parsed by msgspec (botocore's own parser makes OrderedDicts)
+        assert json.dumps(data) == json.dumps(theirs.load_data(name))  # the same members, in the same order
+    for service in SERVICES:
+        for type_name in ("service-2", "endpoint-rule-set-1", "paginators-1"):
+            data = ours.load_service_model(service, type_name)
+            assert json.dumps(data) == json.dumps(theirs.load_service_model(service, type_name))
 
 
 def test_a_service_ecrgc_never_reads_is_unknown() -> None:
