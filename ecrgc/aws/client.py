@@ -137,7 +137,8 @@ RAW_DECODERS: Mapping[str, Callable[[bytes], dict[str, Any]]] = {
     "DescribeImages": describe_images_page,  # ImageDetail records
     "BatchGetImage": batch_get_image_page,  # ImageManifest and ImageFailure records
 }
-"""The scan's hot replies and what decodes their successful bodies (see `_RawDecoder`)."""
+"""The scan's hot replies and what decodes their successful bodies, in the client's replies (`_RawDecoder`)
+and in `ecrgc.aws.transport`'s, which sends the scan's calls of these operations."""
 
 
 def sts_client(session: botocore.session.Session, region: str) -> STSClient:
