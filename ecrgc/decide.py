@@ -308,8 +308,10 @@ class _Holds:
             tagged = [(d, image) for d, image in images.items() if image.tags]
         else:  # (then no pattern holds tags together) held: a tag matching `whole`
             search = self.whole.search
-            tagged = [
-                (d, image) for d, image in images.items() if image.tags and any(map(search, image.tags))
+            tagged = [  # most images have one tag or none: one search then, without any(map(…))
+                (d, image)
+                for d, image in images.items()
+                if (tags := image.tags) and (search(tags[0]) if len(tags) == 1 else any(map(search, tags)))
             ]
         return {d: evidence for d, image in tagged if (evidence := self._held(image)) is not None}
 
