@@ -34,7 +34,7 @@ from botocore.loaders import JSONFileLoader, Loader, create_loader
 from botocore.utils import parse_timestamp
 
 from ecrgc import __version__
-from ecrgc.aws.wire import batch_get_image_page, describe_images_page
+from ecrgc.aws.wire import batch_get_image_page, describe_images_page, describe_repositories_page
 from ecrgc.errors import RemoteError, UsageError
 
 if TYPE_CHECKING:
@@ -134,6 +134,7 @@ class _RawDecoder:
 
 
 RAW_DECODERS: Mapping[str, Callable[[bytes], dict[str, Any]]] = {
+    "DescribeRepositories": describe_repositories_page,  # RepositoryEntry records
     "DescribeImages": describe_images_page,  # ImageDetail records
     "BatchGetImage": batch_get_image_page,  # ImageManifest and ImageFailure records
 }

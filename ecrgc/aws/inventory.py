@@ -18,13 +18,18 @@ from botocore.exceptions import PaginationError
 from msgspec.structs import replace
 
 from ecrgc.aws.client import batches, registry_argument, translated
-from ecrgc.aws.wire import ImageDetail, ImageFailure, ImageManifest, UnreadableReply, index_children
+from ecrgc.aws.wire import (
+    ImageDetail,
+    ImageFailure,
+    ImageManifest,
+    RepositoryEntry,
+    UnreadableReply,
+    index_children,
+)
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import INDEX_MEDIA_TYPES, Image, ImageStatus, Repository
 
 if TYPE_CHECKING:
-    from types_boto3_ecr import ECRClient
-
     from ecrgc.aws.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -49,20 +54,36 @@ RepositoryListing = tuple[str, str, str]
 
 
 def list_repositories(
-    client: ECRClient, selects: Callable[[str], bool], *, registry_id: str | None = None
+    ecr: Transport, selects: Callable[[str], bool], *, registry_id: str | None = None
 ) -> list[RepositoryListing]:
     """Every repository whose name `selects` accepts, sorted by name."""
-    paginator = client.get_paginator("describe_repositories")
-    pages = paginator.paginate(**registry_argument(registry_id), PaginationConfig={"PageSize": PAGE_SIZE})
+    params: dict[str, Any] = {"maxResults": PAGE_SIZE, **registry_argument(registry_id)}
     found: list[RepositoryListing] = []
-    with translated("ecr DescribeRepositories"):
-        for page in pages:
-            found.extend(
-                (repo["repositoryName"], repo["repositoryUri"], repo["registryId"])
-                for repo in page["repositories"]
-                if selects(repo["repositoryName"])
-            )
+    try:
+        with translated("ecr DescribeRepositories"):
+            for page in _pages(ecr, "DescribeRepositories", params):
+                repositories = cast(list[RepositoryEntry], page["repositories"])  # wire's records
+                found.extend(
+                    (repo.repository_name, repo.repository_uri, repo.registry_id)
+                    for repo in repositories
+                    if selects(repo.repository_name)
+                )
+    except UnreadableReply as exc:
+        raise _unreadable_reply("DescribeRepositories", exc) from None
     return sorted(found)
+
+
+def _pages(ecr: Transport, operation: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every page of a paged `operation`, following `nextToken` (set in `params`) and refusing a token
+    sent twice, as botocore's paginator does: never loop on one page."""
+    while True:
+        page = ecr.call(operation, params)
+        yield page
+        if (token := page.get("nextToken")) is None:
+            return
+        if token == params.get("nextToken"):
+            raise PaginationError(message=f"The same next token was received twice: {token}")
+        params["nextToken"] = token
 
 
 def scan_repository(
@@ -111,14 +132,8 @@ def describe_images(
     }
     try:
         with translated(f"ecr DescribeImages of {name}"):
-            while True:
-                page = ecr.call("DescribeImages", params)
+            for page in _pages(ecr, "DescribeImages", params):
                 yield cast(list[ImageDetail], page["imageDetails"])  # wire.describe_images_page's
-                if (token := page.get("nextToken")) is None:
-                    return
-                if token == params.get("nextToken"):  # as botocore's paginator: never loop on one page
-                    raise PaginationError(message=f"The same next token was received twice: {token}")
-                params["nextToken"] = token
     except UnreadableReply as exc:
         raise _unreadable_reply(f"DescribeImages of {name}", exc) from None
 

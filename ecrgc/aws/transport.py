@@ -1,5 +1,5 @@
-"""The scan's hot calls (DescribeImages, BatchGetImage) sent without botocore's per-call pipeline, and
-everything that makes them AWS calls kept botocore's.
+"""The scan's calls (DescribeRepositories, DescribeImages, BatchGetImage) sent without botocore's per-call
+pipeline, and everything that makes them AWS calls kept botocore's.
 
 A botocore call walks parameter validation, serialisation, the endpoint rules, a dozen events, the
 request signer's own events, history records, a response dict and the shape parser (which

@@ -1,5 +1,5 @@
-"""The scan's hot replies (DescribeImages, BatchGetImage and the index manifests it returns) as ECR's JSON
-carries them, decoded by msgspec straight into typed records.
+"""The scan's replies (DescribeRepositories, DescribeImages, BatchGetImage and the index manifests it
+returns) as ECR's JSON carries them, decoded by msgspec straight into typed records.
 
 A DescribeImages page of 1,000 images is ~400 kB. `json.loads` builds a dict per image holding every member
 (scan status, findings, archive times …) and botocore's shape parser then walks each of them: a fifth of
@@ -100,6 +100,32 @@ def batch_get_image_page(body: bytes) -> dict[str, Any]:
     always present. Raises `UnreadableReply` for a body that is not JSON, or not a BatchGetImage reply."""
     page = _decoded(_BATCH, body)
     return {"images": page.images, "failures": page.failures}
+
+
+class RepositoryEntry(msgspec.Struct, rename="camel", frozen=True, gc=False):
+    """One DescribeRepositories `repositories[]` entry: the members ecrgc reads, all required (a repository
+    without its name, URI or registry cannot be planned for)."""
+
+    repository_name: str
+    repository_uri: str
+    registry_id: str
+
+
+class DescribeRepositoriesPage(msgspec.Struct, rename="camel", gc=False):
+    repositories: list[RepositoryEntry]
+    next_token: str | None = None
+
+
+_REPOSITORIES = msgspec.json.Decoder(DescribeRepositoriesPage)
+
+
+def describe_repositories_page(body: bytes) -> dict[str, Any]:
+    """A DescribeRepositories reply as `repositories` (`RepositoryEntry` records) and `nextToken` when
+    there is a next page. Raises `UnreadableReply` for a body that is not JSON, or not such a reply."""
+    page = _decoded(_REPOSITORIES, body)
+    if page.next_token is None:
+        return {"repositories": page.repositories}
+    return {"repositories": page.repositories, "nextToken": page.next_token}
 
 
 class _Descriptor(msgspec.Struct, frozen=True, gc=False):

@@ -74,7 +74,8 @@ def test_requests_name_ecrgc_and_its_version_in_their_user_agent(sandbox: Sandbo
     sent: list[str] = []
 
     def record(request: Any, **_: Any) -> None:
-        sent.append(request.headers["User-Agent"].decode())
+        agent = request.headers["User-Agent"]  # bytes from botocore's Endpoint, text from the transport's
+        sent.append(agent.decode() if isinstance(agent, bytes) else agent)
 
     registry.client.meta.events.register("before-send.ecr.DescribeRepositories", record)
     registry.list_repositories(lambda _: True)

@@ -27,11 +27,16 @@ from botocore.signers import RequestSigner
 from ecrgc.aws import Registry
 from ecrgc.aws.client import RAW_DECODERS, RetryMode, botocore_session, ecr_client, registry_session
 from ecrgc.aws.transport import Transport
-from ecrgc.errors import RemoteError
+from ecrgc.errors import RemoteError, SourceUnavailable
 from ecrgc.sandbox import Sandbox
 
-REPLIES = {"DescribeImages": b'{"imageDetails": []}', "BatchGetImage": b'{"images": [], "failures": []}'}
+REPLIES = {
+    "DescribeRepositories": b'{"repositories": []}',
+    "DescribeImages": b'{"imageDetails": []}',
+    "BatchGetImage": b'{"images": [], "failures": []}',
+}
 PARAMS: dict[str, dict[str, Any]] = {
+    "DescribeRepositories": {"registryId": "123456789012", "maxResults": 1000},
     "DescribeImages": {"repositoryName": "app", "filter": {"tagStatus": "ANY"}, "maxResults": 1000},
     "BatchGetImage": {"repositoryName": "app", "imageIds": [{"imageDigest": "sha256:" + "0" * 64}]},
 }
@@ -332,15 +337,41 @@ def test_the_botocore_internals_the_transport_reads_are_what_it_expects(
         )
 
 
-def test_a_scan_that_is_sent_the_same_next_token_twice_stops_as_botocores_paginator_does() -> None:
+@pytest.mark.parametrize(
+    ("operation", "reply", "failed"),
+    [
+        ("DescribeImages", b'{"imageDetails": [], "nextToken": "again"}', "DescribeImages of app"),
+        ("DescribeRepositories", b'{"repositories": [], "nextToken": "again"}', "DescribeRepositories"),
+    ],
+)
+def test_a_scan_that_is_sent_the_same_next_token_twice_stops_as_botocores_paginator_does(
+    operation: str, reply: bytes, failed: str
+) -> None:
     registry = Registry("us-east-1")
     sent: list[bytes] = []
 
     def page(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
         sent.append(request.body)
-        return AWSResponse(request.url, 200, {}, _Body(b'{"imageDetails": [], "nextToken": "again"}'))
+        return AWSResponse(request.url, 200, {}, _Body(reply))
 
-    registry.client.meta.events.register("before-send.ecr.DescribeImages", page)
-    with pytest.raises(RemoteError, match=r"^ecr DescribeImages of app failed: PaginationError$"):
-        registry.scan_repository("app")
+    registry.client.meta.events.register(f"before-send.ecr.{operation}", page)
+    with pytest.raises(RemoteError, match=rf"^ecr {failed} failed: PaginationError$"):
+        registry.scan_repository("app") if operation == "DescribeImages" else registry.list_repositories(bool)
     assert [json.loads(body).get("nextToken") for body in sent] == [None, "again"]
+
+
+def test_a_repository_listed_without_its_uri_stops_the_plan_in_one_line() -> None:
+    registry = Registry("us-east-1")
+    reply = b'{"repositories": [{"repositoryName": "app", "registryId": "123456789012"}]}'
+
+    def page(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        return AWSResponse(request.url, 200, {}, _Body(reply))
+
+    registry.client.meta.events.register("before-send.ecr.DescribeRepositories", page)
+    with pytest.raises(SourceUnavailable) as caught:
+        registry.list_repositories(bool)
+    assert str(caught.value) == (
+        "ecr DescribeRepositories sent a reply ecrgc cannot read (Object missing required field "
+        "`repositoryUri` - at `$.repositories[0]`), so nothing is planned; plan again, and upgrade ecrgc "
+        "if it persists"
+    )
