@@ -66,7 +66,7 @@ class Registry:
             max_attempts=max_attempts,
         )
         self._ecr = Transport(self.client, session)
-        self._sts = sts_client(session, region)
+        self._session = session  # STS's client is built when the account is first asked for
         self._account: str | None = None
         self._listed: dict[str, RepositoryListing] = {}
 
@@ -80,7 +80,7 @@ class Registry:
         """The account id of the credentials in use (STS GetCallerIdentity, asked once: a plan needs it
         before its scan and again to read the registry's replication)."""
         if self._account is None:
-            self._account = caller_account(self._sts)
+            self._account = caller_account(sts_client(self._session, self.region))
         return self._account
 
     def replication(self) -> tuple[ReplicationRule, ...] | None:
@@ -89,7 +89,7 @@ class Registry:
 
     def list_repositories(self, selects: Callable[[str], bool]) -> list[RepositoryListing]:
         """(name, uri, registry id) of every repository `selects` accepts, sorted by name."""
-        found = inventory.list_repositories(self.client, selects, registry_id=self.registry_id)
+        found = inventory.list_repositories(self._ecr, selects, registry_id=self.registry_id)
         self._listed.update((listing[0], listing) for listing in found)
         return found
 
