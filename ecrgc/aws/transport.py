@@ -2,8 +2,8 @@
 pipeline, and everything that makes them AWS calls kept botocore's.
 
 A botocore call walks parameter validation, serialisation, the endpoint rules, a dozen events, the
-request signer's own events, history records, a response dict and the shape parser (which
-`client._RawDecoder` already leaves empty): ~1 ms of CPU a call on top of the HTTP exchange, the largest
+request signer's own events, history records, a response dict and the shape parser: ~1 ms of CPU a call
+(the parser's walk of every member aside) on top of the HTTP exchange, the largest
 cost of a plan's scan past the wire's (issue 14). `Transport.call` sends the same JSON request itself:
 - the URL botocore's endpoint rules resolve for the client (AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_ECR,
   region, FIPS, dual-stack), and the signing name and region they name, resolved once per operation;
@@ -15,8 +15,9 @@ cost of a plan's scan past the wire's (issue 14). `Transport.call` sends the sam
   arguments botocore's `Endpoint` gives them, sleeps what they return and gives up when they say so;
   `after-call` releases the retry quota. Connection failures are the HTTP session's exceptions.
 Error replies are parsed by botocore's JSON parser into the client's own ClientError classes, so they are
-classified by their code as before. A successful reply is decoded by `wire` (`UnreadableReply` when it
-cannot be: fail closed, not retried, as `client._RawDecoder` does).
+classified by their code as before. A successful reply is decoded by `client.RAW_DECODERS`' `wire`
+function (`UnreadableReply` when it cannot be: fail closed, not retried: a 200 reply of another shape is no
+passing fault).
 
 Not done, as botocore does it: `amz-sdk-invocation-id`/`amz-sdk-request` headers, client-side
 monitoring and the history recorder (debug aids), parameter validation (ecrgc builds these parameters).

@@ -10,7 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ecrgc.aws import Registry
-from ecrgc.aws.wire import ImageDetail, ImageManifest
+from ecrgc.aws.client import ecr_client, registry_session
+from ecrgc.aws.transport import Transport
+from ecrgc.aws.wire import ImageDetail, ImageManifest, RepositoryEntry
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import ImageStatus, Outcome, OutcomeReason, OutcomeStatus, Repository
 from ecrgc.sandbox import Sandbox, manifests
@@ -55,19 +57,22 @@ def test_repositories_and_images_are_read_across_pages(sandbox: Sandbox) -> None
 
 def test_scan_replies_are_the_wire_json_and_errors_keep_their_codes(sandbox: Sandbox) -> None:
     (digest,) = _push_plain(sandbox, "app", 1)
-    client = _registry().client
-    page = client.describe_images(repositoryName="app")
+    session = registry_session()
+    ecr = Transport(ecr_client(session, REGION), session)
+    page = ecr.call("DescribeImages", {"repositoryName": "app"})
     (detail,) = page["imageDetails"]
     assert isinstance(detail, ImageDetail)  # decoded by msgspec, not botocore's shape parser
     assert detail.image_pushed_at.tzinfo is UTC
-    assert page["ResponseMetadata"]["HTTPStatusCode"] == 200
-    reply = client.batch_get_image(repositoryName="app", imageIds=[{"imageDigest": digest}])
+    reply = ecr.call("BatchGetImage", {"repositoryName": "app", "imageIds": [{"imageDigest": digest}]})
     (image,) = reply["images"]
     assert isinstance(image, ImageManifest)
     assert (image.image_id.image_digest, reply["failures"]) == (digest, [])
     assert json.loads(image.image_manifest)["schemaVersion"] == 2
+    (listed,) = ecr.call("DescribeRepositories", {})["repositories"]
+    assert isinstance(listed, RepositoryEntry)
+    assert (listed.repository_name, listed.registry_id) == ("app", "123456789012")
     with pytest.raises(ClientError) as caught:
-        client.describe_images(repositoryName="ghost")
+        ecr.call("DescribeImages", {"repositoryName": "ghost"})
     assert caught.value.response["Error"]["Code"] == "RepositoryNotFoundException"
 
 
