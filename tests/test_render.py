@@ -207,11 +207,49 @@ def test_lists_too_long_to_show_are_never_built_and_leaving_them_unbuilt_changes
 )
 def test_release_looking_tags(tag: str) -> None:
     assert facts.RELEASE_TAG.search(tag)
+    assert facts.release_tags(["main", tag]) == [tag]
 
 
 @pytest.mark.parametrize("tag", ["build-12", "pr-1234", "feature-x", "main", "sha256-0a1b.sig", "latest-pr"])
 def test_tags_that_do_not_look_like_releases(tag: str) -> None:
     assert not facts.RELEASE_TAG.search(tag)
+    assert facts.release_tags(["main", tag]) == []
+
+
+_TAG_PIECES = st.sampled_from(
+    [
+        "v",
+        "V",
+        "1",
+        ".2",
+        "-rc",
+        "release",
+        "RELEASE",
+        "rele\u017fe",
+        "RELEA\u017fE",
+        "0",
+        "9",
+        "latest",
+        "Stable",
+        "prod",
+    ]
+)
+
+
+@settings(max_examples=2000)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(_TAG_PIECES, st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=3)),
+            max_size=4,
+        ).map("".join),
+        max_size=4,
+    )
+)
+def test_release_tags_are_the_tags_the_regex_finds(tags: list[str]) -> None:
+    found = [t for t in tags if facts.RELEASE_TAG.search(t)]
+    event("some release-looking" if found else "none")
+    assert facts.release_tags(tags) == found
 
 
 @pytest.mark.parametrize(("removed", "warned"), [(5, False), (6, True)])

@@ -21,6 +21,10 @@ RELEASE_TAG = re.compile(
     r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?([-+.][0-9A-Za-z.-]+)?$|^v[0-9]|release|^(latest|stable|prod|production)$",
     re.IGNORECASE,
 )
+# Every tag RELEASE_TAG finds starts with one of these (its anchored alternatives) or, when it is ASCII,
+# contains "release" in some case (IGNORECASE folds no ASCII letter to another ASCII letter; non-ASCII
+# tags, where U+017F matches 's', are all searched).
+_RELEASE_FIRST = frozenset("vV0123456789lLsSpP")
 MAX_TAGS_PER_WARNING = 10
 
 
@@ -207,11 +211,19 @@ def saving(freed: int) -> str:
     return "< $0.01" if freed and not amount else money(amount)
 
 
+def release_tags(tags: Sequence[str]) -> list[str]:
+    """The tags of `tags` RELEASE_TAG finds, in order, searching only those that may match (a plan's tags
+    are mostly ASCII, without "release", not starting with one of _RELEASE_FIRST: ~3x faster)."""
+    joined = "\n".join(tags)
+    if joined.isascii() and "release" not in joined.lower():
+        return [t for t in tags if t[:1] in _RELEASE_FIRST and RELEASE_TAG.search(t)]
+    return [t for t in tags if RELEASE_TAG.search(t)]
+
+
 def alerts(plan: Plan, table: list[Row]) -> list[Alert]:
     """Repositories losing more than half their images, release-looking tags deleted, repositories deleted."""
-    release_tags = {
-        repository: [t for t in tags if RELEASE_TAG.search(t)]
-        for repository, tags in tags_by_repository(plan.actions).items()
+    found_tags = {
+        repository: release_tags(tags) for repository, tags in tags_by_repository(plan.actions).items()
     }
     found: list[Alert] = []
     for row in table:
@@ -222,7 +234,7 @@ def alerts(plan: Plan, table: list[Row]) -> list[Alert]:
                     kind=AlertKind.LOSES_MOST, repository=row.repository, removed=removed, scanned=row.scanned
                 )
             )
-        if tags := sorted(release_tags.get(row.repository, ())):
+        if tags := sorted(found_tags.get(row.repository, ())):
             found.append(Alert(kind=AlertKind.RELEASE_TAGS, repository=row.repository, tags=tuple(tags)))
         if row.delete_repository:
             found.append(Alert(kind=AlertKind.DELETES_REPOSITORY, repository=row.repository))
