@@ -4,7 +4,6 @@ registry resolves its credentials once for both of its clients, and requests nam
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from ecrgc import __version__
 from ecrgc.aws import Registry
 from ecrgc.aws.client import SERVICES, botocore_session
 from ecrgc.sandbox import Sandbox
+from tests.aws.profiles import use_credential_process
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -49,18 +49,14 @@ def test_a_registry_resolves_its_profiles_credentials_once_for_its_ecr_and_sts_c
     sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = tmp_path / "calls"
-    process = tmp_path / "credentials.py"
-    process.write_text(
+    use_credential_process(
+        monkeypatch,
+        tmp_path,
         "import json, pathlib\n"
         f"with pathlib.Path({str(calls)!r}).open('a') as calls: calls.write('called\\n')\n"
-        "print(json.dumps({'Version': 1, 'AccessKeyId': 'AKIDPROCESS', 'SecretAccessKey': 'secret'}))\n"
+        "print(json.dumps({'Version': 1, 'AccessKeyId': 'AKIDPROCESS', 'SecretAccessKey': 'secret'}))\n",
+        profile="counted",
     )
-    config = tmp_path / "config"
-    config.write_text(f"[profile counted]\ncredential_process = {sys.executable} {process}\n")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
-    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     sandbox.registry.push_image("svc/api", tags=["a"])
 
     registry = Registry(sandbox.registry.region, profile="counted")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hmac
 import json
 import re
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +28,7 @@ from ecrgc.aws.client import RAW_DECODERS, RetryMode, botocore_session, ecr_clie
 from ecrgc.aws.transport import Transport
 from ecrgc.errors import RemoteError, SourceUnavailable
 from ecrgc.sandbox import Sandbox
+from tests.aws.profiles import use_credential_process
 
 REPLIES = {
     "DescribeRepositories": b'{"repositories": []}',
@@ -218,22 +218,17 @@ def test_each_attempt_signs_with_the_chains_credentials_refreshed_as_botocore_re
     verifying: type[_Verifying], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     counter = tmp_path / "issued"
-    process = tmp_path / "credentials.py"
-    process.write_text(  # a new key on each run, expiring within botocore's mandatory refresh window
+    use_credential_process(  # a new key on each run, expiring within botocore's mandatory refresh window
+        monkeypatch,
+        tmp_path,
         "import datetime, json, pathlib\n"
         f"issued = pathlib.Path({str(counter)!r})\n"
         "n = len(issued.read_text()) if issued.exists() else 0\n"
         "issued.write_text('x' * (n + 1))\n"
         "expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=5)\n"
         "print(json.dumps({'Version': 1, 'AccessKeyId': f'AKID{n}', 'SecretAccessKey': f'secret-AKID{n}',"
-        " 'SessionToken': 'token', 'Expiration': expires.isoformat()}))\n"
+        " 'SessionToken': 'token', 'Expiration': expires.isoformat()}))\n",
     )
-    config = tmp_path / "config"
-    config.write_text(f"[default]\ncredential_process = {sys.executable} {process}\n")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
-    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     _, transport = _built("eu-west-1")
     for _ in range(2):
         transport.call("DescribeImages", PARAMS["DescribeImages"])
