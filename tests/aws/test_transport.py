@@ -173,7 +173,7 @@ class _Verifying(BaseHTTPRequestHandler):
         )
 
     def log_message(self, *_: Any) -> None:
-        pass
+        """No line on stderr per request (BaseHTTPRequestHandler's default)."""
 
 
 @pytest.fixture
