@@ -33,7 +33,7 @@ from ecrgc.model import (
 from ecrgc.planfile import canonical, encode, evidence, format_timestamp, writing
 from ecrgc.planfile.columns import document as columns_document
 from ecrgc.planfile.records import repository_part
-from ecrgc.planfile.spool import Spool
+from ecrgc.planfile.spool import Held, Spool, Spooled
 from tests import strategies as s
 from tests.test_planfile import plan, properties
 
@@ -100,10 +100,8 @@ def test_a_part_holds_the_records_of_the_general_writer(
     assert part.blobs == _general(decisions, policy, columns=columns)
     removed = [d for d in decisions if d.action is not Action.KEEP]
     assert part.counts == (len(removed), len(decisions) - len(removed))
-    assert [a.digest for a in part.actions] == [
-        a.digest for a in canonical(plan(actions=part.actions)).actions
-    ]
-    assert {a.digest for a in part.actions} == {d.image.digest for d in removed}
+    actions = canonical(plan(actions=tuple(_record(d, policy) for d in removed))).actions
+    assert part.tags == [t for action in actions for t in action.tags]  # in canonical order, each sorted
     removing = policy.action is Action.DELETE and policy.delete_empty_repositories
     assert part.summary == RepositorySummary(
         repository=repository.name,
@@ -131,18 +129,39 @@ def test_a_spool_reads_back_the_images_of_its_parts(case: tuple[Repository, list
     for columns in (False, True):
         spool = Spool(columns=columns)
         part = repository_part(repository.name, policy, decisions, columns=columns, hold=False)
-        assert part.actions == ()
+        assert part.tags == []
         spool.put(part)
         if not decisions:
             assert spool.counts == {}
             continue
+        removed = tuple(_record(d, policy) for d in decisions if d.action is not Action.KEEP)
+        assert tuple(spool.images(repository.name, "actions")) == canonical(plan(actions=removed)).actions
         again = repository_part(repository.name, policy, decisions, columns=columns, hold=True)
-        assert tuple(spool.images(repository.name, "actions")) == again.actions
+        assert spool.tags(repository.name, "actions") == again.tags
         for which in ("actions", "kept"):  # what a view's warnings read, without the records
             images = spool.images(repository.name, which)
             assert spool.tags(repository.name, which) == [t for image in images for t in image.tags]
         kept = sorted((_record(d, policy) for d in decisions if d.action is Action.KEEP), key=_digest)
         assert [k.digest for k in spool.images(repository.name, "kept")] == [k.digest for k in kept]
+
+
+@properties
+@given(_cases(), st.booleans())
+def test_held_actions_read_as_the_spooled_ones_built_once(
+    case: tuple[Repository, list[Decision], Policy], columns: bool
+) -> None:
+    """A plan that holds its actions keeps their tags from the parts and builds them from the spool once."""
+    repository, decisions, policy = case
+    spool = Spool(columns=columns)
+    part = repository_part(repository.name, policy, decisions, columns=columns, hold=True)
+    spool.put(part)
+    held = Held(spool, {part.name: part.tags} if part.counts[0] else {})
+    spooled = Spooled(spool, "actions")
+    assert held == spooled
+    assert list(held.tags_by_repository()) == list(spooled.tags_by_repository())
+    assert held.repositories() == spooled.repositories()
+    assert all(a is b for a, b in zip(held, list(held), strict=True))  # the same records, not built again
+    assert not any(a is b for a, b in zip(spooled, list(spooled), strict=True))
 
 
 def _digest(image: PlannedAction) -> str:

@@ -133,7 +133,7 @@ def run_plan(
     count = planworkers.process_count(processes, len(names)) if sharded else 1
     # With workers, this process holds none of its actions as it goes (they would be held while the
     # largest repositories are in flight, then dropped past ACTIONS_IN_MEMORY): `read_back` holds them all.
-    builder = PlanBuilder(Spool(columns=columns), actions={} if count == 1 else None)
+    builder = PlanBuilder(Spool(columns=columns), tags={} if count == 1 else None)
     # The workers start before the in-use sources are read, so that their start overlaps the reading.
     with (
         planworkers.Workers(count - 1, inventory, columns=columns)  # and this process

@@ -2,7 +2,7 @@
 
 `PlanBuilder` takes each part in (decided in this process, or adopted from a worker process's spool
 file): its records stay in the spool, its summary, images in use and (while the plan is small enough)
-its actions are kept, and `build` makes the `Plan`, with `input_figures`: what each in-use input says
+its actions' tags are kept, and `build` makes the `Plan`, with `input_figures`: what each in-use input says
 about this registry.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from itertools import chain
 
 from ecrgc import __version__
 from ecrgc.model import (
@@ -19,7 +18,6 @@ from ecrgc.model import (
     Decision,
     InputFingerprint,
     Plan,
-    PlannedAction,
     Policy,
     PolicyRecord,
     ProtectedImage,
@@ -28,9 +26,8 @@ from ecrgc.model import (
     Usage,
 )
 from ecrgc.planfile import FORMAT_VERSION, canonical
-from ecrgc.planfile.ordering import InOrder
 from ecrgc.planfile.records import RepositoryPart, repository_part
-from ecrgc.planfile.spool import ACTIONS_IN_MEMORY, Spool, Spooled
+from ecrgc.planfile.spool import ACTIONS_IN_MEMORY, Held, Spool, Spooled
 from ecrgc.policy import policy_sha256
 
 
@@ -69,17 +66,19 @@ class PlanBuilder:
     is decided (encoded in the plan file's layout), the summaries and the images in use stay."""
 
     spool: Spool
-    actions: dict[str, tuple[PlannedAction, ...]] | None = field(default_factory=dict)
-    """Each repository's actions, while there are at most ACTIONS_IN_MEMORY (None beyond, and while worker
-    processes plan: spooled only)."""
+    tags: dict[str, list[str]] | None = field(default_factory=dict)
+    """Each repository's actions' tags, while there are at most ACTIONS_IN_MEMORY actions (None beyond,
+    and while worker processes plan): the plan then holds its actions (`spool.Held`), else reads them
+    from the spool at each pass (`spool.Spooled`)."""
     held: int = 0
     protected: list[ProtectedImage] = field(default_factory=list)
     summaries: list[RepositorySummary] = field(default_factory=list)
     deletions: list[str] = field(default_factory=list)
 
     def part(self, repository: Repository, policy: Policy, decisions: Sequence[Decision]) -> RepositoryPart:
-        """A repository decided in this process: its part, with its actions while this builder holds them."""
-        columns, hold = self.spool.columns, self.actions is not None
+        """A repository decided in this process: its part, with its actions' tags while this builder holds
+        them."""
+        columns, hold = self.spool.columns, self.tags is not None
         return repository_part(repository.name, policy, decisions, columns=columns, hold=hold)
 
     def add(self, repository: Repository, policy: Policy, decisions: Sequence[Decision]) -> None:
@@ -93,25 +92,24 @@ class PlanBuilder:
         """Take in a repository whose records are in the spool already (adopted from a worker process's
         file, or put there by `merge`); return how many images it had."""
         self.protected.extend(part.protected)
-        if self.actions is not None and part.actions:
-            self.actions[part.name] = part.actions
-            self.held += len(part.actions)
+        if self.tags is not None and part.counts[0]:
+            self.tags[part.name] = part.tags
+            self.held += part.counts[0]
             if self.held > ACTIONS_IN_MEMORY:
-                self.actions = None
+                self.tags = None
         if part.delete_repository:
             self.deletions.append(part.name)
         self.summaries.append(part.summary)
         return part.summary.scanned
 
     def read_back(self) -> None:
-        """After worker processes: hold every repository's actions, read back from the spool, while the
-        plan has at most ACTIONS_IN_MEMORY (the views' passes then read them in memory, decoded once, not
-        once per pass); else hold none."""
+        """After worker processes: hold the plan's actions (their tags read back from the spool) while it
+        has at most ACTIONS_IN_MEMORY; else hold none."""
         counts = self.spool.counts
         if sum(actions for actions, _ in counts.values()) > ACTIONS_IN_MEMORY:
-            self.actions = None
+            self.tags = None
             return
-        self.actions = {name: tuple(self.spool.images(name, "actions")) for name in counts if counts[name][0]}
+        self.tags = {name: self.spool.tags(name, "actions") for name in counts if counts[name][0]}
 
     def build(
         self,
@@ -125,7 +123,7 @@ class PlanBuilder:
     ) -> Plan:
         # `canonical` puts every list in the plan file's order (the spool's lists are in it already): the
         # plan in memory is the plan on disk.
-        actions = self.actions
+        tags = self.tags
         plan = canonical(
             Plan(
                 format_version=FORMAT_VERSION,
@@ -138,9 +136,7 @@ class PlanBuilder:
                     PolicyRecord(name=p.name, sha256=policy_sha256(p), document=p.document) for p in policies
                 ),
                 inputs=tuple(set(inputs)),
-                actions=Spooled(self.spool, "actions")
-                if actions is None
-                else InOrder(chain.from_iterable(actions[name] for name in sorted(actions))),
+                actions=Spooled(self.spool, "actions") if tags is None else Held(self.spool, tags),
                 kept=Spooled(self.spool, "kept"),
                 repository_deletions=tuple(self.deletions),
                 protected=tuple(self.protected),

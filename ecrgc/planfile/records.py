@@ -13,13 +13,12 @@ import operator
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain
 
 from ecrgc.model import (
     Action,
     Decision,
     ListsInUse,
-    PlannedAction,
     Policy,
     ProtectedImage,
     Reason,
@@ -41,8 +40,9 @@ class RepositoryPart:
     """The policy deletes the repository: it has images, all of them removed, and deletes empty ones."""
     protected: tuple[ProtectedImage, ...]
     """Its images kept for being in use, with their sources (by digest)."""
-    actions: tuple[PlannedAction, ...]
-    """Its actions in canonical order when asked for (`hold`), else ()."""
+    tags: list[str]
+    """Every tag of its actions, in their canonical order, when asked for (`hold`: what a plan's views read
+    of the actions it holds), else []."""
     counts: tuple[int, int]
     """(actions, kept images)."""
     columns: bool
@@ -56,8 +56,7 @@ def repository_part(
     repository: str, policy: Policy, decisions: Sequence[Decision], *, columns: bool, hold: bool
 ) -> RepositoryPart:
     """The part of `repository`, decided by `policy` into `decisions` (one per image; `decide` gives them
-    by digest), encoded in the `columns` layout or the records layout; with its actions as records when
-    `hold`.
+    by digest), encoded in the `columns` layout or the records layout; with its actions' tags when `hold`.
 
     The records are made straight from the decisions (one msgspec Struct per image, all encoded in one
     call), in canonical order: the actions by depth (a parent before what goes with it), then digest; the
@@ -108,7 +107,7 @@ def repository_part(
         summary=_summary(repository, policy, removed, kept, delete_repository=delete_repository),
         delete_repository=delete_repository,
         protected=protected,
-        actions=tuple(map(_planned, removed, removed_tags, parents, repeat(name))) if hold else (),
+        tags=list(chain.from_iterable(removed_tags)) if hold else [],
         counts=(len(removed), len(kept)),
         columns=columns,
         blobs={which: blob for which, blob in blobs.items() if blob},
@@ -141,25 +140,6 @@ def _by_depth(removed: list[Decision]) -> tuple[list[Decision], list[str | None]
 def _tags(decisions: list[Decision]) -> list[tuple[str, ...]]:
     """Each image's tags, sorted."""
     return [t if len(t) < 2 else tuple(sorted(t)) for t in map(_TAGS, decisions)]
-
-
-def _planned(decision: Decision, tags: tuple[str, ...], parent: str | None, policy: str) -> PlannedAction:
-    """The action of a removed image."""
-    image = decision.image
-    return PlannedAction(
-        repository=image.repository,
-        digest=image.digest,
-        tags=tags,
-        pushed_at=image.pushed_at,
-        last_pulled_at=image.last_pulled_at,
-        size_bytes=image.size_bytes,
-        media_type=image.media_type,
-        action=decision.action,
-        reason=decision.reason,
-        parent=parent,
-        policy=policy,
-        # No evidence: a removed image's is its record (see planfile.evidence).
-    )
 
 
 def _protected(decision: Decision) -> ProtectedImage:

@@ -1,12 +1,13 @@
 """A plan's image records, encoded as `run_plan` decides each repository and kept in a scratch file.
 
 So a plan being made holds one repository's images at a time, not the registry's: the kept images are
-never held (`Plan.kept` reads them back from here), nor the actions once there are more than
-ACTIONS_IN_MEMORY (beyond, `Plan.actions` reads them back too: each pass of a view then costs their
-decoding, the price of a bounded memory). The records are encoded once (records.repository_part), in the
-layout the plan file will have (`columns`: the `.json.gz` layout), in canonical order within their
-repository; `write_plan_file` writes them from here, repositories by name, hashing as it writes
-(`write_document`): nothing is sorted or encoded twice.
+never held (`Plan.kept` reads them back from here); the actions are read back from here too, once and then
+held while there are at most ACTIONS_IN_MEMORY (`Held`: only when something reads them, as apply does; the
+plan's summaries read only their tags, which it holds), else at each pass (`Spooled`: each pass of a view
+then costs their decoding, the price of a bounded memory). The records are encoded once
+(records.repository_part), in the layout the plan file will have (`columns`: the `.json.gz` layout), in
+canonical order within their repository; `write_plan_file` writes them from here, repositories by name,
+hashing as it writes (`write_document`): nothing is sorted or encoded twice.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from ecrgc.planfile.records import RepositoryPart
 from ecrgc.planfile.writing import Lines
 
 ACTIONS_IN_MEMORY = 200_000
-"""A plan being made keeps its actions in memory up to this many (about 100 MB), for its views' passes."""
+"""A plan being made holds its actions (their tags, and the actions themselves once read) up to this many
+(about 100 MB), for its views' passes."""
 
 _Which = Literal["actions", "kept"]
 
@@ -208,8 +210,8 @@ def spool_of(plan: Plan) -> Spool | None:
     return spool if own else None
 
 
-class Spooled(Parts, ordering.Canonical[PlannedAction]):
-    """The actions or kept images of a spooled plan, in canonical order, built as they are read."""
+class _FromSpool(Parts, ordering.Canonical[PlannedAction]):
+    """The actions or kept images of a spooled plan, in canonical order, built from its records."""
 
     def __init__(self, spool: Spool, which: _Which) -> None:
         self.spool, self._which = spool, which
@@ -229,5 +231,34 @@ class Spooled(Parts, ordering.Canonical[PlannedAction]):
         for name in self._names:
             yield name, self.spool.tags(name, self._which)
 
+
+class Spooled(_FromSpool):
+    """The actions or kept images of a spooled plan, built each time they are read (none held)."""
+
     def __repr__(self) -> str:
         return f"Spooled({self._len} {self._which})"
+
+
+class Held(_FromSpool):
+    """The actions of a plan being made that holds them (at most ACTIONS_IN_MEMORY): their tags in memory
+    (`tags`: repository -> every tag of its actions, in order), which is all the plan's summaries read, and
+    each repository's actions built from the spool's records the first time they are read, then held (a
+    view's or apply's later passes do not decode them again)."""
+
+    def __init__(self, spool: Spool, tags: Mapping[str, list[str]]) -> None:
+        super().__init__(spool, "actions")
+        self._tags = tags
+        self._held: dict[int, tuple[PlannedAction, ...]] = {}
+
+    def _images(self, part: int, offset: int) -> Iterator[PlannedAction]:
+        images = self._held.get(part)
+        if images is None:
+            images = self._held[part] = tuple(super()._images(part, 0))
+        return islice(images, offset, None)
+
+    def tags_by_repository(self) -> Iterator[tuple[str, list[str]]]:
+        for name in self._names:
+            yield name, self._tags[name]
+
+    def __repr__(self) -> str:
+        return f"Held({self._len} actions)"
