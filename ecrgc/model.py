@@ -158,8 +158,7 @@ class InputKind(StrEnum):
     APP_RUNNER = "app_runner"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, order=True)
-class InputFingerprint:
+class InputFingerprint(msgspec.Struct, frozen=True, kw_only=True, order=True):
     """A source of truth that was read, so a reviewer (and apply) knows what the plan stands on."""
 
     kind: InputKind
@@ -500,8 +499,7 @@ class PolicyMatch(StrEnum):
     """The repository has no policy of that name for the plan's target: refused too."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, order=True)
-class ReplicaDestination:
+class ReplicaDestination(msgspec.Struct, frozen=True, kw_only=True, order=True):
     """A registry that a replication rule copies the planned registry's pushes to."""
 
     account: str
@@ -510,8 +508,7 @@ class ReplicaDestination:
     """Its name in targets.yaml when it is a target too (planned on its own), else None."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, order=True)
-class ReplicationRule:
+class ReplicationRule(msgspec.Struct, frozen=True, kw_only=True, order=True):
     """One rule of the planned registry's replication configuration (DescribeRegistry)."""
 
     destinations: tuple[ReplicaDestination, ...]

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from msgspec import structs
+
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import Action, Plan, PlannedAction, ReplicationRule
 
@@ -37,10 +39,12 @@ def with_replication(plan: Plan, rules: Sequence[ReplicationRule] | None, target
     if rules is None:
         return plan
     named = (
-        replace(
+        structs.replace(
             rule,
             destinations=tuple(
-                sorted(replace(d, target=targets.get((d.account, d.region))) for d in rule.destinations)
+                sorted(
+                    structs.replace(d, target=targets.get((d.account, d.region))) for d in rule.destinations
+                )
             ),
         )
         for rule in rules

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import yaml
 
 JsonPath = tuple[str | int, ...]
@@ -43,12 +43,11 @@ class YamlProblem(Exception):
         self.problems = tuple(problems)
 
 
-@dataclass(frozen=True, slots=True)
-class YamlDocument:
+class YamlDocument(msgspec.Struct, frozen=True):
     """One document as plain values, and the source text of its scalars that YAML typed as non-strings."""
 
     value: Any
-    typed_scalars: Mapping[JsonPath, str] = field(default_factory=dict)
+    typed_scalars: Mapping[JsonPath, str] = msgspec.field(default_factory=dict)
 
 
 def read_yaml(text: str) -> YamlDocument:

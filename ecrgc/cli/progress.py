@@ -11,9 +11,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
+
+import msgspec
 
 from ecrgc.render.markup import plural
 
@@ -24,8 +25,7 @@ PLAIN_INTERVAL = 5.0
 """Seconds between two plain lines of one step."""
 
 
-@dataclass
-class _Step:
+class _Step(msgspec.Struct):
     total: int | None
     started: float
     shown: float

@@ -12,10 +12,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import IO, TYPE_CHECKING, Protocol
+
+import msgspec
 
 from ecrgc import decide
 from ecrgc.commands import planworkers
@@ -48,8 +50,7 @@ class PlanPhase(Enum):
     ASSEMBLE = "assemble"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlanProgress:
+class PlanProgress(msgspec.Struct, frozen=True, kw_only=True):
     """Where `run_plan` is: the phase, repositories scanned and decided of `total`, images so far."""
 
     phase: PlanPhase
@@ -184,8 +185,7 @@ def run_plan(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Decide:
+class _Decide(msgspec.Struct, frozen=True):
     """One repository decided: `run_plan`'s job, here or in a worker process (sent there once, pickled:
     the policies, the images in use and the time), where its records are spooled into the worker's file."""
 

@@ -9,8 +9,10 @@ about this registry.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+from msgspec import structs
 
 from ecrgc import __version__
 from ecrgc.model import (
@@ -44,7 +46,7 @@ def input_figures(
         here = {r for r in refs if r.host == THIS_REGISTRY or (r.account, r.region) == (account, region)}
         other_ecr = sum(r.account is not None for r in refs - here)
         figured.append(
-            replace(
+            structs.replace(
                 fingerprint,
                 this_registry=len(here),
                 other_accounts=other_ecr,
@@ -57,7 +59,10 @@ def input_figures(
     for image in protected:  # an image counts once for each input that uses it
         for index in {i for source in image.sources for i in inputs_of_source.get(source, ())}:
             counts[index] += 1
-    return [replace(fingerprint, protected=count) for fingerprint, count in zip(figured, counts, strict=True)]
+    return [
+        structs.replace(fingerprint, protected=count)
+        for fingerprint, count in zip(figured, counts, strict=True)
+    ]
 
 
 @dataclass

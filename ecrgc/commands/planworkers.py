@@ -40,9 +40,10 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, Protocol, Self, TypeVar, runtime_checkable
+
+import msgspec
 
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import Repository
@@ -110,8 +111,7 @@ class _Names:
             return next(self._names)
 
 
-@dataclass(eq=False)
-class _Worker:
+class _Worker(msgspec.Struct, eq=False):
     process: subprocess.Popen[bytes]
     conn: Connection
     path: Path
@@ -121,20 +121,18 @@ class _Worker:
     """No more names for it: it was sent None."""
 
 
-@dataclass(eq=False)
 class Workers:
     """`count` worker processes, each scanning with `inventory` (see the module docstring); a context
     manager: leaving it terminates and reaps every worker, stops the thread serving them and removes
     their files' directory. The scan threads (`inventory.workers`) are shared among the workers and the
     main process (`threads`: its share)."""
 
-    count: int
-    inventory: Scanner
-    columns: bool
-    _workers: list[_Worker] = field(default_factory=list)
-    _directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ecrgc-plan-")))
-    _thread: threading.Thread | None = None
-    _error: BaseException | None = None
+    def __init__(self, count: int, inventory: Scanner, columns: bool) -> None:
+        self.count, self.inventory, self.columns = count, inventory, columns
+        self._workers: list[_Worker] = []
+        self._directory = Path(tempfile.mkdtemp(prefix="ecrgc-plan-"))
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     @property
     def threads(self) -> int:

@@ -58,7 +58,9 @@ def canonical(plan: Plan) -> Plan:
         if plan.replication is None
         else tuple(
             sorted(
-                replace(r, destinations=tuple(sorted(r.destinations)), prefixes=tuple(sorted(r.prefixes)))
+                structs.replace(
+                    r, destinations=tuple(sorted(r.destinations)), prefixes=tuple(sorted(r.prefixes))
+                )
                 for r in plan.replication
             )
         ),

@@ -8,8 +8,9 @@ The registry's own account and region (the plan's credentials, the policy's regi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from ecrgc.model import AwsProtection, InputFingerprint, InputKind, Policy, Usage, Use
 
@@ -17,8 +18,7 @@ if TYPE_CHECKING:
     from ecrgc.aws.accounts import Reach
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, order=True)
-class Target:
+class Target(msgspec.Struct, frozen=True, kw_only=True, order=True):
     """One region, read with the plan's own credentials (`role_arn` None) or an assumed role's."""
 
     region: str
@@ -40,8 +40,7 @@ def targets(policies: Sequence[Policy], enabled: Callable[[AwsProtection], bool]
     return sorted(found, key=lambda t: (t.role_arn or "", t.region))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AwsSource:
+class AwsSource(msgspec.Struct, frozen=True, kw_only=True):
     """One service in one account and region; `read_uses` is the service's reader in `ecrgc.aws`."""
 
     service: str

@@ -8,8 +8,9 @@ name, each read once. A path resolves relative to the file of the policy that na
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from ecrgc import imagelists
 from ecrgc.aws import s3
@@ -18,8 +19,7 @@ from ecrgc.usage.source import SourceOptions
 from ecrgc.yamlfile import json_path
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ImageListSource:
+class ImageListSource(msgspec.Struct, frozen=True, kw_only=True):
     """The files one `protect.imageLists` entry names; a glob that matches nothing is unreadable."""
 
     pattern: str

@@ -7,14 +7,14 @@ client costs a noticeable part of a second to import, which a plan that names no
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from ecrgc.model import KubeContext, Policy, Usage
 from ecrgc.usage.source import SourceOptions
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KubernetesSource:
+class KubernetesSource(msgspec.Struct, frozen=True, kw_only=True):
     """Every image one cluster runs, may run again or rolls back to (see `ecrgc.kube`)."""
 
     context: KubeContext

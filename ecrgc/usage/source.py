@@ -13,8 +13,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
-from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import Policy, Usage
@@ -36,8 +37,7 @@ class UsageSource(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SourceOptions:
+class SourceOptions(msgspec.Struct, frozen=True, kw_only=True):
     """What the composition root knows and the policies do not: which kubeconfig."""
 
     kubeconfig: str | None = None
