@@ -1,7 +1,5 @@
 """`ecrgc apply`: a reviewed plan, re-verified and applied; its exit codes (`ecrgc run` shares them)."""
 
-from __future__ import annotations
-
 import logging
 import sys
 from datetime import UTC, datetime
@@ -38,7 +36,7 @@ Kubeconfig = Annotated[
 ]
 
 
-def apply_exit_code(result: ApplyResult) -> int:
+def apply_exit_code(result: "ApplyResult") -> int:
     """The exit code of `ecrgc apply` (and `ecrgc run`) for a finished apply:
 
     0  success: everything planned is deleted or archived now (already absent counts), or nothing to do
@@ -55,7 +53,7 @@ def apply_exit_code(result: ApplyResult) -> int:
     return 2 if counts[OutcomeStatus.SKIPPED] else 0
 
 
-def _confirm(plan: Plan, source: Path, *, auto_approve: bool) -> None:
+def _confirm(plan: "Plan", source: Path, *, auto_approve: bool) -> None:
     """On a terminal, show what the plan does (the summary table, warnings, account, region, plan path)
     and apply only on the word `yes`, as Terraform asks; without a terminal, refuse unless approved."""
     from ecrgc import render
@@ -158,7 +156,7 @@ def apply(
     planned = len(plan.actions) + len(plan.repository_deletions)
     settled = 0
 
-    def record(outcome: Outcome) -> None:  # apply's workers call it one at a time (its sink holds a lock)
+    def record(outcome: "Outcome") -> None:  # apply's workers call it one at a time (its sink holds a lock)
         nonlocal settled
         files.write(outcome)
         settled += 1

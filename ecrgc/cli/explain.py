@@ -1,7 +1,5 @@
 """`ecrgc explain PLAN REF` and `ecrgc show PLAN --images`: why each image is kept, deleted or archived."""
 
-from __future__ import annotations
-
 from itertools import islice
 from pathlib import Path
 from typing import Annotated, assert_never

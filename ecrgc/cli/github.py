@@ -1,7 +1,5 @@
 """`ecrgc github …` (publish renderings to a pull request or a job summary) and `ecrgc plans …`."""
 
-from __future__ import annotations
-
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,7 +84,7 @@ def _github_comment(
     typer.echo(f"{result.action} {result.comment.html_url or result.comment.id}")
 
 
-def _sections(plans: list[Path], titles: list[str]) -> list[Section]:
+def _sections(plans: list[Path], titles: list[str]) -> "list[Section]":
     """Each plan loaded (under every loader's checks), titled, and compared with the repository's policies
     when there is a policies/ directory (as `ecrgc show` does)."""
     from ecrgc.apply.verification import policy_matches, repository_policies
@@ -116,7 +114,7 @@ def _run_url() -> str | None:
     return ci_run_url(os.environ)
 
 
-def _pull_request(client: GitHub, *, repo: str, pr: int | None, commit: str | None) -> int | None:
+def _pull_request(client: "GitHub", *, repo: str, pr: int | None, commit: str | None) -> int | None:
     if (pr is None) == (commit is None):
         raise UsageError("pass exactly one of --pr N or --commit SHA")
     if pr is not None:
@@ -208,7 +206,7 @@ def _plans_prune_expired(
         typer.echo(str(entry.path))
 
 
-def _listed(directory: Path, target: str | None, targets_file: Path) -> list[PlanFile] | None:
+def _listed(directory: Path, target: str | None, targets_file: Path) -> "list[PlanFile] | None":
     """With --target: that target's plans, each checked to bind to it; else None (the directory's own)."""
     from ecrgc.commands.targets import run_target_list
     from ecrgc.targets import load_targets

@@ -1,7 +1,5 @@
 """`ecrgc inuse …`: the images a cluster uses, exported for a planner elsewhere."""
 
-from __future__ import annotations
-
 import logging
 from pathlib import Path
 from typing import Annotated

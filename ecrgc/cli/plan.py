@@ -1,6 +1,7 @@
-"""`ecrgc plan` (and `plan --check`) and `ecrgc show`: a plan made, re-verified or rendered."""
+"""`ecrgc plan` (and `plan --check`) and `ecrgc show`: a plan made, re-verified or rendered.
 
-from __future__ import annotations
+No `from __future__ import annotations`: typer reads the commands' annotations (see `ecrgc.cli`).
+"""
 
 import sys
 from collections.abc import Callable
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from ecrgc.commands.plan import PlanProgress
 
 
-def _plan_progress(display: ProgressDisplay) -> Callable[[PlanProgress], None]:
+def _plan_progress(display: "ProgressDisplay") -> "Callable[[PlanProgress], None]":
     """`run_plan`'s progress port, shown on `display`."""
     from ecrgc.commands.plan import PlanPhase
     from ecrgc.render.markup import plural
@@ -37,7 +38,7 @@ def _plan_progress(display: ProgressDisplay) -> Callable[[PlanProgress], None]:
         PlanPhase.ASSEMBLE: "assembling the plan",
     }
 
-    def tell(progress: PlanProgress) -> None:
+    def tell(progress: "PlanProgress") -> None:
         order = list(phases)
         for earlier in order[: order.index(progress.phase)]:  # the phases come in order
             display.end(phases[earlier])

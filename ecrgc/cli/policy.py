@@ -1,7 +1,5 @@
 """`ecrgc validate` (policy and plan files) and `ecrgc policy …` (policies from the seed's .env)."""
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 from typing import Annotated

@@ -6,8 +6,6 @@ summaries, whatever INTERACTIVE_MODE says. INTERACTIVE_MODE=false writes nothing
 user error's one line (the seed's `logger.InitLogger` sent stdout and stderr to the file).
 """
 
-from __future__ import annotations
-
 import logging
 import os
 import sys
@@ -123,7 +121,7 @@ def run(
     raise typer.Exit(0 if result.applied is None else apply_exit_code(result.applied))
 
 
-def _run_options(ctx: typer.Context, env_options: RunOptions, **flags: bool | None) -> RunOptions:
+def _run_options(ctx: typer.Context, env_options: "RunOptions", **flags: bool | None) -> "RunOptions":
     """The seed's options: explicit flags (and the root's --log-dir / --debug) win over the variables."""
     root = ctx.find_root()
     chosen: dict[str, Any] = {name: value for name, value in flags.items() if value is not None}
@@ -134,7 +132,7 @@ def _run_options(ctx: typer.Context, env_options: RunOptions, **flags: bool | No
     return replace(env_options, **chosen)
 
 
-def _start_log(env: SeedEnv, options: RunOptions) -> Path:
+def _start_log(env: "SeedEnv", options: "RunOptions") -> Path:
     """One log file per run, named as the seed named it; the terminal only when INTERACTIVE_MODE."""
     from ecrgc.cli import setup_logging
 
@@ -146,17 +144,17 @@ def _start_log(env: SeedEnv, options: RunOptions) -> Path:
     return options.log_dir / name
 
 
-def _log_scanned(policy: Policy, decisions: Sequence[Decision]) -> None:
+def _log_scanned(policy: "Policy", decisions: "Sequence[Decision]") -> None:
     from ecrgc.render.runlog import scanned_lines
 
     if decisions:
         log.info("%s", scanned_lines(policy, decisions))
 
 
-def _run_confirm(options: RunOptions) -> Callable[[Plan], bool]:
+def _run_confirm(options: "RunOptions") -> "Callable[[Plan], bool]":
     from ecrgc import render
 
-    def confirm(plan: Plan) -> bool:
+    def confirm(plan: "Plan") -> bool:
         if not (options.interactive and sys.stdin.isatty() and sys.stderr.isatty()):
             raise PlanRefused("no terminal to confirm on: set AUTO_CONFIRM=true or pass --auto-confirm")
         typer.echo(render.plan_text(plan).split("\n\n", 1)[0], err=True)
@@ -165,7 +163,7 @@ def _run_confirm(options: RunOptions) -> Callable[[Plan], bool]:
     return confirm
 
 
-def _emit(text: str, options: RunOptions, *, logged: str | None = None) -> None:
+def _emit(text: str, options: "RunOptions", *, logged: str | None = None) -> None:
     """Product output: on stdout when INTERACTIVE_MODE, and always into the log file (as `logged`, which
     may say more: one line per image)."""
     if text or logged:
@@ -174,7 +172,7 @@ def _emit(text: str, options: RunOptions, *, logged: str | None = None) -> None:
         typer.echo(text, nl=False)
 
 
-def _run_notes(result: RunResult, env: SeedEnv) -> str:
+def _run_notes(result: "RunResult", env: "SeedEnv") -> str:
     """What the seed would have done otherwise: the list it used or wrote, PROTECT_LATEST's deletions."""
     lines = []
     if result.image_list is not None:

@@ -1,7 +1,5 @@
 """`ecrgc sandbox` (a local ECR endpoint) and `ecrgc demo` (plan and apply against it)."""
 
-from __future__ import annotations
-
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -74,7 +72,7 @@ def sandbox(
         same_call_children=same_call_children,
     )
 
-    def ready(served: Sandbox) -> None:
+    def ready(served: "Sandbox") -> None:
         typer.echo(sandbox_command.export_lines(served.environ()), nl=False)
         typer.echo(f"ecrgc: ECR sandbox on {served.endpoint_url}; Ctrl-C to stop", err=True)
 

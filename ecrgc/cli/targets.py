@@ -1,8 +1,6 @@
 """`ecrgc targets` (the registries targets.yaml names, as text or as the CI matrix) and `ecrgc plan
 --target/--all-targets` (one plan per target)."""
 
-from __future__ import annotations
-
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -148,12 +146,12 @@ def _check_options(name: str | None, options: PlanOptions) -> None:
         raise UsageError("--out and --out-dir: pass one of them")
 
 
-def _unknown(targets_file: Path, name: str, bound: list[BoundTarget]) -> BoundTarget:
+def _unknown(targets_file: Path, name: str, bound: "list[BoundTarget]") -> "BoundTarget":
     known = ", ".join(b.target.name for b in bound)
     raise UsageError(f"--target {name}: {targets_file} has no such target (it has {known})")
 
 
-def _registry(target: Target, profile: str | None) -> Registry:
+def _registry(target: "Target", profile: str | None) -> "Registry":
     """The target's registry, through its planRoleArn when it has one, else the ambient credentials."""
     from ecrgc.aws import Registry
     from ecrgc.aws.accounts import role_credentials
@@ -174,11 +172,11 @@ class RoleKind(Enum):
 class PlanTarget:
     """The target a plan binds to, and the credentials of the role the verb assumes (None: ambient)."""
 
-    target: Target
-    credentials: Credentials | None
+    target: "Target"
+    credentials: "Credentials | None"
 
 
-def plan_target(plan: Plan, source: Path, name: str | None, *, role: RoleKind) -> PlanTarget | None:
+def plan_target(plan: "Plan", source: Path, name: str | None, *, role: RoleKind) -> PlanTarget | None:
     """The target of targets.yaml with the plan's account and region (`--target NAME` must name that one:
     else refused, exit 3) and its role's credentials; None without targets.yaml, or for a plan of no target.
     The policies come from `repository_policies`, which binds them to the same targets.yaml."""
