@@ -29,7 +29,7 @@ from typer.core import TyperGroup
 from typer.main import get_command_from_info, get_group_from_info
 from typer.models import CommandInfo, TyperInfo
 
-from ecrgc import __version__
+from ecrgc import __version__, start
 from ecrgc.errors import ConfigError, EcrgcError
 
 __all__ = ["app", "main", "setup_logging"]
@@ -148,6 +148,7 @@ app = typer.Typer(
 def main() -> None:
     """Console-script entry point."""
     gc.set_threshold(*GC_THRESHOLDS)
+    start.own()  # a command's start may freeze what it made (`ecrgc.start`)
     try:
         app()
     finally:

@@ -21,6 +21,7 @@ from ecrgc.cli.shared import (
     render_report,
 )
 from ecrgc.errors import PlanRefused, UsageError
+from ecrgc.start import starting
 
 if TYPE_CHECKING:
     from ecrgc.cli.progress import ProgressDisplay
@@ -133,18 +134,19 @@ def plan(
         options = PlanOptions(out=out, out_dir=out_dir, output=output, expires_in=expires_in, profile=profile)
         plan_targets(paths, target, options, kubeconfig=kubeconfig, detailed_exitcode=detailed_exitcode)
         return
-    from ecrgc.aws import Registry
-    from ecrgc.cli.policy import policy_paths
-    from ecrgc.commands import plan as plan_command
-    from ecrgc.planfile import is_compressed, write_plan_file
-    from ecrgc.policy import duration_option, load_policies
-    from ecrgc.replication import with_replication
-    from ecrgc.usage import collector
+    with starting():
+        from ecrgc.aws import Registry
+        from ecrgc.cli.policy import policy_paths
+        from ecrgc.commands import plan as plan_command
+        from ecrgc.planfile import is_compressed, write_plan_file
+        from ecrgc.policy import duration_option, load_policies
+        from ecrgc.replication import with_replication
+        from ecrgc.usage import collector
 
-    expiry = duration_option(expires_in, "--expires-in")  # a bad option fails before any AWS call
-    policies = plan_command.for_region(load_policies(policy_paths(paths)), region)
-    region = plan_command.target_region(policies)
-    registry = Registry(region, registry_id=policies[0].registry_id, profile=profile)
+        expiry = duration_option(expires_in, "--expires-in")  # a bad option fails before any AWS call
+        policies = plan_command.for_region(load_policies(policy_paths(paths)), region)
+        region = plan_command.target_region(policies)
+        registry = Registry(region, registry_id=policies[0].registry_id, profile=profile)
     with progress_display() as display:
         made = plan_command.run_plan(
             policies,

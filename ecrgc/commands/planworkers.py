@@ -45,6 +45,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, Protocol, Self, TypeVar, runti
 
 import msgspec
 
+from ecrgc import start
 from ecrgc.errors import SourceUnavailable
 from ecrgc.model import Repository
 from ecrgc.planfile.spool import Spool, SpoolPart
@@ -283,11 +284,13 @@ def main(fd: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is the main process's: it terminates us
     conn = Connection(fd)
+    start.own()
     try:
-        sys.path[:] = conn.recv()
-        inventory, threads, path, columns, thresholds = conn.recv()
-        gc.set_threshold(*thresholds)  # the main process's (the CLI's: a plan allocates no cycles)
-        job = conn.recv()
+        with start.starting():  # its imports and clients, made as it unpickles the registry and the job
+            sys.path[:] = conn.recv()
+            inventory, threads, path, columns, thresholds = conn.recv()
+            gc.set_threshold(*thresholds)  # the main process's (the CLI's: a plan allocates no cycles)
+            job = conn.recv()
         with path.open("x+b") as file:
             spool = Spool(columns=columns, file=file)
             for repository in inventory.scan(_names(conn), workers=threads):
