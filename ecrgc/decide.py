@@ -131,7 +131,13 @@ def decide(repository: Repository, in_use: InUse, policy: Policy, *, now: dateti
     used = _in_use(graph, in_use)
     held = _Holds.of(policy.hold_tags).of_images(graph.images)
     judged = _policy_rules(graph, policy, now)
-    chosen = [d for d, rule in judged.items() if rule[0] is not _EXPIRED]
+    # `kept` is asked only of an image something is part of (it has members) and of an index whose
+    # children are unknown: the other images the policy's rules keep need not be in it.
+    chosen = [
+        d
+        for d in (*graph.members, *graph.unknown)
+        if (rule := judged.get(d)) is not None and rule[0] is not _EXPIRED
+    ]
     kept = _reach([*used, *held, *chosen], graph.members)
     maybe = _maybe_children(graph, kept, policy)
     kept |= _reach(maybe, graph.members)
@@ -170,21 +176,26 @@ class _Graph:
     def of(cls, images: Iterable[Image]) -> _Graph:
         """The graph of `images`, given sorted by digest (the last of equal digests stands for them)."""
         by_digest = {image.digest: image for image in images}
+        values = by_digest.values()
+        # The images with children, unknown children or a referent (only a tagged image or one with a
+        # subject can have one, see `Image.referent`): most have none, and are asked nothing more.
+        edged = [
+            image
+            for image in values
+            if image.children
+            or not image.children_known
+            or ((image.subject or image.tags) and image.referent is not None)
+        ]
         listed_by: dict[str, set[str]] = {}
         linked: dict[str, set[str]] = {}  # both kinds of edge: the parents
         unknown: list[str] = []
-        for digest, image in by_digest.items():
+        for image in edged:
+            digest = image.digest
             for child in image.children:
                 if child != digest and child in by_digest:
                     listed_by.setdefault(child, set()).add(digest)
                     linked.setdefault(child, set()).add(digest)
-            # Only a tagged image or one with a subject can be attached (see `Image.referent`).
-            if (
-                (image.subject or image.tags)
-                and (referent := image.referent) is not None
-                and referent != digest
-                and referent in by_digest
-            ):
+            if (referent := image.referent) is not None and referent != digest and referent in by_digest:
                 linked.setdefault(digest, set()).add(referent)
             if not image.children_known:
                 unknown.append(digest)
@@ -193,7 +204,8 @@ class _Graph:
         # Top-level: the roots (no parent), and the images no root reaches — a cycle (possible only through
         # cosign tags) has no root, so its images count as top-level. Only roots with members reach others.
         reached = _reach([digest for digest in members if digest not in parents], members)
-        top = tuple([image for d, image in by_digest.items() if d not in parents or d not in reached])
+        below = reached.intersection(parents)  # the images a root reaches: not top-level
+        top = tuple([image for image in values if image.digest not in below] if below else values)
         # Untagged, no referrer and listed by no index: asked only when some index's children are unknown.
         orphans = frozenset(
             [
@@ -411,6 +423,7 @@ class _Rules:
     judged: Mapping[str, tuple[Reason, Newest | Ages]]
     """Every top-level image: what the policy's own rules (NEWEST_N … EXPIRED) say of it."""
     kept: set[str]
+    """The kept images that others are part of, and the kept indexes with unknown children (with others)."""
     maybe: Mapping[str, str]
     """orphan -> the kept index with unknown children it may belong to."""
     removal: Action | None
@@ -418,29 +431,35 @@ class _Rules:
 
     def decide(self, images: Iterable[Image]) -> tuple[Decision, ...]:
         """The decision of each image, in the order given."""
-        used, held, judged, maybe, parents = self.used, self.held, self.judged, self.maybe, self.graph.parents
-        removal = self.removal
+        judged, removal = self.judged, self.removal
+        # Most images are none of these: top-level (so judged) and asked nothing before the policy's rules.
+        first = {*self.used, *self.graph.parents, *self.maybe, *self.held}
         decisions: list[Decision] = []
         add = decisions.append
         for image in images:  # Decision(…) written out, not through a helper: this runs once per image
-            digest = image.digest
-            if (in_use := used.get(digest)) is not None:
-                add(Decision(image, _KEEP, _IN_USE, in_use))
-            elif (digest in parents or digest in maybe) and (
-                part_of := self._kept_parent(digest)
-            ) is not None:
-                add(Decision(image, _KEEP, _PART_OF_KEPT_IMAGE, part_of))
-            elif (holds := held.get(digest)) is not None:
-                add(Decision(image, _KEEP, _HELD_TAG, holds))
-            elif (rule := judged.get(digest)) is None:
-                add(self._remove(image, _WITH_PARENT, self._part_of(digest, parents[digest][0])))
-            elif (reason := rule[0]) is not _EXPIRED:
+            if (digest := image.digest) in first and (decision := self._before_rules(image)) is not None:
+                add(decision)
+            elif (reason := (rule := judged[digest])[0]) is not _EXPIRED:
                 add(Decision(image, _KEEP, reason, rule[1]))
             elif removal is _DELETE:  # what `_remove` gives, without its call for most images
                 add(Decision(image, _DELETE, reason, rule[1]))
             else:
                 add(self._remove(image, reason, rule[1]))
         return tuple(decisions)
+
+    def _before_rules(self, image: Image) -> Decision | None:
+        """The decision of the rules above the policy's own (IN_USE, PART_OF_KEPT_IMAGE, HELD_TAG), or
+        WITH_PARENT for an image that is not top-level; None: the policy's rules judge it."""
+        digest, parents = image.digest, self.graph.parents
+        if (in_use := self.used.get(digest)) is not None:
+            return Decision(image, _KEEP, _IN_USE, in_use)
+        if (digest in parents or digest in self.maybe) and (part_of := self._kept_parent(digest)) is not None:
+            return Decision(image, _KEEP, _PART_OF_KEPT_IMAGE, part_of)
+        if (holds := self.held.get(digest)) is not None:
+            return Decision(image, _KEEP, _HELD_TAG, holds)
+        if digest not in self.judged:
+            return self._remove(image, _WITH_PARENT, self._part_of(digest, parents[digest][0]))
+        return None
 
     def _kept_parent(self, digest: str) -> PartOf | MaybeChildOf | None:
         """The kept image `digest` is part of, or the kept index it may be a child of (see `maybe`)."""
