@@ -3,6 +3,7 @@ path, a glob, or an `s3://bucket/key` object read with the plan's credentials).
 
 The file format (and its reader) is `ecrgc.imagelists`; this module only finds the entries the policies
 name, each read once. A path resolves relative to the file of the policy that names it (`Policy.directory`).
+`ecrgc.imagelists` (and the reference parser's regexes) is imported only when a policy names a list.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import msgspec
 
-from ecrgc import imagelists
 from ecrgc.aws import s3
 from ecrgc.model import Policy, Usage
 from ecrgc.usage.source import SourceOptions
@@ -38,9 +38,13 @@ class ImageListSource(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def location(self) -> str:
         """The list as plans name it: the S3 URL, else `imagelists.shown_path` (same on every machine)."""
+        from ecrgc import imagelists  # noqa: PLC0415  # see the module docstring
+
         return self.pattern if s3.is_s3(self.pattern) else imagelists.shown_path(self.directory, self.pattern)
 
     def read(self) -> Usage:
+        from ecrgc import imagelists  # noqa: PLC0415  # see the module docstring
+
         if s3.is_s3(self.pattern):
             read = imagelists.parse_image_list(s3.read_object(self.pattern), self.pattern)
             return imagelists.require_references(
