@@ -209,15 +209,15 @@ class Usage:
         return ((0 if len(self.inputs) == 1 else -1),) * len(self.uses)  # -1: a use of no known input
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pattern:
+class Pattern(msgspec.Struct, frozen=True, kw_only=True):
     """A tag or repository pattern; `source` uses re.search semantics plus the seed's `OR` / `&&`.
 
     `alternatives` is the parsed form: any alternative matches when all of its regexes match.
     """
 
     source: str
-    alternatives: tuple[tuple[re.Pattern[str], ...], ...] = field(compare=False)
+    alternatives: tuple[tuple[re.Pattern[str], ...], ...]
+    """Parsed from `source` (`ecrgc.patterns`), so equal and hashed alike whenever `source` is."""
 
     def search(self, text: str) -> bool:
         return any(all(rx.search(text) for rx in conj) for conj in self.alternatives)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
@@ -50,8 +49,7 @@ if TYPE_CHECKING:
 Reply = tuple[AWSResponse, dict[str, Any]]
 
 
-@dataclass(frozen=True, slots=True)
-class _Operation:
+class _Operation(msgspec.Struct, frozen=True):
     """What every call of one operation shares, resolved once."""
 
     model: OperationModel

@@ -12,12 +12,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import IO, TYPE_CHECKING, Protocol
 
 import msgspec
+from msgspec.structs import replace
 
 from ecrgc import decide
 from ecrgc.commands import planworkers

@@ -12,8 +12,9 @@ from __future__ import annotations
 import operator
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import chain
+
+import msgspec
 
 from ecrgc.model import (
     Action,
@@ -30,8 +31,7 @@ from ecrgc.planfile.columns import repository_columns
 from ecrgc.planfile.ordering import chain_depths
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RepositoryPart:
+class RepositoryPart(msgspec.Struct, frozen=True, kw_only=True):
     """One repository's part of a plan (see the module docstring)."""
 
     name: str

@@ -17,7 +17,6 @@ import os
 import tempfile
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 from typing import IO, Any, Literal
@@ -151,8 +150,7 @@ class Spool:
             yield planned_action(msgspec.json.decode(line), name)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SpoolPart:
+class SpoolPart(msgspec.Struct, frozen=True, kw_only=True):
     """Where one repository's records are in a spool's file: `counts` (actions, kept images), and each
     list's (offset, length) there."""
 

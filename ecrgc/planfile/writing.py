@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import msgspec
@@ -104,8 +103,7 @@ def written_hash(document: Mapping[str, Any], text: bytes | bytearray) -> str | 
     return sha256 if in_place and text[at:] == b"\n" else None
 
 
-@dataclass(frozen=True, slots=True)
-class Lines:
+class Lines(msgspec.Struct, frozen=True):
     """Records already encoded, each followed by a newline (a spool's blob of one repository's): an item
     of an image list that `write_document` writes as they are, in one piece, not record by record."""
 

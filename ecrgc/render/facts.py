@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Protocol, assert_never, runtime_checkable
+
+import msgspec
+from msgspec.structs import replace
 
 from ecrgc.model import Action, InputFingerprint, Plan, PlannedAction, PolicyMatch, PolicyRecord, Reason
 from ecrgc.planfile import monthly_saving_usd
@@ -28,14 +30,13 @@ _RELEASE_FIRST = frozenset("vV0123456789lLsSpP")
 MAX_TAGS_PER_WARNING = 10
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Row:
+class Row(msgspec.Struct, frozen=True, kw_only=True):
     """One repository as the views show it."""
 
     repository: str
     policy: str = ""
     scanned: int = 0
-    kept: Mapping[Reason, int] = field(default_factory=dict)
+    kept: Mapping[Reason, int] = msgspec.field(default_factory=dict)
     deleted: int = 0
     archived: int = 0
     freed: int = 0
@@ -50,8 +51,7 @@ class Row:
         return sum(self.kept.values())
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Totals:
+class Totals(msgspec.Struct, frozen=True, kw_only=True):
     """Sums over all repositories."""
 
     scanned: int
@@ -76,8 +76,7 @@ class AlertKind(Enum):
     OTHER_ECR = "input names another account or region"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Alert:
+class Alert(msgspec.Struct, frozen=True, kw_only=True):
     """Something a reviewer must not miss in one repository, or in one input (`source`)."""
 
     kind: AlertKind

@@ -10,10 +10,11 @@ larger `limit`, so it shows every list.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from enum import IntEnum
 from functools import partial
 from itertools import groupby
+
+import msgspec
 
 from ecrgc.model import Plan, PlannedAction, PolicyMatch, PolicyRecord
 from ecrgc.render import facts
@@ -68,8 +69,7 @@ def plan_markdown(
     return first_fitting(candidates([MARKER], [piece], limit), limit)
 
 
-@dataclass(frozen=True, slots=True)
-class Piece:
+class Piece(msgspec.Struct, frozen=True):
     """One plan's rendering in parts, so that a document of several plans can shrink them together."""
 
     plan: Plan

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
 _SEPARATOR = ", "
 
 
-@dataclass(frozen=True, slots=True)
-class Phrases:
+class Phrases(msgspec.Struct, frozen=True):
     """A cell of comma-separated phrases that wraps between phrases only (unless one is wider than the
     column: then it folds)."""
 
