@@ -130,14 +130,10 @@ def decide(repository: Repository, in_use: InUse, policy: Policy, *, now: dateti
     graph = _Graph.of(images)
     used = _in_use(graph, in_use)
     held = _Holds.of(policy.hold_tags).of_images(graph.images)
-    judged = _policy_rules(graph, policy, now)
+    keeps, expired = _policy_rules(graph, policy, now)
     # `kept` is asked only of an image something is part of (it has members) and of an index whose
     # children are unknown: the other images the policy's rules keep need not be in it.
-    chosen = [
-        d
-        for d in (*graph.members, *graph.unknown)
-        if (rule := judged.get(d)) is not None and rule[0] is not _EXPIRED
-    ]
+    chosen = [d for d in (*graph.members, *graph.unknown) if d in keeps]
     kept = _reach([*used, *held, *chosen], graph.members)
     maybe = _maybe_children(graph, kept, policy)
     kept |= _reach(maybe, graph.members)
@@ -146,7 +142,8 @@ def decide(repository: Repository, in_use: InUse, policy: Policy, *, now: dateti
         policy=policy,
         used=used,
         held=held,
-        judged=judged,
+        keeps=keeps,
+        expired=expired,
         kept=kept,
         maybe=maybe,
         removal=_removal(policy.action),
@@ -373,9 +370,12 @@ def _pulled_at(image: Image, graph: _Graph) -> datetime | None:
     return latest
 
 
-def _policy_rules(graph: _Graph, policy: Policy, now: datetime) -> dict[str, tuple[Reason, Newest | Ages]]:
-    """digest -> (reason, evidence) of the policy's own rules for each top-level image: NEWEST_N,
-    TOO_YOUNG, RECENTLY_PULLED, UNTAGGED_NOT_SELECTED, else EXPIRED."""
+def _policy_rules(
+    graph: _Graph, policy: Policy, now: datetime
+) -> tuple[dict[str, tuple[Reason, Newest | Ages]], dict[str, Ages]]:
+    """What the policy's own rules say of each top-level image: digest -> (reason, evidence) for those
+    they keep (NEWEST_N, TOO_YOUNG, RECENTLY_PULLED, UNTAGGED_NOT_SELECTED), digest -> ages for the
+    others (EXPIRED; most images, so without a tuple each)."""
     top = graph.top
     # Untagged images the policy leaves alone do not take a newest-N place from a tagged one.
     candidates = top if policy.untagged else [image for image in top if image.tags]
@@ -385,6 +385,7 @@ def _policy_rules(graph: _Graph, policy: Policy, now: datetime) -> dict[str, tup
         image.digest: (Reason.NEWEST_N, Newest(rank, len(newest), policy.keep_latest))
         for rank, image in enumerate(newest, start=1)
     }
+    expired: dict[str, Ages] = {}
     older_than, not_pulled_for, untagged = policy.older_than, policy.not_pulled_for, policy.untagged
     for image in top:  # the age rules, inline: this loop runs once per top-level image
         if (digest := image.digest) in rules:
@@ -408,8 +409,8 @@ def _policy_rules(graph: _Graph, policy: Policy, now: datetime) -> dict[str, tup
         elif not (untagged or image.tags):
             rules[digest] = (_UNTAGGED_NOT_SELECTED, ages)
         else:
-            rules[digest] = (_EXPIRED, ages)
-    return rules
+            expired[digest] = ages
+    return rules, expired
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -420,8 +421,10 @@ class _Rules:
     policy: Policy
     used: Mapping[str, UsedBy | ListsInUse]
     held: Mapping[str, HeldBy]
-    judged: Mapping[str, tuple[Reason, Newest | Ages]]
-    """Every top-level image: what the policy's own rules (NEWEST_N … EXPIRED) say of it."""
+    keeps: Mapping[str, tuple[Reason, Newest | Ages]]
+    """The top-level images the policy's own rules keep (NEWEST_N … UNTAGGED_NOT_SELECTED), and why."""
+    expired: Mapping[str, Ages]
+    """The other top-level images (EXPIRED), and their ages."""
     kept: set[str]
     """The kept images that others are part of, and the kept indexes with unknown children (with others)."""
     maybe: Mapping[str, str]
@@ -431,20 +434,21 @@ class _Rules:
 
     def decide(self, images: Iterable[Image]) -> tuple[Decision, ...]:
         """The decision of each image, in the order given."""
-        judged, removal = self.judged, self.removal
-        # Most images are none of these: top-level (so judged) and asked nothing before the policy's rules.
+        keeps, expired, removal = self.keeps, self.expired, self.removal
+        # Most images are none of these: top-level (the policy's rules judge them) and asked nothing first.
         first = {*self.used, *self.graph.parents, *self.maybe, *self.held}
         decisions: list[Decision] = []
         add = decisions.append
         for image in images:  # Decision(…) written out, not through a helper: this runs once per image
             if (digest := image.digest) in first and (decision := self._before_rules(image)) is not None:
                 add(decision)
-            elif (reason := (rule := judged[digest])[0]) is not _EXPIRED:
-                add(Decision(image, _KEEP, reason, rule[1]))
+            elif (ages := expired.get(digest)) is None:
+                reason, evidence = keeps[digest]
+                add(Decision(image, _KEEP, reason, evidence))
             elif removal is _DELETE:  # what `_remove` gives, without its call for most images
-                add(Decision(image, _DELETE, reason, rule[1]))
+                add(Decision(image, _DELETE, _EXPIRED, ages))
             else:
-                add(self._remove(image, reason, rule[1]))
+                add(self._remove(image, _EXPIRED, ages))
         return tuple(decisions)
 
     def _before_rules(self, image: Image) -> Decision | None:
@@ -457,7 +461,7 @@ class _Rules:
             return Decision(image, _KEEP, _PART_OF_KEPT_IMAGE, part_of)
         if (holds := self.held.get(digest)) is not None:
             return Decision(image, _KEEP, _HELD_TAG, holds)
-        if digest not in self.judged:
+        if digest not in self.expired and digest not in self.keeps:
             return self._remove(image, _WITH_PARENT, self._part_of(digest, parents[digest][0]))
         return None
 
