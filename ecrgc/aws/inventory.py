@@ -225,8 +225,8 @@ def parse_children(manifest: str, *, name: str, digest: str) -> tuple[str, ...]:
 
 def _unreadable_reply(call: str, exc: UnreadableReply) -> SourceUnavailable:
     return SourceUnavailable(
-        f"ecr {call} sent a reply ecrgc cannot read ({exc}), so nothing is planned; "
-        "plan again, and upgrade ecrgc if it persists"
+        f"ecr {call} sent a reply ecrgc cannot read ({exc}): nothing may be deleted while it "
+        "cannot be read; run ecrgc again, and upgrade it if that persists"
     )
 
 
@@ -238,7 +238,7 @@ def _unreadable(name: str, digest: str, why: str) -> SourceUnavailable:
     )
     return SourceUnavailable(
         f"cannot read the manifest of index {name}@{digest} ({why}): its children are unknown, "
-        f"so nothing is planned; {fix}, then plan again"
+        f"so nothing may be deleted; {fix}, then run ecrgc again"
     )
 
 

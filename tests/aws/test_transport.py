@@ -367,6 +367,6 @@ def test_a_repository_listed_without_its_uri_stops_the_plan_in_one_line() -> Non
         registry.list_repositories(bool)
     assert str(caught.value) == (
         "ecr DescribeRepositories sent a reply ecrgc cannot read (Object missing required field "
-        "`repositoryUri` - at `$.repositories[0]`), so nothing is planned; plan again, and upgrade ecrgc "
-        "if it persists"
+        "`repositoryUri` - at `$.repositories[0]`): nothing may be deleted while it cannot be read; run "
+        "ecrgc again, and upgrade it if that persists"
     )
